@@ -1,0 +1,582 @@
+"""``kpledger demo``: a realistic supply chain played through the real CLI commands.
+
+Every step is the command a user would type, run in-process and echoed with a
+``$`` prompt, so the demo doubles as an end-to-end test of the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import shutil
+import time
+from pathlib import Path
+
+import click
+
+PASSPHRASE = "demo passphrase - use a real one"  # noqa: S105 - demo keys only
+ORIGIN = "kp.example.org/ledger"
+
+AUTHORITIES = {
+    "BW": "BW KP Authority",
+    "CA": "CA KP Authority",
+    "AO": "AO KP Authority",
+    "RU": "RU KP Authority",
+    "BE": "BE Diamond Office",
+    "AE": "AE KP Office",
+    "IN": "IN KP Authority",
+    "US": "US KP Authority",
+}
+PARTIES = [
+    ("jwaneng", "Jwaneng Mine", "mine", "BW"),
+    ("diavik", "Diavik Mine", "mine", "CA"),
+    ("mir", "Mir Mine", "mine", "RU"),
+    ("antwerp", "Antwerp Rough", "trader", "BE"),
+    ("dubai", "Dubai Hub", "trader", "AE"),
+    ("surat", "Surat Cutting", "cutter", "IN"),
+    ("mumbai", "Mumbai Traders", "trader", "IN"),
+    ("lab", "NY Gem Lab", "grader", "US"),
+    ("retail", "Fifth Avenue Jewels", "retailer", "US"),
+]
+
+
+class Story:
+    def __init__(self, directory: Path, node: str | None = None) -> None:
+        self.dir = directory
+        self.db = str(directory / "kpledger.db")
+        self.keys = directory / "keys"
+        self.failures = 0
+
+    def heading(self, text: str) -> None:
+        click.echo("")
+        click.secho(f"== {text} ==", bold=True)
+
+    def say(self, text: str) -> None:
+        click.echo(text)
+
+    def run(self, *args: str, expect_fail: bool = False, show: bool = True) -> str:
+        """Run one kpledger command in-process, echo it, return its stdout."""
+        from click.testing import CliRunner
+
+        from cli.main import main
+
+        argv = ["--ledger", self.db, *args]
+        if show:
+            click.secho("$ kpledger " + " ".join(shlex.quote(a) for a in args), fg="cyan")
+        result = CliRunner().invoke(main, argv, catch_exceptions=False)
+        out = result.stdout
+        err = result.stderr
+        if show and out.strip():
+            click.echo(out.rstrip())
+        if expect_fail:
+            if result.exit_code == 0:
+                self.failures += 1
+                click.secho("!! expected this to be rejected, but it was accepted", fg="red")
+            else:
+                click.secho(f"   rejected (exit {result.exit_code}): {err.strip()}", fg="yellow")
+        elif result.exit_code != 0:
+            self.failures += 1
+            click.secho(f"!! failed (exit {result.exit_code}): {err.strip()}", fg="red")
+            raise click.ClickException(f"demo step failed: kpledger {' '.join(args)}")
+        elif show and err.strip():
+            click.echo(err.rstrip())
+        return out.strip()
+
+    def key(self, name: str) -> str:
+        return str(self.keys / f"{name}.key")
+
+    def pub(self, name: str) -> str:
+        return str(self.keys / f"{name}.pub")
+
+
+@click.command()
+@click.option("--dir", "directory", default="demo-run", show_default=True, help="Work directory.")
+@click.option("--fresh/--keep", default=True, help="Start from an empty directory.")
+def demo(directory: str, fresh: bool) -> None:
+    """Play a realistic supply chain end to end through the CLI, attacks included.
+
+    \b
+    Example:
+      kpledger demo --dir /tmp/kp-demo
+    """
+    from cli.main import enable_key_cache
+
+    started = time.monotonic()
+    path = Path(directory)
+    if fresh and path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["KPLEDGER_PASSPHRASE"] = PASSPHRASE
+    enable_key_cache()
+    s = Story(path)
+    expires = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+
+    s.heading("1. Keys: every participant creates an encrypted Ed25519 key")
+    s.say("Keys are sealed with scrypt + ChaCha20-Poly1305 (passphrase from KPLEDGER_PASSPHRASE).")
+    names = ["operator"] + [f"kp-{cc.lower()}" for cc in AUTHORITIES] + [p[0] for p in PARTIES]
+    for n in names:
+        s.run("key", "new", n, "--dir", str(s.keys), show=n == "operator")
+    s.say(f"... and {len(names) - 1} more keys in {s.keys}")
+
+    s.heading("2. The operator opens the ledger and records KP participation")
+    s.run("init", "--key", s.key("operator"), "--origin", ORIGIN)
+    for cc in AUTHORITIES:
+        s.run(
+            "kp-status",
+            "set",
+            "--key",
+            s.key("operator"),
+            "--country",
+            cc,
+            "--status",
+            "participant",
+            "--from",
+            "2003-01-01",
+            show=cc == "BW",
+        )
+    s.run(
+        "kp-status",
+        "set",
+        "--key",
+        s.key("operator"),
+        "--country",
+        "CF",
+        "--status",
+        "suspended",
+        "--from",
+        "2013-05-23",
+    )
+    s.run("kp-status", "list")
+
+    s.heading("3. The operator admits KP authorities, mines, traders, a cutter, a lab, a retailer")
+    for cc, name in AUTHORITIES.items():
+        s.run(
+            "participant",
+            "add",
+            "--key",
+            s.key("operator"),
+            "--pub",
+            s.pub(f"kp-{cc.lower()}"),
+            "--name",
+            name,
+            "--role",
+            "authority",
+            "--country",
+            cc,
+            show=False,
+        )
+    for key, name, role, cc in PARTIES:
+        s.run(
+            "participant",
+            "add",
+            "--key",
+            s.key("operator"),
+            "--pub",
+            s.pub(key),
+            "--name",
+            name,
+            "--role",
+            role,
+            "--country",
+            cc,
+            show=key == "jwaneng",
+        )
+    s.run("participant", "list")
+
+    s.heading("4. Mines register rough parcels at origin")
+    s.run(
+        "origin",
+        "--key",
+        s.key("jwaneng"),
+        "--parcel",
+        "JW-2026-0001",
+        "--carats",
+        "1250.00",
+        "--stones",
+        "3400",
+        "--mine",
+        "Jwaneng pit 3",
+        "--hs",
+        "7102.31",
+    )
+    s.run(
+        "origin",
+        "--key",
+        s.key("diavik"),
+        "--parcel",
+        "DV-2026-0001",
+        "--carats",
+        "820.00",
+        "--stones",
+        "2100",
+        "--mine",
+        "Diavik A154N",
+        "--hs",
+        "7102.31",
+    )
+    s.run(
+        "origin",
+        "--key",
+        s.key("mir"),
+        "--parcel",
+        "MIR-2026-0001",
+        "--carats",
+        "640.00",
+        "--stones",
+        "1500",
+        "--mine",
+        "Mir pipe",
+        "--hs",
+        "7102.31",
+    )
+
+    s.heading("5. Exports under KP certificates, accepted by the importers")
+    shipments = [
+        (
+            "kp-bw",
+            "BW-2026-000117",
+            "JW-2026-0001",
+            "jwaneng",
+            "Jwaneng Mine",
+            "Antwerp Rough",
+            "antwerp",
+            "163750",
+        ),
+        (
+            "kp-ca",
+            "CA-2026-004410",
+            "DV-2026-0001",
+            "diavik",
+            "Diavik Mine",
+            "Antwerp Rough",
+            "antwerp",
+            "79540",
+        ),
+        (
+            "kp-ru",
+            "RU-2026-031877",
+            "MIR-2026-0001",
+            "mir",
+            "Mir Mine",
+            "Dubai Hub",
+            "dubai",
+            "62080",
+        ),
+    ]
+    for auth, number, parcel, sender, exporter, importer, receiver, value in shipments:
+        s.run(
+            "certificate",
+            "issue",
+            "--key",
+            s.key(auth),
+            "--number",
+            number,
+            "--parcels",
+            parcel,
+            "--exporter",
+            exporter,
+            "--importer",
+            importer,
+            "--value-usd",
+            value,
+            "--expires",
+            expires,
+        )
+        tid = s.run(
+            "transfer",
+            "--key",
+            s.key(sender),
+            "--parcels",
+            parcel,
+            "--to",
+            importer,
+            "--certificate",
+            number,
+            "--warranty",
+        )
+        s.run("accept", "--key", s.key(receiver), tid[:12])
+
+    s.heading("6. Sorting in Antwerp: splits with mass balance")
+    s.run(
+        "split",
+        "--key",
+        s.key("antwerp"),
+        "--parcel",
+        "JW-2026-0001",
+        "--into",
+        "ANT-JW-A:400.00:1100,ANT-JW-B:849.50:2290",
+    )
+    s.run(
+        "split",
+        "--key",
+        s.key("antwerp"),
+        "--parcel",
+        "DV-2026-0001",
+        "--into",
+        "ANT-DV-A:300.00:800,ANT-DV-B:519.80:1290",
+    )
+
+    s.heading("7. Mixing at the hubs: origin becomes a composition")
+    s.run(
+        "merge", "--key", s.key("antwerp"), "--parcels", "ANT-JW-A,ANT-DV-A", "--into", "ANT-MIX-1"
+    )
+    s.run("trace", "ANT-MIX-1")
+    s.run(
+        "certificate",
+        "issue",
+        "--key",
+        s.key("kp-be"),
+        "--number",
+        "BE-2026-118020",
+        "--parcels",
+        "ANT-DV-B",
+        "--exporter",
+        "Antwerp Rough",
+        "--importer",
+        "Dubai Hub",
+        "--value-usd",
+        "50420",
+        "--expires",
+        expires,
+    )
+    tid = s.run(
+        "transfer",
+        "--key",
+        s.key("antwerp"),
+        "--parcels",
+        "ANT-DV-B",
+        "--to",
+        "Dubai Hub",
+        "--certificate",
+        "BE-2026-118020",
+        "--warranty",
+    )
+    s.run("accept", "--key", s.key("dubai"), tid[:12])
+    s.run(
+        "merge",
+        "--key",
+        s.key("dubai"),
+        "--parcels",
+        "ANT-DV-B,MIR-2026-0001",
+        "--into",
+        "DXB-MIX-7",
+    )
+    s.run("trace", "DXB-MIX-7")
+
+    s.heading("8. Export to the cutter in Surat")
+    for auth, number, parcel, sender, exporter, value in [
+        ("kp-be", "BE-2026-118044", "ANT-MIX-1", "antwerp", "Antwerp Rough", "80500"),
+        ("kp-ae", "AE-2026-552301", "DXB-MIX-7", "dubai", "Dubai Hub", "112500"),
+    ]:
+        s.run(
+            "certificate",
+            "issue",
+            "--key",
+            s.key(auth),
+            "--number",
+            number,
+            "--parcels",
+            parcel,
+            "--exporter",
+            exporter,
+            "--importer",
+            "Surat Cutting",
+            "--value-usd",
+            value,
+            "--expires",
+            expires,
+        )
+        tid = s.run(
+            "transfer",
+            "--key",
+            s.key(sender),
+            "--parcels",
+            parcel,
+            "--to",
+            "Surat Cutting",
+            "--certificate",
+            number,
+            "--warranty",
+        )
+        s.run("accept", "--key", s.key("surat"), tid[:12])
+
+    s.heading("9. Cutting: rough becomes polished stones (yields about 40-50%)")
+    s.run(
+        "split",
+        "--key",
+        s.key("surat"),
+        "--parcel",
+        "ANT-MIX-1",
+        "--into",
+        "SUR-A:2.40:1,SUR-A-REST:697.60:1899",
+    )
+    s.run(
+        "cut",
+        "--key",
+        s.key("surat"),
+        "--parcels",
+        "SUR-A",
+        "--into",
+        "ST-0001:1.05",
+        "--byproduct",
+        "SUR-A-CHIPS:0.22",
+    )
+    s.run(
+        "split",
+        "--key",
+        s.key("surat"),
+        "--parcel",
+        "DXB-MIX-7",
+        "--into",
+        "SUR-B:2.10:1,SUR-B-REST:1157.70:2789",
+    )
+    s.run("cut", "--key", s.key("surat"), "--parcels", "SUR-B", "--into", "ST-0002:0.92")
+
+    s.heading("10. Polished goods travel with System of Warranties statements")
+    tid = s.run(
+        "transfer",
+        "--key",
+        s.key("surat"),
+        "--parcels",
+        "ST-0001",
+        "--to",
+        "NY Gem Lab",
+        "--warranty",
+    )
+    s.run("accept", "--key", s.key("lab"), tid[:12])
+    s.run("grade", "--key", s.key("lab"), "--stone", "ST-0001", "--report", "GIA-2231457810")
+    tid = s.run(
+        "transfer",
+        "--key",
+        s.key("lab"),
+        "--parcels",
+        "ST-0001",
+        "--to",
+        "Fifth Avenue Jewels",
+        "--warranty",
+    )
+    s.run("accept", "--key", s.key("retail"), tid[:12])
+    s.run("sell", "--key", s.key("retail"), "--stone", "ST-0001", "--price", "7400.00", "USD")
+    s.say("The second stone ships without a warranty statement: accepted, but flagged (WARN).")
+    tid = s.run(
+        "transfer", "--key", s.key("surat"), "--parcels", "ST-0002", "--to", "Fifth Avenue Jewels"
+    )
+    s.run("accept", "--key", s.key("retail"), tid[:12])
+    s.run("sell", "--key", s.key("retail"), "--stone", "ST-0002", "--price", "5100.00", "USD")
+
+    s.heading("11. Attacks the ledger refuses")
+    s.say("a) A double transfer: Surat signs two offers of the same parcel state offline.")
+    first = str(path / "offer-1.kpe")
+    second = str(path / "offer-2.kpe")
+    s.run(
+        "transfer",
+        "--key",
+        s.key("surat"),
+        "--parcels",
+        "SUR-A-REST",
+        "--to",
+        "Mumbai Traders",
+        "--warranty",
+        "--out",
+        first,
+    )
+    s.run(
+        "transfer",
+        "--key",
+        s.key("surat"),
+        "--parcels",
+        "SUR-A-REST",
+        "--to",
+        "Mumbai Traders",
+        "--price",
+        "1.00",
+        "USD",
+        "--out",
+        second,
+    )
+    s.run("submit", first)
+    s.run("submit", second, expect_fail=True)
+    s.say("b) A split that inflates mass.")
+    s.run(
+        "split",
+        "--key",
+        s.key("antwerp"),
+        "--parcel",
+        "ANT-JW-B",
+        "--into",
+        "X-1:500.00,X-2:500.00",
+        expect_fail=True,
+    )
+    s.say("c) A forged KP certificate: a trader signs one, then a transfer cites an unknown one.")
+    s.run(
+        "certificate",
+        "issue",
+        "--key",
+        s.key("dubai"),
+        "--number",
+        "AE-2026-999999",
+        "--parcels",
+        "ANT-JW-B",
+        "--exporter",
+        "Antwerp Rough",
+        "--importer",
+        "Dubai Hub",
+        "--value-usd",
+        "1000",
+        "--expires",
+        expires,
+        expect_fail=True,
+    )
+    s.run(
+        "transfer",
+        "--key",
+        s.key("antwerp"),
+        "--parcels",
+        "ANT-JW-B",
+        "--to",
+        "Dubai Hub",
+        "--certificate",
+        "BE-2026-FORGED1",
+        expect_fail=True,
+    )
+
+    s.heading("12. A verifier replays the whole chain")
+    s.run("verify")
+
+    s.heading("13. The operator publishes a signed checkpoint; the retailer makes proofs")
+    s.run("checkpoint", "--key", s.key("operator"))
+    vkey = s.run("key", "vkey", s.pub("operator"), "--name", ORIGIN)
+    (path / "operator.vkey").write_text(vkey + "\n")
+    s.run("prove", "ST-0001", "-o", str(path / "ST-0001.kpproof"))
+    s.run("prove", "ST-0002", "-o", str(path / "ST-0002.kpproof"))
+
+    s.heading("14. A buyer verifies offline with only the operator's verifier key")
+    s.run(
+        "verify-proof",
+        str(path / "ST-0001.kpproof"),
+        "--trust",
+        str(path / "operator.vkey"),
+        "--deny-origin",
+        "RU",
+    )
+    s.say("")
+    s.say("The second stone descends from a Dubai mix that contained Russian rough:")
+    s.run(
+        "verify-proof",
+        str(path / "ST-0002.kpproof"),
+        "--trust",
+        str(path / "operator.vkey"),
+        "--deny-origin",
+        "RU",
+        expect_fail=True,
+    )
+
+    elapsed = time.monotonic() - started
+    s.heading("Done")
+    if s.failures:
+        raise click.ClickException(f"{s.failures} demo step(s) behaved unexpectedly")
+    s.say(
+        f"The story ran in {elapsed:.1f} s. Ledger: {s.db}; explore it with "
+        f"'sqlite-utils tables {s.db}' or 'kpledger --ledger {s.db} log'."
+    )

@@ -1,0 +1,81 @@
+"""Parsers for CLI arguments: carats, money, dates, lists, outputs.
+
+Each raises ``UsageError`` naming the option and the expected form, so a typo
+becomes one clear line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ledger import EncodingError, UsageError, check_date
+
+_CARATS = re.compile(r"(\d{1,9})(?:\.(\d{1,2}))?\Z")
+_AMOUNT = re.compile(r"(\d{1,15})(?:\.(\d{1,3}))?\Z")
+_CURRENCY = re.compile(r"[A-Z]{3}\Z")
+#: ISO 4217 minor-unit exponents that are not 2 (the common case).
+_EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}
+
+
+def carats(text: str, what: str = "carats") -> int:
+    """``"12.5"`` -> 1250 points (hundredths of a carat); must be positive."""
+    m = _CARATS.match(text.strip())
+    if not m:
+        raise UsageError(f"{what}: expected a weight in carats like 12.50, got {text!r}")
+    points = int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0"))
+    if points <= 0:
+        raise UsageError(f"{what}: the weight must be above zero")
+    return points
+
+
+def positive_int(text: str, what: str) -> int:
+    if not text.isdigit() or int(text) <= 0 or len(text) > 12:
+        raise UsageError(f"{what}: expected a positive whole number, got {text!r}")
+    return int(text)
+
+
+def money(amount: str, currency: str, what: str = "price") -> dict[str, Any]:
+    """``("1250.00", "USD")`` -> ``{"amount": 125000, "currency": "USD"}`` (minor units)."""
+    cur = currency.upper()
+    if not _CURRENCY.match(cur):
+        raise UsageError(f"{what}: currency must be an ISO 4217 code like USD, got {currency!r}")
+    exp = _EXPONENTS.get(cur, 2)
+    m = _AMOUNT.match(amount.strip())
+    if not m or len(m.group(2) or "") > exp:
+        raise UsageError(
+            f"{what}: expected an amount with at most {exp} decimals like 1250.00, got {amount!r}"
+        )
+    minor = int(m.group(1)) * 10**exp + int((m.group(2) or "").ljust(exp, "0") or "0")
+    return {"amount": minor, "currency": cur}
+
+
+def date(text: str, what: str) -> str:
+    try:
+        return check_date(text, what)
+    except EncodingError as exc:
+        raise UsageError(f"{what}: expected a date YYYY-MM-DD, got {text!r}") from exc
+
+
+def id_list(text: str, what: str) -> list[str]:
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise UsageError(f"{what}: expected a comma-separated list like P1,P2, got {text!r}")
+    if len(set(items)) != len(items):
+        raise UsageError(f"{what}: an id is listed twice")
+    return items
+
+
+def outputs(text: str, what: str, *, stones: bool = True) -> list[dict[str, Any]]:
+    """``"A:10.5:40,B:2"`` -> ``[{parcel: A, carats: 1050, stones: 40}, {parcel: B, ...}]``."""
+    out = []
+    for item in id_list(text, what):
+        parts = item.split(":")
+        if len(parts) not in ((2, 3) if stones else (2,)):
+            form = "ID:CARATS[:STONES]" if stones else "ID:CARATS"
+            raise UsageError(f"{what}: expected {form}, got {item!r}")
+        o: dict[str, Any] = {"parcel": parts[0], "carats": carats(parts[1], f"{what} {parts[0]}")}
+        if len(parts) == 3:
+            o["stones"] = positive_int(parts[2], f"{what} {parts[0]} stones")
+        out.append(o)
+    return out

@@ -1,0 +1,131 @@
+"""Text and JSON formatting for the CLI (no ledger logic here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import click
+
+import ledger as lg
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=False, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def format_time(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def format_entry(data: dict[str, Any]) -> str:
+    lines = [
+        f"entry    {data['id']}",
+        f"index    {data['index']}",
+        f"type     {data['type']}",
+        f"signer   {data['signer_name']} ({data['signer'][:16]})",
+        f"time     {format_time(data['time'])} (appended {format_time(data['appended'])})",
+        "fields:",
+    ]
+    for k, v in data["fields"].items():
+        lines.append(f"  {k}: {json.dumps(v)}")
+    lines.append(f"signatures: {len(data['sigs'])}")
+    for w in data["warnings"]:
+        lines.append(f"warning  {w['rule']}: {w['message']}")
+    return "\n".join(lines)
+
+
+def parcel_line(p: dict[str, Any]) -> str:
+    stones = f"{p['stones']} stones" if p.get("stones") is not None else "stones n/a"
+    return (
+        f"{p['id']:<16} {p['kind']:<9} {p['carats'] / 100:>10.2f} ct  {stones:<12} "
+        f"{p['status']:<8} {p['holder']:<20} {lg.format_composition(p['comp'])}"
+    )
+
+
+def report_to_json(r: lg.BundleReport) -> dict[str, Any]:
+    return {
+        "valid": True,
+        "policy_ok": r.ok,
+        "policy_failures": r.policy_failures,
+        "item": r.item,
+        "kind": r.kind,
+        "carats": r.carats / 100,
+        "status": r.status,
+        "holder": r.holder,
+        "composition_ppm": r.composition,
+        "composition": lg.format_composition(r.composition),
+        "may_contain": r.may_contain,
+        "yield_percent": None if r.yield_permille is None else r.yield_permille / 10,
+        "grading_report": r.report,
+        "origin": r.origin,
+        "checkpoint_size": r.checkpoint_size,
+        "journey": [
+            {
+                "index": s.index,
+                "time": s.time,
+                "type": s.type,
+                "actor": s.actor,
+                "country": s.country,
+                "summary": s.summary,
+                "entry": s.entry_id,
+            }
+            for s in r.journey
+        ],
+        "certificates": r.certificates,
+        "warnings": [{"index": i, "rule": rule, "message": m} for i, rule, m in r.warnings],
+        "cosigners": r.cosigners,
+    }
+
+
+def format_report(r: lg.BundleReport) -> str:
+    lines = [
+        f"Provenance of {r.item} ({r.kind}, {r.carats / 100:.2f} ct, {r.status}, "
+        f"held by {r.holder})",
+        f"Log {r.origin}, checkpoint of {r.checkpoint_size} records: signature and every "
+        "inclusion proof verified; every entry re-checked by the rules engine.",
+        "",
+        "Journey:",
+    ]
+    for s in r.journey:
+        lines.append(f"  {format_time(s.time)[:10]}  {s.actor} ({s.country}): {s.summary}")
+    lines.append("")
+    lines.append("KP certificates:")
+    if not r.certificates:
+        lines.append("  none (no rough crossed a border)")
+    for c in r.certificates:
+        lines.append(
+            f"  {c['number']}: {c['exporter']} ({c['exporter_country']}) -> {c['importer']} "
+            f"({c['importer_country']}), issued {c['issued']} by {c['authority']}, "
+            f"expires {c['expires']}, origins {', '.join(c['origins'])}"
+        )
+    lines.append("")
+    lines.append(f"Origin composition: {lg.format_composition(r.composition)}")
+    lines.append(f"May contain diamonds from: {', '.join(r.may_contain)}")
+    if r.yield_permille is not None:
+        lines.append(f"Cutting yield: {r.yield_permille / 10:.1f}%")
+    if r.report:
+        lines.append(f"Grading report: {r.report}")
+    if r.cosigners:
+        lines.append("Witnessed by: " + ", ".join(sorted(r.cosigners)))
+    lines.append("")
+    if r.warnings:
+        lines.append("Warnings:")
+        for i, rule, m in r.warnings:
+            lines.append(f"  record {i}: {rule}: {m}")
+    else:
+        lines.append("Warnings: none")
+    if r.ok:
+        lines.append("VERDICT: VALID - the proof verifies and the policy holds.")
+    else:
+        lines.append("VERDICT: REJECTED BY POLICY - the proof verifies, but:")
+        for f in r.policy_failures:
+            lines.append(f"  - {f}")
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""kpledger: an append-only, hash-chained provenance ledger for rough diamonds.
+
+The public API is what this module exports; every other module is an
+implementation detail. Layers, bottom first: ``errors``, ``encoding``,
+``ed25519``, ``model``, ``keys``, ``merkle``/``tiles``, ``note``/``policy``,
+``rules``, ``replay``, ``proofs`` (pure), then ``store``/``keyfile`` (I/O) and
+the ``Ledger`` façade.
+"""
+
+from __future__ import annotations
+
+from ledger.errors import (
+    ChainError,
+    EncodingError,
+    KeyFileError,
+    LedgerError,
+    LimitError,
+    NotFoundError,
+    PolicyError,
+    ProofError,
+    RuleError,
+    SignatureError,
+    StoreError,
+    UsageError,
+)
+from ledger.keyfile import load_private, load_public, write_keypair
+from ledger.keys import PrivateKey
+from ledger.ledger import Ledger, Trace, VerifyReport
+from ledger.model import ROLES, Record, SignedEntry, check_date, entry_to_json, key_id
+from ledger.note import (
+    Checkpoint,
+    Verifier,
+    format_vkey,
+    open_checkpoint,
+    parse_checkpoint,
+    parse_note,
+    parse_vkey,
+)
+from ledger.proofs import BundleReport, verify_bundle
+from ledger.rules import date_of, format_composition
+from ledger.store import Appended
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ROLES",
+    "Appended",
+    "BundleReport",
+    "ChainError",
+    "Checkpoint",
+    "EncodingError",
+    "KeyFileError",
+    "Ledger",
+    "LedgerError",
+    "LimitError",
+    "NotFoundError",
+    "PolicyError",
+    "PrivateKey",
+    "ProofError",
+    "Record",
+    "RuleError",
+    "SignatureError",
+    "SignedEntry",
+    "StoreError",
+    "Trace",
+    "UsageError",
+    "Verifier",
+    "VerifyReport",
+    "__version__",
+    "check_date",
+    "date_of",
+    "entry_to_json",
+    "format_composition",
+    "format_vkey",
+    "key_id",
+    "load_private",
+    "load_public",
+    "open_checkpoint",
+    "parse_checkpoint",
+    "parse_note",
+    "parse_vkey",
+    "verify_bundle",
+    "write_keypair",
+]

@@ -1,0 +1,95 @@
+"""The one error hierarchy of kpledger.
+
+Every failure a caller can act on is a subclass of :class:`LedgerError`. The CLI
+turns these into one readable line and a non-zero exit in exactly one place.
+"The data is bad" (``EncodingError``, ``SignatureError``, ``ChainError``,
+``RuleError``, ``ProofError``) is kept apart from "could not check"
+(``StoreError``, ``KeyFileError``, ``NotFoundError``).
+
+This module imports nothing.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base class of every error kpledger raises on purpose."""
+
+    #: Short machine-readable code, shown in JSON error output.
+    code = "ledger"
+
+    def __init__(self, message: str, *, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.rule = rule
+
+    def __str__(self) -> str:
+        if self.rule:
+            return f"{self.rule}: {self.message}"
+        return self.message
+
+
+class EncodingError(LedgerError):
+    """Bytes that are not the one canonical encoding of a valid object."""
+
+    code = "encoding"
+
+
+class LimitError(EncodingError):
+    """An input larger than the specified maximum (checked before parsing)."""
+
+    code = "limit"
+
+
+class SignatureError(LedgerError):
+    """A signature that does not verify under the ledger's signature rule."""
+
+    code = "signature"
+
+
+class KeyFileError(LedgerError):
+    """A key file that is missing, corrupt, unsafe or locked by another passphrase."""
+
+    code = "key"
+
+
+class ChainError(LedgerError):
+    """A broken hash chain: bad index, bad previous hash, duplicate entry."""
+
+    code = "chain"
+
+
+class RuleError(LedgerError):
+    """An entry the rules engine rejects; ``rule`` names the rule ID."""
+
+    code = "rule"
+
+
+class ProofError(LedgerError):
+    """A Merkle proof, checkpoint, note or provenance bundle that does not verify."""
+
+    code = "proof"
+
+
+class PolicyError(ProofError):
+    """A valid proof whose item fails the buyer's policy."""
+
+    code = "policy"
+
+
+class NotFoundError(LedgerError):
+    """An entry, record, parcel or participant that does not exist."""
+
+    code = "not-found"
+
+
+class StoreError(LedgerError):
+    """The storage could not be read or written (not a statement about the data)."""
+
+    code = "store"
+
+
+class UsageError(LedgerError):
+    """A malformed argument: a number, date, id or list that cannot be parsed."""
+
+    code = "usage"

@@ -1,0 +1,411 @@
+"""The ``Ledger`` façade: what the CLI (and any other caller) uses.
+
+It composes the pure core (model, rules, replay, merkle, note, proofs) with the
+store. Each method does one user-level operation; the clock arrives as ``now``
+(milliseconds) so callers, tests and the simulator control time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import merkle, note, proofs, replay, rules
+from ledger.errors import ChainError, NotFoundError, ProofError, StoreError, UsageError
+from ledger.keys import PrivateKey
+from ledger.model import Body, Record, SignedEntry, add_signature, sign_body
+from ledger.store import TRIGGERS, Appended, Store
+
+
+@dataclass
+class VerifyReport:
+    size: int
+    root: bytes
+    warnings: Counter[str] = field(default_factory=Counter)
+    checkpoints: int = 0
+
+
+@dataclass
+class TraceNode:
+    record: Record
+    entry: SignedEntry
+    signer: str
+    country: str
+
+
+@dataclass
+class Trace:
+    item: dict[str, Any]
+    nodes: list[TraceNode]
+    certificates: list[dict[str, Any]]
+    origins: list[dict[str, Any]]
+
+
+class Ledger:
+    """One ledger file."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        meta = store.state_value("meta", "ledger")
+        if meta is None:
+            raise StoreError(f"{store.path} has no genesis entry")
+        self.origin: str = meta["origin"]
+        self.operator: bytes = meta["operator"]
+        self.operator_name: str = meta["name"]
+
+    # -- life cycle ---------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str, operator: PrivateKey, origin: str, *, now: int) -> Ledger:
+        """Create ``path`` with a genesis entry naming the operator key and origin.
+
+        Raises:
+            StoreError: the file exists.
+            UsageError: the origin is not a valid C2SP origin line.
+        """
+        if not origin or any(c.isspace() for c in origin) or "+" in origin or len(origin) > 200:
+            raise UsageError("origin must be non-empty, at most 200 characters, no spaces or '+'")
+        body = Body(
+            "genesis",
+            origin,
+            operator.kid,
+            now,
+            {"operator": operator.public, "name": operator.name},
+        )
+        entry = sign_body(body, [operator.seed])
+        store = Store.create(path)
+        try:
+            store.append([entry], now=now)
+        except BaseException:
+            store.close()
+            import os
+
+            os.unlink(path)
+            raise
+        return cls(store)
+
+    @classmethod
+    def open(cls, path: str) -> Ledger:
+        return cls(Store.open(path))
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- writing --------------------------------------------------------------
+
+    def sign(
+        self,
+        entry_type: str,
+        fields: dict[str, Any],
+        key: PrivateKey,
+        *,
+        now: int,
+        cosigners: Sequence[PrivateKey] = (),
+    ) -> SignedEntry:
+        """Build and sign an entry for this ledger (not appended)."""
+        body = Body(entry_type, self.origin, key.kid, now, fields)
+        return sign_body(body, [key.seed, *(c.seed for c in cosigners)])
+
+    def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry:
+        return add_signature(entry, key.seed)
+
+    def append(self, entries: Sequence[SignedEntry], *, now: int) -> list[Appended]:
+        return self.store.append(entries, now=now)
+
+    # -- state lookups ----------------------------------------------------------
+
+    def parcel(self, pid: str) -> dict[str, Any]:
+        value = self.store.state_value("parcel", pid)
+        if value is None:
+            raise NotFoundError(f"no parcel or stone {pid!r} in this ledger", rule="R-CU-6")
+        return dict(value)
+
+    def input_ref(self, pid: str) -> dict[str, Any]:
+        """``{parcel, head}``: what a consuming entry names for the parcel's current state."""
+        return {"parcel": pid, "head": self.parcel(pid)["head"]}
+
+    def party(self, name_or_prefix: str) -> dict[str, Any]:
+        """A participant by name or by a key-id hex prefix (at least 8 digits).
+
+        Raises:
+            NotFoundError: no such participant, or the prefix is ambiguous.
+        """
+        value = self.store.state_value("party", name_or_prefix)
+        if value is not None:
+            return dict(value)
+        prefix = name_or_prefix.lower()
+        if len(prefix) >= 8 and all(c in "0123456789abcdef" for c in prefix):
+            hits = [
+                p for _, p in self.store.state_items("party") if p["kid"].hex().startswith(prefix)
+            ]
+            if len(hits) == 1:
+                return dict(hits[0])
+            if len(hits) > 1:
+                raise NotFoundError(
+                    f"key-id prefix {name_or_prefix!r} matches several participants"
+                )
+        raise NotFoundError(f"no participant {name_or_prefix!r} (see 'kpledger participant list')")
+
+    def participants(self) -> list[dict[str, Any]]:
+        return [p for _, p in self.store.state_items("party")]
+
+    def kp_statuses(self) -> dict[str, list[list[str]]]:
+        return {k: v for k, v in self.store.state_items("kp")}
+
+    def inventory(self, name: str) -> list[dict[str, Any]]:
+        holder = self.party(name)["name"]
+        return [
+            p
+            for _, p in self.store.state_items("parcel")
+            if p["holder"] == holder and p["status"] in ("live", "locked")
+        ]
+
+    def transfer(self, transfer_id: bytes) -> dict[str, Any]:
+        value = self.store.state_value("transfer", transfer_id.hex())
+        if value is None:
+            raise NotFoundError(f"no transfer {transfer_id.hex()[:16]}")
+        return dict(value)
+
+    def resolve_entry(self, text: str) -> bytes:
+        """An entry id from its hex or a unique hex prefix (at least 8 digits)."""
+        t = text.lower()
+        if len(t) < 8 or any(c not in "0123456789abcdef" for c in t):
+            raise UsageError(f"entry id {text!r}: expected at least 8 hex digits")
+        hits = self.store.find_ids(t)
+        if not hits:
+            raise NotFoundError(f"no entry {text}")
+        if len(hits) > 1:
+            raise UsageError(f"entry id prefix {text} is ambiguous; give more digits")
+        return hits[0]
+
+    def certificate_fields(
+        self,
+        *,
+        number: str,
+        parcels: Sequence[str],
+        exporter: str,
+        importer: str,
+        value_usd_cents: int,
+        expires: str,
+    ) -> dict[str, Any]:
+        """Fields of a certificate entry, with carats, count, HS codes and origins computed."""
+        exp = self.party(exporter)
+        imp = self.party(importer)
+        items = [self.parcel(p) for p in parcels]
+        return {
+            "number": number,
+            "parcels": list(parcels),
+            "exporter": exp["name"],
+            "importer": imp["name"],
+            "exporter_country": exp["country"],
+            "importer_country": imp["country"],
+            "value": {"amount": value_usd_cents, "currency": "USD"},
+            "expires": expires,
+            "carats": sum(p["carats"] for p in items),
+            "count": len(items),
+            "hs": sorted({p["hs"] or "7102.10" for p in items}),
+            "origins": sorted({c for p in items for c in p["may"]}),
+        }
+
+    # -- reading the log ----------------------------------------------------------
+
+    def size(self) -> int:
+        return self.store.size()
+
+    def records(self, start: int = 0, end: int | None = None) -> Iterable[Record]:
+        for raw in self.store.iter_records(start, end):
+            yield Record.from_wire(raw)
+
+    def entry(self, entry_id: bytes) -> tuple[Record, SignedEntry]:
+        record = self.store.record_by_id(entry_id)
+        return record, record.entry()
+
+    def signer_name(self, kid: bytes) -> str:
+        info = self.store.state_value("kid", kid.hex())
+        return str(info["name"]) if info else kid.hex()[:16]
+
+    def history(self, pid: str) -> list[tuple[Record, SignedEntry]]:
+        self.parcel(pid)
+        out = []
+        for idx in self.store.touching(pid):
+            record = self.store.record(idx)
+            out.append((record, record.entry()))
+        return out
+
+    def trace(self, pid: str) -> Trace:
+        """The ancestry DAG of an item back to every origin, in log order."""
+        item = self.parcel(pid)
+        ids = set()
+        todo = [item["head"]]
+        while todo:
+            eid = todo.pop()
+            if eid in ids:
+                continue
+            ids.add(eid)
+            _, entry = self.entry(eid)
+            todo.extend(rules.entry_parents(entry))
+        nodes = []
+        for eid in ids:
+            record, entry = self.entry(eid)
+            signer = self.signer_name(entry.body.signer)
+            party = self.store.state_value("party", signer) or {}
+            nodes.append(TraceNode(record, entry, signer, party.get("country", "--")))
+        nodes.sort(key=lambda n: n.record.index)
+        certs = []
+        origins = []
+        for n in nodes:
+            f = n.entry.fields
+            if n.entry.type == "transfer" and "certificate" in f:
+                cert = self.store.state_value("cert", f["certificate"]) or {}
+                certs.append({k: v for k, v in cert.items() if k not in ("id", "used")})
+            if n.entry.type == "origin":
+                origins.append(
+                    {
+                        "parcel": f["parcel"],
+                        "mine": f["mine"],
+                        "country": n.country,
+                        "carats": f["carats"],
+                        "by": n.signer,
+                    }
+                )
+        return Trace(item, nodes, certs, origins)
+
+    # -- verification -------------------------------------------------------------
+
+    def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Replay the whole log and compare every derived table.
+
+        Raises:
+            ChainError, EncodingError, RuleError: the first invalid record (named).
+            ProofError: the stored tree or a stored checkpoint disagrees with the records.
+        """
+        missing = set(TRIGGERS) - self.store.triggers()
+        if missing:
+            raise ChainError(
+                f"append-only triggers missing: {', '.join(sorted(missing))}", rule="R-ST-1"
+            )
+        result = replay.replay(self.store.iter_rows(), progress=progress)
+        stored_root = self.store.root(result.size)
+        if stored_root != result.root:
+            raise ProofError(
+                f"stored Merkle tiles give root {stored_root.hex()[:16]}, "
+                f"the records give {result.root.hex()[:16]}",
+                rule="R-CH-2",
+            )
+        self._compare_state(result.state)
+        cps = self.store.checkpoints()
+        if cps:
+            verifier = note.Verifier.for_ed25519(
+                self.origin, self.store.state_value("kid", self.operator.hex())["pub"]
+            )
+            for size, text in cps:
+                cp, _ = note.open_checkpoint(text, verifier)
+                if cp.size > result.size:
+                    raise ProofError(
+                        f"checkpoint of size {cp.size} is beyond the log", rule="R-CH-2"
+                    )
+                root = self.store.root(cp.size)
+                if cp.root != root or cp.size != size:
+                    raise ProofError(
+                        f"signed checkpoint at size {cp.size} does not match the records "
+                        "(the log was rewritten)",
+                        rule="R-CH-2",
+                    )
+        return VerifyReport(result.size, result.root, result.warnings, len(cps))
+
+    def _compare_state(self, state: rules.State) -> None:
+        from ledger.encoding import encode
+
+        computed = {(k, key): encode(v) for (k, key), v in state.take_changes().items()}
+        stored = {(k, key): bytes(v) for k, key, v in self.store.state_rows()}
+        if computed != stored:
+            diff = sorted(set(computed.items()) ^ set(stored.items()))
+            kind, key = diff[0][0]
+            raise ChainError(
+                f"derived state {kind}/{key} differs from a replay of the records", rule="R-ST-2"
+            )
+
+    # -- checkpoints and proofs ---------------------------------------------------
+
+    def checkpoint(self, key: PrivateKey) -> str:
+        """Sign the current tree head as a C2SP checkpoint and store it.
+
+        Raises:
+            ProofError: the key is not the operator's.
+        """
+        if key.kid != self.operator:
+            raise ProofError("only the operator key signs checkpoints")
+        size = self.size()
+        cp = note.Checkpoint(self.origin, size, self.store.root(size))
+        text = note.sign_checkpoint(cp, self.origin, key.seed)
+        self.store.add_checkpoint(size, text)
+        return text
+
+    def latest_checkpoint(self) -> str:
+        latest = self.store.latest_checkpoint()
+        if latest is None:
+            raise NotFoundError("no checkpoint yet; sign one with 'kpledger checkpoint --key'")
+        return latest[1]
+
+    def verifier(self) -> note.Verifier:
+        info = self.store.state_value("kid", self.operator.hex())
+        return note.Verifier.for_ed25519(self.origin, info["pub"])
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+        n = self.size() if size is None else size
+        if not 0 <= index < n <= self.size():
+            raise UsageError(f"need 0 <= index < size <= {self.size()}; got {index}, {n}")
+        reader = self.store.hash_reader(n)
+        return {
+            "leafIdx": index,
+            "treeSize": n,
+            "leafHash": self.store.record(index).hash,
+            "root": merkle.tree_root(n, reader),
+            "proof": merkle.inclusion_proof(index, n, reader),
+        }
+
+    def consistency_proof(self, old: int, new: int) -> dict[str, Any]:
+        if not 0 <= old <= new <= self.size():
+            raise UsageError(f"need 0 <= old <= new <= {self.size()}; got {old}, {new}")
+        reader = self.store.hash_reader(new)
+        proof = [] if old in (0, new) else merkle.consistency_proof(old, new, reader)
+        return {
+            "size1": old,
+            "size2": new,
+            "root1": self.store.root(old),
+            "root2": self.store.root(new),
+            "proof": proof,
+        }
+
+    def prove(self, pid: str) -> bytes:
+        """The provenance bundle of an item against the latest checkpoint.
+
+        Raises:
+            NotFoundError: unknown item or no checkpoint.
+            ProofError: the checkpoint does not cover the item's latest state.
+        """
+        item = self.parcel(pid)
+        latest = self.store.latest_checkpoint()
+        if latest is None:
+            raise NotFoundError("no checkpoint yet; sign one with 'kpledger checkpoint --key'")
+        size, text = latest
+        ids = proofs.collect(
+            item,
+            lambda eid: self.entry(eid)[1],
+            self.store.state_value,
+        )
+        records = [self.store.record(0)] + [self.entry(eid)[0] for eid in ids]
+        # Registry changes after the checkpoint are not part of the proven log prefix.
+        unique = {r.index: r for r in records if r.index < size}
+        head_index = self.entry(item["head"])[0].index
+        if head_index >= size:
+            raise ProofError(
+                f"the latest checkpoint (size {size}) predates {pid!r}'s last event "
+                f"(record {head_index}); run 'kpledger checkpoint --key OPERATOR_KEY' first"
+            )
+        bundle = proofs.make_bundle(
+            self.origin, pid, text, size, list(unique.values()), self.store.hash_reader(size)
+        )
+        return bundle.encode()

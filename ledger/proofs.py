@@ -1,0 +1,397 @@
+"""Provenance proof bundles for buyers (specs/proof-bundle.md). Pure: bytes in, report out.
+
+A bundle holds the records of an item's whole ancestry DAG (back to every origin),
+the registry and KP-status records the rules used, the genesis record, one
+inclusion proof per record and one signed checkpoint. ``verify_bundle`` needs only
+the operator's verifier key: it checks the checkpoint signature, every inclusion
+proof, replays the records through the same rules engine as ``verify``, checks that
+the DAG is closed, and evaluates the buyer's policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ledger import merkle, note, replay, rules
+from ledger.encoding import decode, encode, require_map
+from ledger.errors import EncodingError, LedgerError, PolicyError, ProofError
+from ledger.model import Record, SignedEntry
+
+if TYPE_CHECKING:
+    from ledger import policy
+
+BUNDLE_TYPE = "kpledger-proof"
+MAX_BUNDLE_SIZE = 16 << 20
+MAX_BUNDLE_RECORDS = 100_000
+
+
+@dataclass(frozen=True)
+class BundleRecord:
+    index: int
+    record: bytes
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    origin: str
+    item: str
+    checkpoint: str
+    records: tuple[BundleRecord, ...]
+
+    def encode(self) -> bytes:
+        return encode(
+            {
+                "v": 1,
+                "type": BUNDLE_TYPE,
+                "origin": self.origin,
+                "item": self.item,
+                "checkpoint": self.checkpoint,
+                "records": [
+                    {"index": r.index, "record": r.record, "proof": list(r.proof)}
+                    for r in self.records
+                ],
+            }
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> Bundle:
+        """Parse a bundle file.
+
+        Raises:
+            ProofError: not a canonical kpledger bundle, or over the size limits.
+        """
+        if len(data) > MAX_BUNDLE_SIZE:
+            raise ProofError(f"bundle is {len(data)} bytes, the limit is {MAX_BUNDLE_SIZE}")
+        try:
+            m = require_map(decode(data, max_size=MAX_BUNDLE_SIZE), "bundle")
+            if m.get("v") != 1 or m.get("type") != BUNDLE_TYPE:
+                raise EncodingError("not a kpledger proof bundle (type/version)")
+            if set(m) != {"v", "type", "origin", "item", "checkpoint", "records"}:
+                raise EncodingError("bundle has missing or unknown fields")
+            if not all(isinstance(m[k], str) for k in ("origin", "item", "checkpoint")):
+                raise EncodingError("bundle origin, item and checkpoint must be text")
+            raw = m["records"]
+            if not isinstance(raw, list) or not 0 < len(raw) <= MAX_BUNDLE_RECORDS:
+                raise EncodingError("bundle records must be a non-empty list")
+            records = []
+            for r in raw:
+                r = require_map(r, "bundle record")
+                if set(r) != {"index", "record", "proof"}:
+                    raise EncodingError("bundle record has missing or unknown fields")
+                if (
+                    not isinstance(r["index"], int)
+                    or isinstance(r["index"], bool)
+                    or r["index"] < 0
+                ):
+                    raise EncodingError("bundle record index must be a non-negative integer")
+                if not isinstance(r["record"], bytes) or not isinstance(r["proof"], list):
+                    raise EncodingError("bundle record must carry bytes and a proof list")
+                if (
+                    not all(isinstance(h, bytes) and len(h) == 32 for h in r["proof"])
+                    or len(r["proof"]) > 64
+                ):
+                    raise EncodingError("proof hashes must be 32 bytes, at most 64 of them")
+                records.append(BundleRecord(r["index"], r["record"], tuple(r["proof"])))
+        except EncodingError as exc:
+            raise ProofError(f"malformed bundle: {exc.message}") from exc
+        return cls(m["origin"], m["item"], m["checkpoint"], tuple(records))
+
+
+@dataclass
+class Step:
+    index: int
+    time: int
+    type: str
+    actor: str
+    country: str
+    summary: str
+    entry_id: str
+
+
+@dataclass
+class BundleReport:
+    """What a buyer is told: the item, its journey, certificates, origin and verdict."""
+
+    item: str
+    kind: str
+    carats: int
+    status: str
+    holder: str
+    composition: dict[str, int]
+    may_contain: list[str]
+    yield_permille: int | None
+    report: str | None
+    checkpoint_size: int
+    origin: str
+    journey: list[Step] = field(default_factory=list)
+    certificates: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[tuple[int, str, str]] = field(default_factory=list)
+    cosigners: dict[str, int] = field(default_factory=dict)
+    policy_failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.policy_failures
+
+
+def ancestry(head: bytes, entries: Mapping[bytes, SignedEntry]) -> list[bytes]:
+    """Every entry id reachable from ``head`` through consumed states (the DAG).
+
+    Raises:
+        ProofError: an ancestor is missing from ``entries`` (the DAG is not closed).
+    """
+    seen: set[bytes] = set()
+    todo = [head]
+    while todo:
+        eid = todo.pop()
+        if eid in seen:
+            continue
+        entry = entries.get(eid)
+        if entry is None:
+            raise ProofError(f"entry {eid.hex()[:16]} of the ancestry is missing from the bundle")
+        seen.add(eid)
+        todo.extend(rules.entry_parents(entry))
+    return sorted(seen)
+
+
+def _summary(entry: SignedEntry, state: rules.State) -> str:
+    f = entry.fields
+    t = entry.type
+    if t == "origin":
+        return (
+            f"mined {f['parcel']} at {f['mine']}: {f['carats'] / 100:.2f} ct, {f['stones']} stones"
+        )
+    if t == "certificate.issue":
+        return (
+            f"KP certificate {f['number']}: {f['exporter']} ({f['exporter_country']}) -> "
+            f"{f['importer']} ({f['importer_country']}), {f['carats'] / 100:.2f} ct"
+        )
+    if t == "transfer":
+        parcels = ", ".join(i["parcel"] for i in f["inputs"])
+        extra = f" under KP certificate {f['certificate']}" if "certificate" in f else ""
+        sow = " with SoW warranty" if "warranty" in f else ""
+        return f"offered {parcels} to {f['to']}{extra}{sow}"
+    if t in ("accept", "reject", "cancel"):
+        tr = state.get("transfer", f["transfer"].hex()) or {}
+        return f"{t}ed transfer from {tr.get('from', '?')} of {', '.join(tr.get('parcels', []))}"
+    if t == "split":
+        outs = ", ".join(f"{o['parcel']} ({o['carats'] / 100:.2f} ct)" for o in f["outputs"])
+        return f"split {f['input']['parcel']} into {outs}"
+    if t == "merge":
+        ins = ", ".join(i["parcel"] for i in f["inputs"])
+        return f"merged {ins} into {f['output']['parcel']} ({f['output']['carats'] / 100:.2f} ct)"
+    if t == "cut":
+        ins = ", ".join(i["parcel"] for i in f["inputs"])
+        outs = ", ".join(f"{s['parcel']} ({s['carats'] / 100:.2f} ct)" for s in f["stones"])
+        return f"cut {ins} into {outs}"
+    if t == "grade":
+        return f"graded {f['input']['parcel']}, report {f['report']}"
+    if t == "sell":
+        return f"sold {f['input']['parcel']} to a consumer"
+    return t
+
+
+def verify_bundle(
+    data: bytes,
+    verifier: note.Verifier,
+    *,
+    buyer_policy: policy.Policy | None = None,
+    deny_origins: Sequence[str] = (),
+) -> BundleReport:
+    """Verify a bundle offline and evaluate the policy.
+
+    Returns a report whose ``policy_failures`` lists every policy the item fails
+    (empty when it passes).
+
+    Raises:
+        ProofError: the checkpoint, an inclusion proof, an entry or the DAG is invalid.
+    """
+    bundle = Bundle.decode(data)
+    cp, signed = note.open_checkpoint(bundle.checkpoint, verifier)
+    if cp.origin != bundle.origin:
+        raise ProofError(f"checkpoint is for {cp.origin!r}, the bundle says {bundle.origin!r}")
+    indexes = [r.index for r in bundle.records]
+    if indexes != sorted(set(indexes)):
+        raise ProofError("bundle records are not in strictly increasing log order")
+    if indexes[0] != 0:
+        raise ProofError("bundle lacks the genesis record (index 0)")
+    for r in bundle.records:
+        try:
+            merkle.verify_inclusion(merkle.leaf_hash(r.record), r.index, cp.size, r.proof, cp.root)
+        except ProofError as exc:
+            raise ProofError(
+                f"record {r.index} is not in the checkpointed log: {exc.message}"
+            ) from exc
+    try:
+        result = replay.replay(
+            ((r.index, r.record) for r in bundle.records), contiguous=False, keep_entries=True
+        )
+    except LedgerError as exc:
+        raise ProofError(f"bundle entries fail the rules: {exc}") from exc
+    state = result.state
+    meta = state.get("meta", "ledger")
+    if meta is None or meta["origin"] != bundle.origin:
+        raise ProofError("the genesis record does not name this ledger's origin")
+    item = state.get("parcel", bundle.item)
+    if item is None:
+        raise ProofError(f"the bundle does not contain item {bundle.item!r}")
+    entries = {eid: e for eid, (_, e) in result.entries.items()}
+    dag = ancestry(item["head"], entries)
+    dag_set = set(dag)
+    report = BundleReport(
+        item=bundle.item,
+        kind=item["kind"],
+        carats=item["carats"],
+        status=item["status"],
+        holder=item["holder"],
+        composition=dict(item["comp"]),
+        may_contain=list(item["may"]),
+        yield_permille=item.get("yield"),
+        report=item.get("report"),
+        checkpoint_size=cp.size,
+        origin=cp.origin,
+    )
+    for eid, (record, entry) in sorted(result.entries.items(), key=lambda kv: kv[1][0].index):
+        if eid not in dag_set and entry.type != "certificate.issue":
+            continue
+        if entry.type == "certificate.issue":
+            cert = state.get("cert", entry.fields["number"])
+            if cert is None or cert["used"] not in dag_set:
+                continue
+            f = entry.fields
+            report.certificates.append(
+                {
+                    "number": f["number"],
+                    "issued": cert["issued"],
+                    "expires": f["expires"],
+                    "exporter": f["exporter"],
+                    "exporter_country": f["exporter_country"],
+                    "importer": f["importer"],
+                    "importer_country": f["importer_country"],
+                    "carats": f["carats"],
+                    "origins": list(f["origins"]),
+                    "authority": cert["authority"],
+                    "value_usd_cents": f["value"]["amount"],
+                }
+            )
+        signer = _signer_name(state, entry.body.signer)
+        party = state.get("party", signer) or {}
+        report.journey.append(
+            Step(
+                record.index,
+                entry.body.time,
+                entry.type,
+                signer,
+                party.get("country", "--"),
+                _summary(entry, state),
+                eid.hex(),
+            )
+        )
+    report.warnings = [f for f in result.findings if _entry_at(result, f[0]) in dag_set]
+    if buyer_policy is not None:
+        from ledger import policy
+
+        report.cosigners = note.verify_cosignatures(signed, buyer_policy.witness_verifiers())
+        try:
+            policy.check_quorum(buyer_policy, set(report.cosigners))
+        except PolicyError as exc:
+            report.policy_failures.append(exc.message)
+    denied = set(deny_origins) | (set(buyer_policy.deny_origins) if buyer_policy else set())
+    hit = sorted(denied & set(item["may"]))
+    if hit:
+        report.policy_failures.append(
+            f"may contain diamonds from denied origin {', '.join(hit)} "
+            "(conservative may-contain set; no de minimis)"
+        )
+    if buyer_policy is not None and buyer_policy.require_warranty:
+        missing = [w for w in report.warnings if w[1] == "R-SW-1"]
+        if missing:
+            report.policy_failures.append(
+                f"{len(missing)} transfer(s) of polished goods lack the SoW warranty"
+            )
+    return report
+
+
+def _entry_at(result: replay.ReplayResult, index: int) -> bytes | None:
+    for eid, (record, _) in result.entries.items():
+        if record.index == index:
+            return eid
+    return None
+
+
+def _signer_name(state: rules.State, kid: bytes) -> str:
+    info = state.get("kid", kid.hex())
+    return str(info["name"]) if info else kid.hex()[:16]
+
+
+def collect(
+    item: Mapping[str, Any],
+    get_entry: Any,
+    get_state: Any,
+) -> set[bytes]:
+    """Entry ids a bundle for ``item`` must carry (used by the store side).
+
+    ``get_entry(entry_id) -> SignedEntry`` and ``get_state(kind, key)`` read the ledger.
+    """
+    ids: set[bytes] = set()
+    todo = [item["head"]]
+    parties: set[str] = set()
+    while todo:
+        eid = todo.pop()
+        if eid in ids:
+            continue
+        ids.add(eid)
+        entry: SignedEntry = get_entry(eid)
+        info = get_state("kid", entry.body.signer.hex())
+        if info:
+            parties.add(info["name"])
+        for sig in entry.sigs:
+            sinfo = get_state("kid", sig.kid.hex())
+            if sinfo:
+                parties.add(sinfo["name"])
+        f = entry.fields
+        if entry.type == "transfer":
+            parties.add(f["to"])
+            if "certificate" in f:
+                cert = get_state("cert", f["certificate"])
+                if cert:
+                    todo.append(cert["id"])
+        if entry.type == "certificate.issue":
+            parties.update((f["exporter"], f["importer"]))
+            # The certificate checks the exporter held its parcels: their states are ancestors
+            # of the transfer it covers, so nothing more is needed here.
+        todo.extend(rules.entry_parents(entry))
+    countries: set[str] = set()
+    for name in parties:
+        party = get_state("party", name)
+        if party:
+            ids.update(party["entries"])
+            countries.add(party["country"])
+    for country in countries:
+        ids.update(get_state("kp-entries", country) or [])
+    return ids
+
+
+def make_bundle(
+    origin: str,
+    item_id: str,
+    checkpoint_note: str,
+    size: int,
+    records: Sequence[Record],
+    reader: merkle.HashReader,
+) -> Bundle:
+    """Assemble a bundle from records (sorted here) and a hash reader at ``size``."""
+    out = []
+    for r in sorted(records, key=lambda r: r.index):
+        if r.index >= size:
+            raise ProofError(
+                f"record {r.index} is newer than the checkpoint (size {size}); "
+                "sign a new checkpoint first"
+            )
+        out.append(
+            BundleRecord(r.index, r.raw, tuple(merkle.inclusion_proof(r.index, size, reader)))
+        )
+    return Bundle(origin, item_id, checkpoint_note, tuple(out))

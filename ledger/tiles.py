@@ -1,0 +1,483 @@
+"""C2SP tlog-tiles layout (tile height 8) on top of :mod:`ledger.merkle`.
+
+What this module does (specs/merkle.md §4):
+
+* encodes and parses tile paths (``tile/<L>/<N>[.p/<W>]``, ``tile/entries/<N>[.p/<W>]``,
+  with ``<N>`` split into ``x001/234`` groups), rejecting every non-canonical spelling;
+* lists the tiles that exist for a tree size (:func:`tiles_for_size`);
+* reads perfect-subtree hashes from stored tiles (:class:`TileHashReader`, a
+  :class:`ledger.merkle.HashReader`), so that roots and proofs come straight from tiles;
+* computes the tiles to write after appending leaf hashes (:func:`append_to_tiles`).
+
+What it deliberately does not do: any I/O. Tiles arrive through a :class:`TileReader`
+callback and the tiles to write are returned, never written. It does not build or parse
+entry bundles, checkpoints or notes, and it does not verify anything beyond the shape of
+the tile data it is given (proof verification is :mod:`ledger.merkle`).
+
+Storage holds exactly the C2SP tile contents for ``(level, index)``: the concatenated
+32-byte hashes, ``width * 32`` bytes, where a partial tile is a shorter blob that is
+rewritten as it grows and a full tile is 8192 bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from ledger.errors import ProofError
+from ledger.merkle import HASH_SIZE
+
+__all__ = [
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "TileCache",
+    "TileHashReader",
+    "TileReader",
+    "append_to_tiles",
+    "entries_path",
+    "parse_tile_path",
+    "tile_path",
+    "tiles_for_size",
+]
+
+#: Tile height, fixed by C2SP tlog-tiles ("Merkle Tree" section).
+TILE_HEIGHT = 8
+#: Hashes in a full tile (2 ** TILE_HEIGHT).
+TILE_WIDTH = 256
+
+_FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE  # 8192
+#: Highest tile level C2SP allows (levels are 0-63).
+_MAX_LEVEL = 63
+#: Tile indexes are bounded by 64-bit tree sizes (2**64 leaves at most).
+_INDEX_LIMIT = 1 << 64
+
+_sha256 = hashlib.sha256
+_NODE_PREFIX = b"\x01"  # RFC 6962 §2.1 interior-node prefix
+
+# tile/<L or entries>/<N groups>[.p/<W>]; every part is re-checked by re-formatting.
+_TILE_PATH_RE = re.compile(
+    r"tile/(entries|0|[1-9][0-9]?)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([1-9][0-9]{0,2}))?",
+    re.ASCII,
+)
+_MAX_PATH_LEN = 128
+
+
+# --------------------------------------------------------------------------------------------
+# Paths (C2SP tlog-tiles "Merkle Tree" / "Log Entries"; specs/merkle.md §4.2)
+# --------------------------------------------------------------------------------------------
+
+
+def _check_index(index: int) -> None:
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"tile index must be an int, not {type(index).__name__}")
+    if not 0 <= index < _INDEX_LIMIT:
+        raise ValueError(f"tile index must be in [0, 2**64), got {index}")
+
+
+def _check_width(width: int) -> None:
+    if isinstance(width, bool) or not isinstance(width, int):
+        raise TypeError(f"tile width must be an int, not {type(width).__name__}")
+    if not 1 <= width <= TILE_WIDTH:
+        raise ValueError(f"tile width must be in [1, {TILE_WIDTH}], got {width}")
+
+
+def _format_n(index: int, width: int) -> str:
+    """``<N>[.p/<W>]``: 3-digit groups, every group but the last prefixed with ``x``."""
+    path = f"{index % 1000:03d}"
+    index //= 1000
+    while index:
+        path = f"x{index % 1000:03d}/{path}"
+        index //= 1000
+    if width < TILE_WIDTH:
+        path += f".p/{width}"
+    return path
+
+
+def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
+    """Return the C2SP path of a hash tile, e.g. ``tile/0/x001/234.p/5``.
+
+    Args:
+        level: Tile level, 0-63 (level 0 holds leaf hashes).
+        index: Tile index within the level.
+        width: Number of hashes, 1-256; below 256 the path gets a ``.p/<W>`` suffix.
+
+    Returns:
+        The path, relative to the log prefix.
+
+    Raises:
+        ValueError: If an argument is out of range.
+        TypeError: If an argument is not an int.
+    """
+    if isinstance(level, bool) or not isinstance(level, int):
+        raise TypeError(f"tile level must be an int, not {type(level).__name__}")
+    if not 0 <= level <= _MAX_LEVEL:
+        raise ValueError(f"tile level must be in [0, {_MAX_LEVEL}], got {level}")
+    _check_index(index)
+    _check_width(width)
+    return f"tile/{level}/{_format_n(index, width)}"
+
+
+def entries_path(index: int, width: int = TILE_WIDTH) -> str:
+    """Return the C2SP path of an entry bundle, e.g. ``tile/entries/000.p/3``.
+
+    Args:
+        index: Bundle index (the same as the matching level-0 tile).
+        width: Number of entries, 1-256.
+
+    Returns:
+        The path, relative to the log prefix.
+
+    Raises:
+        ValueError: If an argument is out of range.
+        TypeError: If an argument is not an int.
+    """
+    _check_index(index)
+    _check_width(width)
+    return f"tile/entries/{_format_n(index, width)}"
+
+
+def parse_tile_path(path: str) -> tuple[int | None, int, int]:
+    """Parse a C2SP tile or entry-bundle path.
+
+    Only the one canonical spelling is accepted (the path must re-format to itself, as in
+    Go ``tlog.ParseTilePath``): no leading zeros in the level or width, exactly three
+    digits per group, ``x`` on every group but the last, no ``.p/256``.
+
+    Args:
+        path: A path such as ``tile/1/x001/234.p/17`` or ``tile/entries/000``.
+
+    Returns:
+        ``(level, index, width)``, with ``level`` ``None`` for an entry bundle.
+
+    Raises:
+        ProofError: If the path is not a canonical C2SP tile path.
+        TypeError: If ``path`` is not a str.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"tile path must be a str, not {type(path).__name__}")
+    m = _TILE_PATH_RE.fullmatch(path) if len(path) <= _MAX_PATH_LEN else None
+    if m is None:
+        raise ProofError(f"malformed tile path {path!r}: expected tile/<L>/<N>[.p/<W>]")
+    level_s, n_s, width_s = m.groups()
+    level = None if level_s == "entries" else int(level_s)
+    index = 0
+    for group in n_s.split("/"):
+        index = index * 1000 + int(group.removeprefix("x"))
+    width = TILE_WIDTH if width_s is None else int(width_s)
+    if level is not None and level > _MAX_LEVEL:
+        raise ProofError(f"malformed tile path {path!r}: level {level} > {_MAX_LEVEL}")
+    if width >= TILE_WIDTH and width_s is not None:
+        raise ProofError(f"malformed tile path {path!r}: partial width must be 1-255")
+    if index >= _INDEX_LIMIT:
+        raise ProofError(f"malformed tile path {path!r}: index {index} >= 2**64")
+    canonical = entries_path(index, width) if level is None else tile_path(level, index, width)
+    if canonical != path:
+        raise ProofError(f"non-canonical tile path {path!r}: expected {canonical!r}")
+    return level, index, width
+
+
+# --------------------------------------------------------------------------------------------
+# Which tiles exist (C2SP tlog-tiles "Partial Tiles"; specs/merkle.md §4.3)
+# --------------------------------------------------------------------------------------------
+
+
+def _tile_width(size: int, level: int, index: int) -> int:
+    """Width of tile ``(level, index)`` in the tree of ``size``; 0 if it does not exist."""
+    row = size >> (TILE_HEIGHT * level)  # hashes in the row of this tile level
+    full = row >> TILE_HEIGHT
+    if index < full:
+        return TILE_WIDTH
+    if index == full:
+        return row & (TILE_WIDTH - 1)
+    return 0
+
+
+def tiles_for_size(size: int) -> list[tuple[int, int, int]]:
+    """Return every tile that exists for a tree of ``size`` leaves.
+
+    At level ``l`` the row holds ``size >> 8l`` hashes: that many // 256 full tiles and,
+    if the remainder is not zero, one partial tile of that width. Entry bundles match the
+    level-0 tiles one to one.
+
+    Args:
+        size: The tree size.
+
+    Returns:
+        ``(level, index, width)`` tuples, by level then index. For 70000 this is 273 full
+        level-0 tiles, ``(0, 273, 112)``, ``(1, 0, 256)``, ``(1, 1, 17)``, ``(2, 0, 1)``.
+
+    Raises:
+        ValueError: If ``size`` is negative.
+        TypeError: If ``size`` is not an int.
+    """
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"size must be an int, not {type(size).__name__}")
+    if size < 0:
+        raise ValueError(f"size must be >= 0, got {size}")
+    out: list[tuple[int, int, int]] = []
+    level = 0
+    row = size
+    while row:
+        full, partial = divmod(row, TILE_WIDTH)
+        out.extend((level, n, TILE_WIDTH) for n in range(full))
+        if partial:
+            out.append((level, full, partial))
+        row >>= TILE_HEIGHT
+        level += 1
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Reading hashes from tiles (specs/merkle.md §4.4)
+# --------------------------------------------------------------------------------------------
+
+
+class TileReader(Protocol):
+    """Storage callback: returns stored tile contents."""
+
+    def read_tiles(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        """Return ``(level, index) -> tile bytes`` for the requested tiles.
+
+        The bytes are what ``tile/<L>/<N>`` would serve: concatenated 32-byte hashes, a
+        full tile being 8192 bytes. A stored partial tile may be longer than the width a
+        smaller tree needs (it grew since); a missing tile is left out of the mapping.
+        """
+        ...
+
+
+def _next_level(prev: bytes) -> bytes:
+    """Hash adjacent pairs of a concatenated hash row (RFC 6962 §2.1 interior nodes).
+
+    An unpaired last hash is dropped: it is not a complete node at the next height.
+    """
+    return b"".join(
+        [
+            _sha256(_NODE_PREFIX + prev[i : i + 64]).digest()
+            for i in range(0, len(prev) - 2 * HASH_SIZE + 1, 2 * HASH_SIZE)
+        ]
+    )
+
+
+def _tile_levels(data: bytes) -> list[bytes]:
+    """All heights of a tile: ``levels[h]`` holds its complete height-``h`` nodes."""
+    levels = [data]
+    while len(data) > HASH_SIZE:
+        data = _next_level(data)
+        levels.append(data)
+    return levels
+
+
+class TileCache:
+    """A bounded first-in-first-out cache of tiles and their intra-tile nodes.
+
+    Entries are keyed by ``(level, index, width)``, so a full tile stays valid for every
+    later tree size and one cache can be shared by many :class:`TileHashReader` objects
+    (a store can keep one for its lifetime). Each entry holds the tile and the interior
+    nodes computed from it so far: at most 16 KiB for a full tile. Eviction is FIFO rather
+    than LRU because a hit is then a single dict lookup (proof generation does about 20 per
+    proof); a hot tile that gets evicted costs one re-read and at most 255 hashes.
+    """
+
+    def __init__(self, max_tiles: int = 1024) -> None:
+        """Create an empty cache.
+
+        Args:
+            max_tiles: Maximum number of tiles kept (at least 1).
+
+        Raises:
+            ValueError: If ``max_tiles`` is below 1.
+        """
+        if max_tiles < 1:
+            raise ValueError(f"max_tiles must be >= 1, got {max_tiles}")
+        self.max_tiles = max_tiles
+        self._entries: dict[tuple[int, int, int], list[bytes]] = {}
+
+    def __len__(self) -> int:
+        """Return the number of cached tiles."""
+        return len(self._entries)
+
+    def get(self, key: tuple[int, int, int]) -> list[bytes] | None:
+        """Return the cached heights of tile ``key``, or None."""
+        return self._entries.get(key)
+
+    def put(self, key: tuple[int, int, int], levels: list[bytes]) -> None:
+        """Store the heights of tile ``key``, evicting the oldest tile when full."""
+        entries = self._entries
+        entries.pop(key, None)
+        while len(entries) >= self.max_tiles:
+            del entries[next(iter(entries))]
+        entries[key] = levels
+
+
+class TileHashReader:
+    """A :class:`ledger.merkle.HashReader` over stored tiles, for one tree size.
+
+    A perfect subtree at Merkle level ``L = 8t + r`` is node ``index`` at height ``r``
+    inside the level-``t`` tile row; for ``r == 0`` it is a stored hash, otherwise it is
+    computed from that tile (at most 255 hashes per tile, then cached). Incomplete
+    right-edge subtrees are never read from the level above: ``ledger.merkle`` folds them
+    from perfect subtrees, which come from the partial tiles.
+    """
+
+    def __init__(self, reader: TileReader, size: int, *, cache: TileCache | None = None) -> None:
+        """Create a reader for the tree of ``size`` leaves.
+
+        Args:
+            reader: Storage callback.
+            size: The tree size the proofs are for.
+            cache: Optional shared cache; by default each reader has its own.
+
+        Raises:
+            ValueError: If ``size`` is negative.
+        """
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
+        self.size = size
+        self._reader = reader
+        self._cache = cache if cache is not None else TileCache()
+        self._cached = self._cache._entries  # read directly on the hot path
+
+    def _load(self, t: int, n: int, width: int) -> list[bytes]:
+        data = self._reader.read_tiles([(t, n)]).get((t, n))
+        if data is None:
+            raise ProofError(
+                f"tile {tile_path(t, n, width)} is missing for tree size {self.size}"
+            )
+        data = bytes(data)
+        need = width * HASH_SIZE
+        if len(data) < need or len(data) % HASH_SIZE:
+            raise ProofError(
+                f"tile {tile_path(t, n, width)}: expected {need} bytes for tree size "
+                f"{self.size}, got {len(data)}"
+            )
+        levels = [data[:need]]
+        self._cache.put((t, n, width), levels)
+        return levels
+
+    def tile_levels(self, level: int, index: int) -> list[bytes]:
+        """Return the (lazily extended) heights of tile ``(level, index)``.
+
+        Raises:
+            ValueError: If the tile does not exist for this tree size.
+            ProofError: If the stored tile is missing or too short.
+        """
+        width = _tile_width(self.size, level, index)
+        if width == 0:
+            raise ValueError(f"tile ({level}, {index}) does not exist at size {self.size}")
+        levels = self._cache.get((level, index, width))
+        if levels is None:
+            levels = self._load(level, index, width)
+        return levels
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Return MTH of the perfect subtree ``(level, index)`` (see :class:`HashReader`).
+
+        Raises:
+            ValueError: If the subtree is not complete within the tree.
+            ProofError: If a needed tile is missing or too short.
+        """
+        size = self.size
+        if level < 0 or index < 0 or (index + 1) << level > size:
+            raise ValueError(f"no complete subtree at level {level}, index {index} in size {size}")
+        # Hot path (about 20 calls per proof): _tile_width and the cache lookup are inlined.
+        t, r = divmod(level, TILE_HEIGHT)
+        pos = index << r  # position of the subtree's first hash in the level-t row
+        n = pos >> TILE_HEIGHT
+        row = size >> (TILE_HEIGHT * t)
+        width = TILE_WIDTH if n < row >> TILE_HEIGHT else row & (TILE_WIDTH - 1)
+        levels = self._cached.get((t, n, width))
+        if levels is None:
+            levels = self._load(t, n, width)
+        while len(levels) <= r:
+            # Extends the cached list in place, so other readers see the work too.
+            levels.append(_next_level(levels[-1]))
+        off = ((pos & (TILE_WIDTH - 1)) >> r) * HASH_SIZE
+        return levels[r][off : off + HASH_SIZE]
+
+
+# --------------------------------------------------------------------------------------------
+# Appending (specs/merkle.md §4.5)
+# --------------------------------------------------------------------------------------------
+
+
+def append_to_tiles(
+    old_size: int,
+    leaf_hashes: Sequence[bytes],
+    reader: TileReader,
+    *,
+    cache: TileCache | None = None,
+) -> dict[tuple[int, int], bytes]:
+    """Return the tiles to write after appending ``leaf_hashes`` to a tree of ``old_size``.
+
+    At each level the partial tile (if any) is read once, the new hashes are appended to
+    it, and every touched tile is returned with its full new contents. A tile that becomes
+    full contributes its root to the level above (C2SP: hash ``i`` of tile ``(l, n)`` is
+    the MTH of the full tile below); partial tiles never do. Each tile is hashed once per
+    call, so a batch of ``k`` leaves costs about ``k`` node hashes plus one read.
+
+    Args:
+        old_size: The tree size before the append.
+        leaf_hashes: The new leaf hashes (see ``merkle.leaf_hash``), each 32 bytes.
+        reader: Storage callback; only the right-edge partial tiles are read.
+        cache: Optional :class:`TileCache` to fill with the tiles completed here.
+
+    Returns:
+        ``(level, index) -> tile bytes`` to store; empty if there is nothing to append.
+
+    Raises:
+        ValueError: If ``old_size`` is negative or a leaf hash is not 32 bytes.
+        ProofError: If a stored partial tile is missing or shorter than ``old_size``
+            implies.
+    """
+    if isinstance(old_size, bool) or not isinstance(old_size, int):
+        raise TypeError(f"old_size must be an int, not {type(old_size).__name__}")
+    if old_size < 0:
+        raise ValueError(f"old_size must be >= 0, got {old_size}")
+    for i, h in enumerate(leaf_hashes):
+        if not isinstance(h, bytes | bytearray) or len(h) != HASH_SIZE:
+            raise ValueError(f"leaf hash {i} is not a {HASH_SIZE}-byte hash")
+    if not leaf_hashes:
+        return {}
+    new_size = old_size + len(leaf_hashes)
+
+    # One read for every right-edge partial tile that is about to grow.
+    keys: list[tuple[int, int]] = []
+    shift = 0
+    while new_size >> shift > old_size >> shift:
+        row = old_size >> shift
+        if row & (TILE_WIDTH - 1):
+            keys.append((shift // TILE_HEIGHT, row >> TILE_HEIGHT))
+        shift += TILE_HEIGHT
+    stored = reader.read_tiles(keys) if keys else {}
+
+    out: dict[tuple[int, int], bytes] = {}
+    new_row = b"".join(leaf_hashes)
+    level = 0
+    while new_row:
+        row = old_size >> (TILE_HEIGHT * level)
+        first, have = row >> TILE_HEIGHT, row & (TILE_WIDTH - 1)
+        if have:
+            data = stored.get((level, first))
+            need = have * HASH_SIZE
+            if data is None or len(data) < need or len(data) % HASH_SIZE:
+                got = "missing" if data is None else f"{len(data)} bytes"
+                raise ProofError(
+                    f"tile {tile_path(level, first, have)}: expected {need} bytes for tree "
+                    f"size {old_size}, got {got}"
+                )
+            new_row = bytes(data[:need]) + new_row
+        parents: list[bytes] = []
+        for off in range(0, len(new_row), _FULL_TILE_BYTES):
+            tile = new_row[off : off + _FULL_TILE_BYTES]
+            n = first + off // _FULL_TILE_BYTES
+            out[(level, n)] = tile
+            if len(tile) == _FULL_TILE_BYTES:
+                levels = _tile_levels(tile)
+                parents.append(levels[-1])
+                if cache is not None:
+                    cache.put((level, n, TILE_WIDTH), levels)
+        new_row = b"".join(parents)
+        level += 1
+    return out
