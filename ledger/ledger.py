@@ -297,9 +297,7 @@ class Ledger:
         self._compare_state(result.state)
         cps = self.store.checkpoints()
         if cps:
-            verifier = note.Verifier.for_ed25519(
-                self.origin, self.store.state_value("kid", self.operator.hex())["pub"]
-            )
+            verifier = self.verifier()
             for size, text in cps:
                 cp, _ = note.open_checkpoint(text, verifier)
                 if cp.size > result.size:
@@ -351,6 +349,8 @@ class Ledger:
 
     def verifier(self) -> note.Verifier:
         info = self.store.state_value("kid", self.operator.hex())
+        if info is None:  # pragma: no cover - genesis always registers the operator key
+            raise StoreError("the operator key is missing from the ledger state")
         return note.Verifier.for_ed25519(self.origin, info["pub"])
 
     def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:

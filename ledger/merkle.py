@@ -393,8 +393,7 @@ def root_from_inclusion_proof(
     want = _inclusion_proof_size(index, size)
     if len(path) != want:
         raise ProofError(
-            f"inclusion proof for leaf {index} of {size}: expected {want} hashes, "
-            f"got {len(path)}"
+            f"inclusion proof for leaf {index} of {size}: expected {want} hashes, got {len(path)}"
         )
     # RFC 9162 §2.1.3.2 step by step; with the length fixed above, "sn == 0 before the
     # end" and "sn != 0 at the end" cannot happen, but the checks are kept as stated.

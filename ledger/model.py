@@ -277,7 +277,10 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
         {"inputs": _inputs, "stones": _outputs},
         {"byproducts": _outputs},
     ),
-    "grade": ({"input": _input, "report": _ident}, {"carats": lambda v, p: _uint(v, p)}),
+    "grade": (
+        {"input": _input, "report": _ident},
+        {"carats": lambda v, p: _uint(v, p, positive=True)},  # a stone never weighs 0 points
+    ),
     "sell": ({"input": _input}, {"price": _money}),
 }
 
@@ -297,7 +300,7 @@ def check_fields(entry_type: str, fields: Any) -> dict[str, Any]:
     for name, check in optional.items():
         if name in fields:
             check(fields[name], f"fields.{name}")
-    return fields
+    return dict(fields)
 
 
 # ---------------------------------------------------------------------------

@@ -74,7 +74,7 @@ class State:
     def __init__(self, backing: Backing | None = None) -> None:
         self._backing = backing
         self._data: dict[tuple[str, str], Any] = {}
-        self._journal: list[tuple[tuple[str, str], Any, bool]] | None = None
+        self._journal: list[tuple[tuple[str, str], Any, bool, bool]] | None = None
         self._dirty: set[tuple[str, str]] = set()
 
     def get(self, kind: str, key: str) -> Any | None:
@@ -92,7 +92,7 @@ class State:
         k = (kind, key)
         if self._journal is not None:
             present = k in self._data
-            self._journal.append((k, self._data.get(k), present))
+            self._journal.append((k, self._data.get(k), present, k in self._dirty))
         self._data[k] = value
         self._dirty.add(k)
 
@@ -102,11 +102,14 @@ class State:
     def rollback(self) -> None:
         if self._journal is None:
             return
-        for k, old, present in reversed(self._journal):
+        for k, old, present, dirty in reversed(self._journal):
             if present:
                 self._data[k] = old
             else:
                 self._data.pop(k, None)
+            # A rolled-back write is not a change: take_changes must not report it.
+            if not dirty:
+                self._dirty.discard(k)
         self._journal = None
 
     def commit(self) -> None:
@@ -445,6 +448,10 @@ def _participant_rotate(
     _require_operator(state, signer, "rotate keys")
     f = entry.fields
     party = _party(state, "R-ID-6", f["name"], "participant")
+    if OPERATOR_ROLE in party["roles"]:
+        # meta.operator (and every checkpoint) names the genesis key; rotating it away
+        # would leave no key able to change the registry.
+        raise fail("R-ID-3", "the operator key cannot be rotated")
     if entry.signed_by(party["kid"]) is None:
         raise fail("R-ID-5", f"a key rotation must be co-signed by the old key of {f['name']!r}")
     new_kid = key_id(f["pub"])
@@ -742,8 +749,9 @@ def _split(
             f"split outputs weigh {total} points, more than the {parcel['carats']} of "
             f"{parcel['id']!r} (mass inflation)",
         )
-    known = all("stones" in o for o in outputs) and parcel["stones"] is not None
-    if known and sum(o["stones"] for o in outputs) > parcel["stones"]:
+    # Outputs that state no count still cannot make the stated ones exceed the input.
+    known = parcel["stones"] is not None
+    if known and sum(o.get("stones", 0) for o in outputs) > parcel["stones"]:
         raise fail("R-MB-3", f"split outputs hold more stones than {parcel['id']!r}")
     _consume(state, parcel, entry)
     out.touched.append(parcel["id"])

@@ -91,6 +91,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _state_json(value: Any) -> str:
+    return json.dumps(_jsonable(value), separators=(",", ":"))
+
+
 def _entry_json(entry: SignedEntry) -> str:
     return json.dumps(entry_to_json(entry), separators=(",", ":"))
 
@@ -310,7 +314,27 @@ class Store:
         return [(k, decode(v)) for k, v in rows]
 
     def state_rows(self) -> Iterator[tuple[str, str, bytes]]:
-        yield from self.conn.execute("SELECT kind, key, value FROM state ORDER BY kind, key")
+        """Every ``(kind, key, value)`` of the state table, for verify.
+
+        Raises:
+            ChainError: a row's readable ``json`` (what the views show) is not its value's
+                (R-ST-2). A value that does not decode is passed through for the caller's
+                byte-for-byte comparison to report.
+        """
+        rows = self.conn.execute("SELECT kind, key, value, json FROM state ORDER BY kind, key")
+        for kind, key, raw, text in rows:
+            value = bytes(raw)
+            try:
+                decoded = decode(value)
+            except LedgerError:
+                yield kind, key, value
+                continue
+            if text != _state_json(decoded):
+                raise ChainError(
+                    f"derived state {kind}/{key}: stored json differs from its value",
+                    rule="R-ST-2",
+                )
+            yield kind, key, value
 
     def touching(self, item: str) -> list[int]:
         rows = self.conn.execute(
@@ -424,7 +448,7 @@ class Store:
         conn.executemany(
             "INSERT OR REPLACE INTO state (kind, key, value, json) VALUES (?, ?, ?, ?)",
             [
-                (kind, key, encode(value), json.dumps(_jsonable(value), separators=(",", ":")))
+                (kind, key, encode(value), _state_json(value))
                 for (kind, key), value in changes.items()
             ],
         )

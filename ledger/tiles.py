@@ -274,7 +274,8 @@ class TileCache:
 
     Entries are keyed by ``(level, index, width)``, so a full tile stays valid for every
     later tree size and one cache can be shared by many :class:`TileHashReader` objects
-    (a store can keep one for its lifetime). Each entry holds the tile and the interior
+    (a store can keep one for its lifetime; never share one between two logs, since keys
+    do not name the log). Each entry holds the tile and the interior
     nodes computed from it so far: at most 16 KiB for a full tile. Eviction is FIFO rather
     than LRU because a hit is then a single dict lookup (proof generation does about 20 per
     proof); a hot tile that gets evicted costs one re-read and at most 255 hashes.
@@ -331,20 +332,22 @@ class TileHashReader:
 
         Raises:
             ValueError: If ``size`` is negative.
+            TypeError: If ``size`` is not an int.
         """
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"size must be an int, not {type(size).__name__}")
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
         self.size = size
         self._reader = reader
         self._cache = cache if cache is not None else TileCache()
-        self._cached = self._cache._entries  # read directly on the hot path
+        # Same module, so the hot path reads the cache's dict directly (one lookup per hash).
+        self._cached = self._cache._entries
 
     def _load(self, t: int, n: int, width: int) -> list[bytes]:
         data = self._reader.read_tiles([(t, n)]).get((t, n))
         if data is None:
-            raise ProofError(
-                f"tile {tile_path(t, n, width)} is missing for tree size {self.size}"
-            )
+            raise ProofError(f"tile {tile_path(t, n, width)} is missing for tree size {self.size}")
         data = bytes(data)
         need = width * HASH_SIZE
         if len(data) < need or len(data) % HASH_SIZE:

@@ -106,7 +106,7 @@ def test_known_hashes() -> None:
     )
     a, b = LEAVES[0], LEAVES[1]
     assert merkle.node_hash(a, b) == hashlib.sha256(b"\x01" + a + b).digest()
-    assert merkle.leaf_hash(bytearray(b"x")) == hashlib.sha256(b"\x00x").digest()
+    assert merkle.leaf_hash(b"x") == hashlib.sha256(b"\x00x").digest()
 
 
 def test_domain_separation() -> None:
@@ -249,7 +249,7 @@ def test_verify_inclusion_bad_input_is_proof_error() -> None:
     for args in cases:
         with pytest.raises(ProofError):
             merkle.verify_inclusion(*args)
-    with pytest.raises(ProofError, match="expected root .*, calculated "):
+    with pytest.raises(ProofError, match=r"expected root .*, calculated "):
         merkle.verify_inclusion(leaf, m, n, proof, ROOTS[7])
     with pytest.raises(ProofError, match="expected 3 hashes, got 2"):
         merkle.verify_inclusion(leaf, m, n, proof[:2], root)
@@ -257,7 +257,7 @@ def test_verify_inclusion_bad_input_is_proof_error() -> None:
     with pytest.raises(TypeError):
         merkle.verify_inclusion(leaf.hex(), m, n, proof, root)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        merkle.verify_inclusion(leaf, m, n, b"".join(proof), root)
+        merkle.verify_inclusion(leaf, m, n, b"".join(proof), root)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         merkle.verify_inclusion(leaf, "3", n, proof, root)  # type: ignore[arg-type]
     # A single-leaf tree: empty proof, the root is the leaf hash.
@@ -329,7 +329,12 @@ def test_consistency_edge_rules() -> None:
     with pytest.raises(ProofError):
         merkle.verify_consistency(3, 3, r3, r3, [r3])
     # old > new, negative sizes, empty proof for a real extension.
-    for args in [(5, 3, r5, r3, []), (-1, 3, empty, r3, []), (1, 5, LEAVES[0], r5, [])]:
+    bad_cases: list[tuple[int, int, bytes, bytes, list[bytes]]] = [
+        (5, 3, r5, r3, []),
+        (-1, 3, empty, r3, []),
+        (1, 5, LEAVES[0], r5, []),
+    ]
+    for args in bad_cases:
         with pytest.raises(ProofError):
             merkle.verify_consistency(*args)
     # Wrong-length hashes are ProofError, never IndexError.
@@ -341,10 +346,10 @@ def test_consistency_edge_rules() -> None:
         merkle.verify_consistency(3, 5, r3[:12], r5, proof)
     with pytest.raises(ProofError, match="32-byte"):
         merkle.verify_consistency(1, 1, b"x" * 12, b"x" * 12, [])
-    with pytest.raises(ProofError, match="expected new root .*, calculated "):
+    with pytest.raises(ProofError, match=r"expected new root .*, calculated "):
         merkle.verify_consistency(3, 5, r3, ROOTS[6], proof)
     with pytest.raises(TypeError):
-        merkle.verify_consistency(3, 5, r3, r5, b"".join(proof))
+        merkle.verify_consistency(3, 5, r3, r5, b"".join(proof))  # type: ignore[arg-type]
 
 
 def test_consistency_proof_arguments() -> None:
