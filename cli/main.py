@@ -1358,3 +1358,6 @@ def run() -> None:  # pragma: no cover - console entry point
 from cli import demo as _demo  # noqa: E402
 
 main.add_command(_demo.demo)
+from cli import simulate_cmd as _sim  # noqa: E402
+
+main.add_command(_sim.simulate)

@@ -9,6 +9,8 @@ the ``Ledger`` façade.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ledger.errors import (
     ChainError,
     EncodingError,
@@ -23,9 +25,7 @@ from ledger.errors import (
     StoreError,
     UsageError,
 )
-from ledger.keyfile import load_private, load_public, write_keypair
 from ledger.keys import PrivateKey
-from ledger.ledger import Ledger, Trace, VerifyReport
 from ledger.model import ROLES, Record, SignedEntry, check_date, entry_to_json, key_id
 from ledger.note import (
     Checkpoint,
@@ -38,7 +38,33 @@ from ledger.note import (
 )
 from ledger.proofs import BundleReport, verify_bundle
 from ledger.rules import date_of, format_composition
-from ledger.store import Appended
+
+if TYPE_CHECKING:
+    from ledger.keyfile import load_private, load_public, write_keypair
+    from ledger.ledger import Ledger, Trace, VerifyReport
+    from ledger.store import Appended
+
+#: Names from the I/O edge, imported on first use (PEP 562) so that importing a pure
+#: module (``ledger.encoding`` ...) never loads sqlite_utils or click.
+_LAZY = {
+    "Ledger": "ledger.ledger",
+    "Trace": "ledger.ledger",
+    "VerifyReport": "ledger.ledger",
+    "Appended": "ledger.store",
+    "load_private": "ledger.keyfile",
+    "load_public": "ledger.keyfile",
+    "write_keypair": "ledger.keyfile",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ledger' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __version__ = "0.1.0"
 

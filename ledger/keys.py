@@ -59,9 +59,10 @@ def _kdf(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     # OpenSSL refuses unless maxmem >= 128*r*(n+2) + 128*r*p bytes; a fixed 256 MiB cap
     # made every n above 2^17 (allowed up to SCRYPT_MAX_N) fail with a bare ValueError.
     maxmem = 128 * r * (n + p + 2) + (1 << 20)
-    return hashlib.scrypt(
-        passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=32
-    )
+    # surrogateescape: a POSIX environment variable that is not UTF-8 arrives with lone
+    # surrogates; use its original bytes instead of failing with UnicodeEncodeError.
+    secret = passphrase.encode("utf-8", "surrogateescape")
+    return hashlib.scrypt(secret, salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=32)
 
 
 def encode_private(

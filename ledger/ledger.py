@@ -287,7 +287,13 @@ class Ledger:
                 f"append-only triggers missing: {', '.join(sorted(missing))}", rule="R-ST-1"
             )
         result = replay.replay(self.store.iter_rows(), progress=progress)
-        stored_root = self.store.root(result.size)
+        try:
+            stored_root = self.store.root(result.size)
+        except ProofError as exc:  # tiles missing or short: they disagree with the records
+            raise ProofError(
+                f"stored Merkle tiles do not cover the {result.size} records: {exc.message}",
+                rule="R-CH-2",
+            ) from exc
         if stored_root != result.root:
             raise ProofError(
                 f"stored Merkle tiles give root {stored_root.hex()[:16]}, "

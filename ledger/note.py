@@ -381,14 +381,17 @@ def verify_note(msg: str | bytes | Note, verifiers: Sequence[Verifier]) -> Note:
     kept in the returned note, for :func:`verify_cosignatures`).
 
     Raises:
-        ProofError: if the note is malformed, a known signature does not verify, or no
-            known key signed it.
-        ValueError: if a verifier is not of type 0x01.
+        ProofError: if the note is malformed, a known signature does not verify, no
+            known key signed it, or a verifier is not of type 0x01 (a vkey given by a
+            user may be a cosigner key).
     """
     known: dict[tuple[str, int], Verifier] = {}
     for v in verifiers:
         if v.sig_type != SIG_TYPE_ED25519:
-            raise ValueError(f"verifier {v.name} is not a note-signing (type 0x01) key")
+            raise ProofError(
+                f"key {v.name} is a cosigner key (type 0x{v.sig_type:02x}); "
+                "a log or note-signing key (type 0x01) is needed"
+            )
         known[(v.name, v.key_id)] = v
     note = _as_note(msg)
     message = note.text.encode()
@@ -495,8 +498,8 @@ def open_checkpoint(note_text: str | bytes, verifier: Verifier) -> tuple[Checkpo
     must equal the verifier's key name, and it must have no extension lines.
 
     Raises:
-        ProofError: if the note does not verify or is not a kpledger checkpoint.
-        ValueError: if the verifier is not of type 0x01.
+        ProofError: if the note does not verify or is not a kpledger checkpoint, or
+            the verifier is not of type 0x01.
     """
     note = verify_note(note_text, [verifier])
     cp = parse_checkpoint(note.text)
@@ -564,14 +567,16 @@ def verify_cosignatures(note: str | bytes | Note, cosigners: Sequence[Verifier])
         cosigned (the latest timestamp if it cosigned more than once).
 
     Raises:
-        ProofError: if the note is malformed or a known cosigner's line is malformed or
-            does not verify.
-        ValueError: if a verifier is not of type 0x04.
+        ProofError: if the note is malformed, a known cosigner's line is malformed or
+            does not verify, or a verifier is not of type 0x04.
     """
     known: dict[tuple[str, int], Verifier] = {}
     for v in cosigners:
         if v.sig_type != SIG_TYPE_COSIGNATURE_V1:
-            raise ValueError(f"verifier {v.name} is not a cosignature/v1 (type 0x04) key")
+            raise ProofError(
+                f"key {v.name} has type 0x{v.sig_type:02x}; "
+                "a witness cosigner key (type 0x04) is needed"
+            )
         known[(v.name, v.key_id)] = v
     parsed = _as_note(note)
     result: dict[str, int] = {}

@@ -240,6 +240,9 @@ def _verify_sigs(state: State, entry: SignedEntry, extra: Mapping[bytes, bytes])
             info = state.get("kid", sig.kid.hex())
             if info is None:
                 raise fail("R-ID-1", f"signature by unknown key {sig.kid.hex()[:16]}")
+            if info.get("until") is not None:
+                # specs/entries.md §4: every signing key, co-signers included, must be in force.
+                raise fail("R-ID-2", f"signature by key {sig.kid.hex()[:16]}, no longer in force")
             public = info["pub"]
         try:
             entry.verify_signature(sig.kid, public)
@@ -711,7 +714,9 @@ def _accept(
     _tid, transfer = _pending(state, entry)
     if transfer["to"] != signer.name:
         raise fail("R-CU-2", f"only {transfer['to']!r} can accept this transfer")
-    if entry.body.time > transfer["time"] + OFFER_TTL_MS:
+    # Judged at the append time too (specs/log.md §2): a back-dated claimed time must not
+    # revive an expired offer.
+    if max(entry.body.time, now) > transfer["time"] + OFFER_TTL_MS:
         raise fail("R-TM-3", "the offer expired (30 days) before it was accepted")
     _settle(state, entry, out, "accepted", signer.name)
 

@@ -95,6 +95,13 @@ def _state_json(value: Any) -> str:
     return json.dumps(_jsonable(value), separators=(",", ":"))
 
 
+def _json_or_none(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
 def _entry_json(entry: SignedEntry) -> str:
     return json.dumps(entry_to_json(entry), separators=(",", ":"))
 
@@ -157,6 +164,10 @@ class Store:
         self.path = path
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
+        # Read-side cache of committed tiles. A tile of a given width never changes (the log
+        # is append-only), so the cache stays valid while other processes append. Appends do
+        # not use it: a rolled-back append must leave nothing behind.
+        self._tile_cache = tiles.TileCache()
 
     # -- opening --------------------------------------------------------------
 
@@ -329,7 +340,7 @@ class Store:
             except LedgerError:
                 yield kind, key, value
                 continue
-            if text != _state_json(decoded):
+            if _json_or_none(text) != _jsonable(decoded):  # as JSON: writers keep dict order
                 raise ChainError(
                     f"derived state {kind}/{key}: stored json differs from its value",
                     rule="R-ST-2",
@@ -355,7 +366,7 @@ class Store:
         return _SqlTiles(self.conn)
 
     def hash_reader(self, size: int) -> merkle.HashReader:
-        return tiles.TileHashReader(self.tile_reader(), size)
+        return tiles.TileHashReader(self.tile_reader(), size, cache=self._tile_cache)
 
     def root(self, size: int | None = None) -> bytes:
         n = self.size() if size is None else size

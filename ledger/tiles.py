@@ -273,15 +273,18 @@ class TileCache:
     """A bounded first-in-first-out cache of tiles and their intra-tile nodes.
 
     Entries are keyed by ``(level, index, width)``, so a full tile stays valid for every
-    later tree size and one cache can be shared by many :class:`TileHashReader` objects
-    (a store can keep one for its lifetime; never share one between two logs, since keys
-    do not name the log). Each entry holds the tile and the interior
-    nodes computed from it so far: at most 16 KiB for a full tile. Eviction is FIFO rather
-    than LRU because a hit is then a single dict lookup (proof generation does about 20 per
-    proof); a hot tile that gets evicted costs one re-read and at most 255 hashes.
+    later tree size and one cache can be shared by many :class:`TileHashReader` objects (a
+    store can keep one for its lifetime; never share one between two logs, since keys do
+    not name the log). Each entry holds the tile and the interior nodes computed from it so
+    far: about 16 KiB for a full tile, so the default of 4096 tiles (every level-0 tile of
+    a 1M-leaf tree) stays under 70 MB, and only if that many tiles are actually read.
+
+    Eviction is FIFO rather than LRU because a hit is then a single dict lookup (proof
+    generation does about 20 per proof); a hot tile that gets evicted costs one re-read
+    and at most 255 hashes.
     """
 
-    def __init__(self, max_tiles: int = 1024) -> None:
+    def __init__(self, max_tiles: int = 4096) -> None:
         """Create an empty cache.
 
         Args:

@@ -367,23 +367,25 @@ class World:
         parcels: Sequence[str],
         *,
         authority: str | None = None,
-        **overrides: Any,
+        number: str | None = None,
+        expires: str | None = None,
+        override: Mapping[str, Any] | None = None,
+        **fields: Any,
     ) -> Appended:
         """Issue a KP certificate (by the exporter country's authority unless told otherwise).
 
-        ``overrides`` replace fields of the correct certificate (``number``, ``origins``, ...).
-        The certificate number is ``appended.entry.fields["number"]``.
+        The fields are those of a correct certificate for the parcels as they are now;
+        ``fields`` (such as ``origins=[...]``) and then ``override`` (for names that clash
+        with the parameters, such as ``exporter``) replace some of them. The certificate
+        number is ``appended.entry.fields["number"]``.
         """
-        fields = self.certificate_fields(
-            exporter,
-            importer,
-            parcels,
-            number=overrides.pop("number", None),
-            expires=overrides.pop("expires", None),
+        values = self.certificate_fields(
+            exporter, importer, parcels, number=number, expires=expires
         )
-        fields.update(overrides)
+        values.update(fields)
+        values.update(override or {})
         signer = authority or authority_of(self.country(exporter))
-        return self.act("certificate.issue", fields, signer)
+        return self.act("certificate.issue", values, signer)
 
     def transfer(
         self,

@@ -79,16 +79,10 @@ class TestIdentity:
         with pytest.raises(EncodingError):
             sign_body(body, [world.keys["Diavik"].seed])
 
-    @pytest.mark.parametrize(
-        ("entry_type", "signer"),
-        [
-            ("origin", "Gaborone Trader"),
-            ("origin", "BW KP Authority"),
-        ],
-    )
-    def test_R_ID_1_wrong_role_for_origin(self, world: World, entry_type: str, signer: str) -> None:
+    @pytest.mark.parametrize("signer", ["Gaborone Trader", "BW KP Authority", OPERATOR])
+    def test_R_ID_1_wrong_role_for_origin(self, world: World, signer: str) -> None:
         with world.rejected("R-ID-1"):
-            world.act(entry_type, origin_fields("P1"), signer)
+            world.act("origin", origin_fields("P1"), signer)
 
     def test_R_ID_1_wrong_role_to_cut_grade_sell_certify(self, world: World, p1: str) -> None:
         with world.rejected("R-ID-1"):
@@ -125,6 +119,13 @@ class TestIdentity:
             world.revoke("Gaborone Trader")
         with world.rejected("R-ID-2"):
             world.rotate("Gaborone Trader", seed=150)
+
+    def test_R_ID_2_cosignature_by_a_key_out_of_force(self, world: World) -> None:
+        old = world.keys["Diavik"]
+        world.rotate("Diavik", seed=150)
+        with world.rejected("R-ID-2"):
+            world.act("origin", origin_fields("P1"), "Jwaneng", cosigners=[old])
+        world.act("origin", origin_fields("P1"), "Jwaneng", cosigners=["Diavik"])
 
     def test_R_ID_2_rotated_key(self, world: World) -> None:
         old = world.keys["Jwaneng"]
@@ -266,8 +267,8 @@ class TestEnvelopeChainTime:
     def test_R_TM_2_entry_before_the_parcels_last_event(self, world: World, p1: str) -> None:
         created = world.parcel(p1)["time"]
         world.advance(HOUR)
-        fields = {"input": world.ref(p1), "outputs": [{"parcel": "A", "carats": 1}] * 1}
-        fields["outputs"] = [{"parcel": "A", "carats": 5_000}, {"parcel": "B", "carats": 5_000}]
+        outputs = [{"parcel": "A", "carats": 5_000}, {"parcel": "B", "carats": 5_000}]
+        fields = {"input": world.ref(p1), "outputs": outputs}
         with world.rejected("R-TM-2"):
             world.act("split", fields, "Jwaneng", time=created - MAX_SKEW_MS - 1)
         world.act("split", fields, "Jwaneng", time=created - MAX_SKEW_MS)  # within the skew
@@ -276,10 +277,13 @@ class TestEnvelopeChainTime:
     def test_R_TM_3_offer_expires_after_30_days(self, world: World, p1: str) -> None:
         offer = world.transfer("Jwaneng", "Gaborone Trader", [p1])
         sent = offer.entry.body.time
+        last = sent + OFFER_TTL_MS
         world.advance(OFFER_TTL_MS + DAY)
         with world.rejected("R-TM-3"):
             world.accept("Gaborone Trader", offer)
-        world.accept("Gaborone Trader", offer, time=sent + OFFER_TTL_MS)  # the last valid ms
+        with world.rejected("R-TM-3"):  # a back-dated claimed time does not help
+            world.accept("Gaborone Trader", offer, time=sent + DAY)
+        world.act("accept", {"transfer": offer.entry.id}, "Gaborone Trader", time=last, now=last)
         assert world.parcel(p1)["holder"] == "Gaborone Trader"
 
     def test_R_TM_3_answer_must_follow_the_offer(self, world: World, p1: str) -> None:
@@ -488,7 +492,7 @@ class TestMassBalance:
 
     @pytest.mark.parametrize(
         ("polished_points", "flagged"),
-        [(1_499, True), (1_500, False), (7_000, False), (7_010, False), (7_100, True)],
+        [(1_499, True), (1_500, False), (7_000, False), (7_100, True), (9_000, True)],
     )
     def test_R_MB_5_yield_window(
         self, world: World, p1: str, polished_points: int, flagged: bool
@@ -678,8 +682,10 @@ class TestKimberley:
     def test_R_KP_6_certificate_contents(
         self, world: World, p1: str, overrides: dict[str, object]
     ) -> None:
+        fields = dict(overrides)
+        authority = fields.pop("authority", None)
         with world.rejected("R-KP-6"):
-            world.certify("Jwaneng", "Antwerp Trader", [p1], **overrides)
+            world.certify("Jwaneng", "Antwerp Trader", [p1], authority=authority, override=fields)
         world.certify("Jwaneng", "Antwerp Trader", [p1])
 
     def test_R_KP_6_number_unique_and_goods_held(

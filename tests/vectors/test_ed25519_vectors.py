@@ -13,7 +13,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -90,8 +89,14 @@ def encode(a: Point) -> bytes:
     return (y | (x & 1) << 255).to_bytes(32, "little")
 
 
-BASE = decode((4 * pow(5, -1, P) % P).to_bytes(32, "little"))
-assert BASE is not None
+def base_point() -> Point:
+    """B of RFC 8032 §5.1: the point with y = 4/5 and positive x."""
+    point = decode((4 * pow(5, -1, P) % P).to_bytes(32, "little"))
+    assert point is not None
+    return point
+
+
+BASE = base_point()
 
 
 def reference_equation(
@@ -121,9 +126,13 @@ def order_class(encoding: bytes) -> str:
 # --- loading ---------------------------------------------------------------------------
 
 
-def load_speccheck() -> list[dict[str, Any]]:
-    cases: list[dict[str, Any]] = json.loads((VECTORS / "ed25519-speccheck-cases.json").read_text())
-    return cases
+def load_speccheck() -> list[tuple[bytes, bytes, bytes]]:
+    """(public key, message, signature) of each ed25519-speccheck case, in order."""
+    cases = json.loads((VECTORS / "ed25519-speccheck-cases.json").read_text())
+    return [
+        (bytes.fromhex(c["pub_key"]), bytes.fromhex(c["message"]), bytes.fromhex(c["signature"]))
+        for c in cases
+    ]
 
 
 def load_wycheproof() -> list[tuple[int, bytes, bytes, bytes, bool]]:
@@ -178,20 +187,14 @@ def test_speccheck_all_cases_loaded() -> None:
 
 @pytest.mark.parametrize("backend", ed25519.BACKENDS)
 def test_speccheck_verdicts(backend: str) -> None:
-    got = []
-    for case in load_speccheck():
-        public, message, signature = (
-            bytes.fromhex(case[k]) for k in ("pub_key", "message", "signature")
-        )
-        got.append(verdict(backend, public, message, signature))
+    got = [verdict(backend, *case) for case in load_speccheck()]
     assert got == SPECCHECK_VERDICTS
 
 
 def test_speccheck_default_verify_matches_spec() -> None:
-    for case, expected in zip(load_speccheck(), SPECCHECK_VERDICTS, strict=True):
-        public, message, signature = (
-            bytes.fromhex(case[k]) for k in ("pub_key", "message", "signature")
-        )
+    for (public, message, signature), expected in zip(
+        load_speccheck(), SPECCHECK_VERDICTS, strict=True
+    ):
         if expected == "ok":
             ed25519.verify(public, message, signature)
         else:
@@ -220,10 +223,7 @@ SPECCHECK_FACTS = [
 
 def test_speccheck_classification_by_reference_arithmetic() -> None:
     facts = []
-    for case in load_speccheck():
-        public, message, signature = (
-            bytes.fromhex(case[k]) for k in ("pub_key", "message", "signature")
-        )
+    for public, message, signature in load_speccheck():
         r = signature[:32]
         facts.append(
             (
@@ -238,14 +238,8 @@ def test_speccheck_classification_by_reference_arithmetic() -> None:
         )
     assert facts == SPECCHECK_FACTS
     # Case 7's S also has bits above 2^253 set; case 6's does not.
-    assert [int.from_bytes(c[32:], "little") >> 253 != 0 for c in speccheck_signatures()[6:8]] == [
-        False,
-        True,
-    ]
-
-
-def speccheck_signatures() -> list[bytes]:
-    return [bytes.fromhex(c["signature"]) for c in load_speccheck()]
+    high = [int.from_bytes(sig[32:], "little") >> 253 for _, _, sig in load_speccheck()[6:8]]
+    assert high[0] == 0 and high[1] != 0
 
 
 # --- Wycheproof (spec §6) --------------------------------------------------------------
@@ -336,7 +330,7 @@ def test_every_blocked_encoding_is_rejected_as_a_and_as_r(backend: str) -> None:
 def test_check_public_key() -> None:
     ed25519.check_public_key(ed25519.public_key(bytes(32)))
     # Mixed-order keys pass registration (spec §3.1), as speccheck case 3's key.
-    ed25519.check_public_key(bytes.fromhex(load_speccheck()[3]["pub_key"]))
+    ed25519.check_public_key(load_speccheck()[3][0])
     with pytest.raises(SignatureError, match="32 bytes"):
         ed25519.check_public_key(bytes(31))
     # y = 2 is canonical and not small-order, but no point has it.
