@@ -26,6 +26,9 @@ from ledger.model import SignedEntry, key_id
 PPM = 1_000_000
 #: Allowed clock skew between a claimed entry time and the append time (specs/rules.md R-TM-1).
 MAX_SKEW_MS = 5 * 60 * 1000
+#: Oldest claimed time accepted, relative to the append time (R-TM-4): room for offline
+#: signing, but no back-dating an entry past a registry change made months ago.
+MAX_AGE_MS = 30 * 24 * 3600 * 1000
 #: Pending offers expire after 30 days (R-TM-3).
 OFFER_TTL_MS = 30 * 24 * 3600 * 1000
 #: Polished yield outside this window (per mille) is flagged (R-MB-5).
@@ -501,6 +504,8 @@ def _origin(
     require_good_standing(
         state, "R-KP-1", signer.country, date_of(entry.body.time), "mining country"
     )
+    # ... and on the day it is appended, so back-dating cannot escape a suspension.
+    require_good_standing(state, "R-KP-1", signer.country, date_of(now), "mining country")
     _new_id(state, f["parcel"])
     _create(
         state,
@@ -544,6 +549,8 @@ def _certificate_issue(
         raise fail(rule, f"certificate expires {f['expires']}, before its issue date {issued}")
     require_good_standing(state, "R-KP-5", exp_cc, issued, "exporting country")
     require_good_standing(state, "R-KP-5", imp_cc, issued, "importing country")
+    for cc, what in ((exp_cc, "exporting country"), (imp_cc, "importing country")):
+        require_good_standing(state, "R-KP-5", cc, date_of(now), what)
     if f["value"]["currency"] != "USD":
         raise fail(rule, "the certificate value must be in USD")
     carats = 0
@@ -959,6 +966,8 @@ def apply(state: State, entry: SignedEntry, *, index: int, now: int) -> Outcome:
 def _apply(state: State, entry: SignedEntry, *, index: int, now: int) -> Outcome:
     if entry.body.time > now + MAX_SKEW_MS:
         raise fail("R-TM-1", "the entry's claimed time is in the future beyond the allowed skew")
+    if entry.body.time + MAX_AGE_MS < now and entry.type != "genesis":
+        raise fail("R-TM-4", "the entry's claimed time is more than 30 days before its append time")
     if entry.type == "genesis":
         return _genesis(state, entry, index, now)
     meta = state.get("meta", "ledger")

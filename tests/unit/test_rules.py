@@ -281,7 +281,7 @@ class TestEnvelopeChainTime:
         world.advance(OFFER_TTL_MS + DAY)
         with world.rejected("R-TM-3"):
             world.accept("Gaborone Trader", offer)
-        with world.rejected("R-TM-3"):  # a back-dated claimed time does not help
+        with world.rejected("R-TM-4"):  # a back-dated claimed time does not help
             world.accept("Gaborone Trader", offer, time=sent + DAY)
         world.act("accept", {"transfer": offer.entry.id}, "Gaborone Trader", time=last, now=last)
         assert world.parcel(p1)["holder"] == "Gaborone Trader"
@@ -790,7 +790,10 @@ def test_every_rule_id_is_tested() -> None:
     raised = set()
     for name in sources:
         raised |= set(re.findall(r'"(R-[A-Z]{2}-\d+)"', (root / "ledger" / name).read_text()))
-    tested = Path(__file__).read_text() + (Path(__file__).parent / "test_tamper_rules.py").read_text()
+    tested = "".join(
+        (Path(__file__).parent / name).read_text()
+        for name in ("test_rules.py", "test_tamper_rules.py", "test_time_rules.py")
+    )
     missing = sorted(rid for rid in raised if f'"{rid}"' not in tested)
     assert not missing, f"rule IDs raised by the code but never asserted: {missing}"
     spec = (root / "specs" / "rules.md").read_text()
