@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     "fault_kinds",
     multiple=True,
     type=click.Choice(list(FAULT_KINDS)),
-    help=f"Only inject these kinds (repeatable). Default: all but {', '.join(KNOWN_GAPS)}.",
+    help="Only inject these kinds (repeatable). Default: all"
+    + (f" but {', '.join(KNOWN_GAPS)} (known gaps)." if KNOWN_GAPS else "."),
 )
 @click.option("--verify", "then_verify", is_flag=True, help="Replay the new ledger afterwards.")
 @click.option(
@@ -79,8 +80,8 @@ def simulate(
     Example:
       kpledger --ledger sim.db simulate --parcels 1000 --seed 7 --faults 0.05 --verify
       kpledger --ledger sim2.db --json simulate --parcels 100 --seed 7
-      kpledger --ledger gap.db simulate --parcels 5 --seed 1 --faults 1 \\
-          --fault-kind backdated-origin
+      kpledger --ledger bd.db simulate --parcels 5 --seed 1 --faults 1 \\
+          --fault-kind backdated-origin --fault-kind double-spend
     """
     path = ctx.ledger_path
     if os.path.exists(path):

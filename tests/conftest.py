@@ -180,7 +180,12 @@ class World:
             key = fixed_key(p.name, p.seed)
             world.keys[p.name] = key
             world.parties[p.name] = p
-            fields = {"name": p.name, "pub": key.public, "roles": list(p.roles), "country": p.country}
+            fields = {
+                "name": p.name,
+                "pub": key.public,
+                "roles": list(p.roles),
+                "country": p.country,
+            }
             entries.append(world.sign("participant.add", fields, OPERATOR))
         for country, status, start in statuses:
             fields = {"country": country, "status": status, "from": start}
@@ -235,7 +240,9 @@ class World:
         )
         return sign_body(body, [key.seed, *(self.key(c).seed for c in cosigners)])
 
-    def append_all(self, entries: Sequence[SignedEntry], *, now: int | None = None) -> list[Appended]:
+    def append_all(
+        self, entries: Sequence[SignedEntry], *, now: int | None = None
+    ) -> list[Appended]:
         """Append ``entries`` in one transaction at ``now`` (default: the clock)."""
         try:
             return self.ledger.append(list(entries), now=self.now if now is None else now)
@@ -318,7 +325,9 @@ class World:
 
     def set_kp_status(self, country: str, status: str, start: str) -> Appended:
         """Record that ``country`` has KP ``status`` from the date ``start``."""
-        return self.act("kp-status.set", {"country": country, "status": status, "from": start}, OPERATOR)
+        return self.act(
+            "kp-status.set", {"country": country, "status": status, "from": start}, OPERATOR
+        )
 
     # -- parcels -------------------------------------------------------------------
 
@@ -333,7 +342,13 @@ class World:
         site: str | None = None,
     ) -> Appended:
         """Register a rough parcel at ``mine`` (``carats`` in points, 1/100 ct)."""
-        fields = {"parcel": parcel, "carats": carats, "stones": stones, "mine": site or mine, "hs": hs}
+        fields = {
+            "parcel": parcel,
+            "carats": carats,
+            "stones": stones,
+            "mine": site or mine,
+            "hs": hs,
+        }
         return self.act("origin", fields, mine)
 
     def next_certificate_number(self, country: str) -> str:

@@ -54,7 +54,7 @@ class Cli:
         for (table,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"
         ):
-            for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2"):  # noqa: S608
+            for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2"):
                 h.update(repr(row).encode())
         conn.close()
         return h.hexdigest()

@@ -55,10 +55,19 @@ class Memory:
         self.act("genesis", {"operator": op.public, "name": OPERATOR}, OPERATOR)
         for p in parties:
             key = self.keys[p.name] = fixed_key(p.name, p.seed)
-            fields = {"name": p.name, "pub": key.public, "roles": list(p.roles), "country": p.country}
+            fields = {
+                "name": p.name,
+                "pub": key.public,
+                "roles": list(p.roles),
+                "country": p.country,
+            }
             self.act("participant.add", fields, OPERATOR)
         for cc in countries:
-            self.act("kp-status.set", {"country": cc, "status": "participant", "from": "2003-01-01"}, OPERATOR)
+            self.act(
+                "kp-status.set",
+                {"country": cc, "status": "participant", "from": "2003-01-01"},
+                OPERATOR,
+            )
         self.now = BASE_TIME
 
     def sign(self, entry_type: str, fields: Mapping[str, Any], signer: str) -> SignedEntry:
@@ -150,6 +159,10 @@ EVERYONE = sorted(p.name for p in MACHINE_PARTIES)
 CUSTODIANS = sorted(n for n in ACTORS if ROLES[n] & set(rules.RECEIVER_ROLES))
 
 
+#: The state kinds compared between the engine and a replay.
+STATE_KINDS = ("parcel", "transfer", "cert", "party", "kid", "kp", "mine", "meta")
+
+
 @dataclass
 class MParcel:
     """The model's view of a parcel: exact composition, and its mixing depth."""
@@ -193,6 +206,7 @@ class RulesMachine(RuleBasedStateMachine):
         self.heads: list[tuple[str, bytes]] = []  # every (parcel, head) there ever was
         self.minted = 0
         self.next_id = 0
+        self.replayed: tuple[int, dict[str, dict[str, Any]]] | None = None
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -255,7 +269,9 @@ class RulesMachine(RuleBasedStateMachine):
             pid for pid, p in self.parcels.items() if p.holder == holder and p.status == "live"
         )
         if own and data.draw(st.integers(0, 3)):
-            pids = data.draw(st.lists(st.sampled_from(own), min_size=1, max_size=max_n, unique=True))
+            pids = data.draw(
+                st.lists(st.sampled_from(own), min_size=1, max_size=max_n, unique=True)
+            )
             return [self.parcels[x] for x in pids], holder
         return self.draw_inputs(data, max_n)
 
@@ -280,9 +296,19 @@ class RulesMachine(RuleBasedStateMachine):
         if self.submit(entry, reasons):
             cc = COUNTRY[signer]
             self.add(
-                MParcel(pid, "rough", carats, stones, signer, entry.id, "live",
-                        {cc: Fraction(1)}, frozenset({cc}), "7102.10")
-            )  # fmt: skip
+                MParcel(
+                    pid,
+                    "rough",
+                    carats,
+                    stones,
+                    signer,
+                    entry.id,
+                    "live",
+                    {cc: Fraction(1)},
+                    frozenset({cc}),
+                    "7102.10",
+                )
+            )
             self.minted += carats
 
     @precondition(lambda self: self.parcels)
@@ -306,7 +332,10 @@ class RulesMachine(RuleBasedStateMachine):
             number = self.certify(signer, receiver, ps)
         if rough and cross and number is None:
             reasons.add("R-KP-2")
-        fields: dict[str, Any] = {"to": receiver, "inputs": [{"parcel": p.pid, "head": p.head} for p in ps]}
+        fields: dict[str, Any] = {
+            "to": receiver,
+            "inputs": [{"parcel": p.pid, "head": p.head} for p in ps],
+        }
         if number is not None:
             fields["certificate"] = number
         if warranty:
@@ -386,7 +415,9 @@ class RulesMachine(RuleBasedStateMachine):
         assert self.submit(offer, set())
         accept = self.mem.sign("accept", {"transfer": offer.id}, receiver)
         assert self.submit(accept, set())
-        self.transfers[offer.id] = MTransfer(first.holder, receiver, [p.pid for p in ps], "accepted")
+        self.transfers[offer.id] = MTransfer(
+            first.holder, receiver, [p.pid for p in ps], "accepted"
+        )
         for p in ps:
             self.set_head(p, offer.id)
             self.set_head(p, accept.id)
@@ -414,14 +445,27 @@ class RulesMachine(RuleBasedStateMachine):
             reasons.add("R-MB-1")
         if p.stones is not None and sum(o.get("stones", 0) for o in outputs) > p.stones:
             reasons.add("R-MB-3")
-        entry = self.mem.sign("split", {"input": {"parcel": p.pid, "head": p.head}, "outputs": outputs}, signer)
+        entry = self.mem.sign(
+            "split", {"input": {"parcel": p.pid, "head": p.head}, "outputs": outputs}, signer
+        )
         if self.submit(entry, reasons):
             self.consume([p], entry)
             for o in outputs:
                 self.add(
-                    MParcel(o["parcel"], p.kind, o["carats"], o.get("stones"), signer, entry.id,
-                            "live", dict(p.comp), p.may, p.hs, p.depth)
-                )  # fmt: skip
+                    MParcel(
+                        o["parcel"],
+                        p.kind,
+                        o["carats"],
+                        o.get("stones"),
+                        signer,
+                        entry.id,
+                        "live",
+                        dict(p.comp),
+                        p.may,
+                        p.hs,
+                        p.depth,
+                    )
+                )
 
     @precondition(lambda self: len(self.parcels) >= 2)
     @rule(data=st.data())
@@ -508,11 +552,37 @@ class RulesMachine(RuleBasedStateMachine):
             may = frozenset().union(*(p.may for p in ps))
             depth = max(p.depth for p in ps) + 1
             for s in stones:
-                self.add(MParcel(s["parcel"], "polished", s["carats"], 1, signer, entry.id,
-                                 "live", comp, may, None, depth))  # fmt: skip
+                self.add(
+                    MParcel(
+                        s["parcel"],
+                        "polished",
+                        s["carats"],
+                        1,
+                        signer,
+                        entry.id,
+                        "live",
+                        comp,
+                        may,
+                        None,
+                        depth,
+                    )
+                )
             for b in byproducts:
-                self.add(MParcel(b["parcel"], "byproduct", b["carats"], None, signer, entry.id,
-                                 "live", comp, may, "7102.21", depth))  # fmt: skip
+                self.add(
+                    MParcel(
+                        b["parcel"],
+                        "byproduct",
+                        b["carats"],
+                        None,
+                        signer,
+                        entry.id,
+                        "live",
+                        comp,
+                        may,
+                        "7102.21",
+                        depth,
+                    )
+                )
 
     @precondition(lambda self: self.parcels)
     @rule(data=st.data())
@@ -551,10 +621,18 @@ class RulesMachine(RuleBasedStateMachine):
 
     @invariant()
     def replay_agrees(self) -> None:
-        result = replay.replay(self.mem.rows)
-        assert result.size == len(self.mem.rows)
-        for kind in ("parcel", "transfer", "cert", "party", "kid", "kp"):
-            assert dict(result.state.items(kind)) == dict(self.mem.state.items(kind)), kind
+        """A full replay of the records rebuilds the engine's state.
+
+        When the last step added no record (a rejection), the records are those of the
+        previous replay, so its state is reused: the engine's state must still equal it
+        (a rejected entry leaves no trace).
+        """
+        if self.replayed is None or self.replayed[0] != len(self.mem.rows):
+            result = replay.replay(self.mem.rows)
+            assert result.size == len(self.mem.rows)
+            self.replayed = (result.size, {k: dict(result.state.items(k)) for k in STATE_KINDS})
+        for kind, values in self.replayed[1].items():
+            assert values == dict(self.mem.state.items(kind)), kind
 
     @invariant()
     def parcels_match_the_model(self) -> None:
@@ -562,7 +640,12 @@ class RulesMachine(RuleBasedStateMachine):
         for pid, m in self.parcels.items():
             e = self.mem.parcel(pid)
             assert (e["holder"], e["status"], e["head"]) == (m.holder, m.status, m.head), pid
-            assert (e["kind"], e["carats"], e["stones"], e["hs"]) == (m.kind, m.carats, m.stones, m.hs)
+            assert (e["kind"], e["carats"], e["stones"], e["hs"]) == (
+                m.kind,
+                m.carats,
+                m.stones,
+                m.hs,
+            )
             assert e["may"] == sorted(m.may), pid
             assert sum(e["comp"].values()) == PPM
             assert set(e["comp"]) <= m.may
@@ -594,7 +677,9 @@ def compositions(draw: st.DrawFn) -> dict[str, int]:
     """A valid composition: 1-5 countries with positive ppm shares summing to PPM."""
     k = draw(st.integers(1, 5))
     countries = draw(st.lists(st.sampled_from(COUNTRIES), min_size=k, max_size=k, unique=True))
-    cuts = sorted(draw(st.lists(st.integers(1, PPM - 1), min_size=k - 1, max_size=k - 1, unique=True)))
+    cuts = sorted(
+        draw(st.lists(st.integers(1, PPM - 1), min_size=k - 1, max_size=k - 1, unique=True))
+    )
     bounds = [0, *cuts, PPM]
     return {c: bounds[i + 1] - bounds[i] for i, c in enumerate(countries)}
 
@@ -701,10 +786,17 @@ ENGINE = settings(max_examples=25, deadline=None)
 def test_engine_merge_split_cut_propagate_composition(
     origins: list[tuple[str, int]], weights: list[int]
 ) -> None:
-    mem = Memory(PROP_PARTIES, PROP_COUNTRIES + ("BE",))
+    mem = Memory(PROP_PARTIES, (*PROP_COUNTRIES, "BE"))
     pids = gather(mem, origins)
     inputs = [mem.parcel(p) for p in pids]
-    mem.act("merge", {"inputs": [mem.ref(p) for p in pids], "output": {"parcel": "M", "carats": sum(c for _, c in origins)}}, "Hub")
+    mem.act(
+        "merge",
+        {
+            "inputs": [mem.ref(p) for p in pids],
+            "output": {"parcel": "M", "carats": sum(c for _, c in origins)},
+        },
+        "Hub",
+    )
     merged = mem.parcel("M")
     assert merged["comp"] == mix_compositions([(p["carats"], p["comp"]) for p in inputs])
     assert merged["may"] == sorted({cc for cc, _ in origins})
@@ -712,7 +804,10 @@ def test_engine_merge_split_cut_propagate_composition(
     # split: any weights that do not exceed the input; every output copies comp and may
     total = merged["carats"]
     scale = sum(weights)
-    outs = [{"parcel": f"S{i}", "carats": max(1, w * total // scale // 2)} for i, w in enumerate(weights)]
+    outs = [
+        {"parcel": f"S{i}", "carats": max(1, w * total // scale // 2)}
+        for i, w in enumerate(weights)
+    ]
     mem.act("split", {"input": mem.ref("M"), "outputs": outs}, "Hub")
     for o in outs:
         part = mem.parcel(o["parcel"])
@@ -720,16 +815,28 @@ def test_engine_merge_split_cut_propagate_composition(
 
     # a merge of parts of one composition gives that composition back
     two = [o["parcel"] for o in outs[:2]]
-    mem.act("merge", {"inputs": [mem.ref(p) for p in two], "output": {"parcel": "M2", "carats": 1}}, "Hub")
+    mem.act(
+        "merge",
+        {"inputs": [mem.ref(p) for p in two], "output": {"parcel": "M2", "carats": 1}},
+        "Hub",
+    )
     assert mem.parcel("M2")["comp"] == merged["comp"]
 
     # cut: stones carry the mix of the inputs and the union of their may-contain sets
-    rest = [o["parcel"] for o in outs[2:]] or []
-    mem.act("origin", {"parcel": "X", "carats": 500, "stones": 1, "mine": "pit", "hs": "7102.10"}, "Mine RU")
+    rest = [o["parcel"] for o in outs[2:]]
+    mem.act(
+        "origin",
+        {"parcel": "X", "carats": 500, "stones": 1, "mine": "pit", "hs": "7102.10"},
+        "Mine RU",
+    )
     mem.ship("Mine RU", "Hub", ["X"])
     cut_inputs = ["M2", "X", *rest]
     parts = [mem.parcel(p) for p in cut_inputs]
-    mem.act("cut", {"inputs": [mem.ref(p) for p in cut_inputs], "stones": [{"parcel": "P", "carats": 1}]}, "Hub")
+    mem.act(
+        "cut",
+        {"inputs": [mem.ref(p) for p in cut_inputs], "stones": [{"parcel": "P", "carats": 1}]},
+        "Hub",
+    )
     stone = mem.parcel("P")
     assert stone["comp"] == mix_compositions([(p["carats"], p["comp"]) for p in parts])
     assert stone["may"] == sorted(set().union(*(p["may"] for p in parts)))

@@ -206,7 +206,9 @@ class TestIdentity:
             world.revoke("Nobody")
         with world.rejected("R-ID-6"):
             world.act(
-                "participant.rotate", {"name": "Nobody", "pub": fixed_key("x", 150).public}, OPERATOR
+                "participant.rotate",
+                {"name": "Nobody", "pub": fixed_key("x", 150).public},
+                OPERATOR,
             )
         with world.rejected("R-ID-6"):  # rotate onto a registered key
             world.act(
@@ -283,6 +285,8 @@ class TestEnvelopeChainTime:
             world.accept("Gaborone Trader", offer)
         with world.rejected("R-TM-4"):  # a back-dated claimed time does not help
             world.accept("Gaborone Trader", offer, time=sent + DAY)
+        with world.rejected("R-TM-3"):  # not even within R-TM-4's window: judged at append
+            world.accept("Gaborone Trader", offer, time=sent + 2 * DAY)
         world.act("accept", {"transfer": offer.entry.id}, "Gaborone Trader", time=last, now=last)
         assert world.parcel(p1)["holder"] == "Gaborone Trader"
 

@@ -161,18 +161,23 @@ def test_cli_exits_1_when_an_invalid_operation_is_accepted(
     assert "ACCEPTED" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules-engine gap: an entry's claimed time has no lower bound, so a mine in a "
-    "suspended country passes R-KP-1 by back-dating its origin to before the suspension",
-)
 def test_backdated_origin_in_a_suspended_country_is_rejected(tmp_path: Path) -> None:
-    assert KNOWN_GAPS == ("backdated-origin",)
+    """A CF mine claiming a date before CF's 2013 suspension (accepted before R-TM-4)."""
     report = simulate(
-        str(tmp_path / "gap.db"), parcels=1, seed=1, faults=1.0, fault_kinds=list(KNOWN_GAPS)
+        str(tmp_path / "bd.db"), parcels=1, seed=1, faults=1.0, fault_kinds=["backdated-origin"]
     )
-    assert report.faults_tried > 0
-    assert report.faults_accepted == 0
+    assert report.faults_tried == report.faults_by_kind["backdated-origin"] > 10
+    assert report.faults_accepted == 0, report.accepted
+    assert report.faults_rejected == {"R-TM-4": report.faults_tried}
+    assert KNOWN_GAPS == ()  # every fault kind is in the default mix
+
+
+def test_fault_kinds_are_checked(tmp_path: Path) -> None:
+    from ledger.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown fault kind"):
+        simulate(str(tmp_path / "x.db"), parcels=1, seed=1, fault_kinds=["teleport"])
+    assert not (tmp_path / "x.db").exists()
 
 
 @pytest.mark.slow

@@ -161,11 +161,18 @@ def _suspended_origin(w: World) -> SignedEntry:
 
 
 def _kp_back_dating(w: World) -> SignedEntry:
-    return w.sign("kp-status.set", {"country": "CF", "status": "participant", "from": "2010-01-01"}, OPERATOR)
+    return w.sign(
+        "kp-status.set", {"country": "CF", "status": "participant", "from": "2010-01-01"}, OPERATOR
+    )
 
 
 def _future_entry(w: World) -> SignedEntry:
     return w.sign("split", split_fields(w, "P1", 1, 1), "Jwaneng", time=w.now + MAX_SKEW_MS + 1)
+
+
+def _stale_claim(w: World) -> SignedEntry:
+    w.advance(31 * DAY)
+    return w.sign("split", split_fields(w, "P1", 1, 1), "Jwaneng", time=w.now - 31 * DAY + 1)
 
 
 def _other_ledger(w: World) -> SignedEntry:
@@ -199,6 +206,7 @@ def _second_genesis(w: World) -> SignedEntry:
         ("R-ID-3", _registry_by_non_operator),
         ("R-TM-1", _future_entry),
         ("R-TM-3", _expired_accept),
+        ("R-TM-4", _stale_claim),
         ("R-EN-2", _other_ledger),
         ("R-CH-2", _second_genesis),
     ],
@@ -211,7 +219,9 @@ def test_verify_names_the_broken_rule(world: World, p1: str, rule: str, make: Fo
         world.append(entry)
     assert info.value.rule == rule
     # Appended at the entry's claimed time (before it, for the future-time case).
-    now = entry.body.time - (MAX_SKEW_MS + 1 if rule == "R-TM-1" else 0)
+    now = {"R-TM-1": entry.body.time - MAX_SKEW_MS - 1, "R-TM-4": world.now}.get(
+        rule, entry.body.time
+    )
     index = forge(world, entry, now=now)
     error = expect_verify(world, rule)
     assert f"record {index}" in error.message
@@ -220,7 +230,14 @@ def test_verify_names_the_broken_rule(world: World, p1: str, rule: str, make: Fo
 def test_rule_error_comes_before_stale_tiles_and_state(world: World, p1: str) -> None:
     index = forge(world, _inflating_split(world))
     # A valid entry after the forged one: the log is still invalid at the forged record.
-    forge(world, world.sign("origin", {"parcel": "Z", "carats": 1, "stones": 1, "mine": "x", "hs": "7102.10"}, "Diavik"))
+    forge(
+        world,
+        world.sign(
+            "origin",
+            {"parcel": "Z", "carats": 1, "stones": 1, "mine": "x", "hs": "7102.10"},
+            "Diavik",
+        ),
+    )
     error = expect_verify(world, "R-MB-1")
     assert f"record {index}" in error.message
 
@@ -245,7 +262,9 @@ def test_R_ST_1_missing_trigger(world: World, p1: str) -> None:
 
 def test_R_ST_2_edited_state(world: World, p1: str) -> None:
     conn = world.ledger.store.conn
-    row = conn.execute("SELECT value, json FROM state WHERE kind = 'parcel' AND key = 'P1'").fetchone()
+    row = conn.execute(
+        "SELECT value, json FROM state WHERE kind = 'parcel' AND key = 'P1'"
+    ).fetchone()
     parcel = world.parcel("P1")
     parcel["holder"] = "Diavik"
     from ledger.encoding import encode  # the store's own encoding
