@@ -1109,7 +1109,12 @@ def inventory(ctx: Ctx, name: str) -> None:
 
 
 @main.command()
-@click.option("--jobs", default=1, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option(
+    "--jobs",
+    default=1,
+    type=click.IntRange(1, 64),
+    help="Worker processes (parallel replay is not implemented yet: more than 1 runs in one).",
+)
 @pass_ctx
 def verify(ctx: Ctx, jobs: int) -> None:
     """Replay the whole log: chain links, encoding, signatures, every rule, tree and checkpoints.
@@ -1119,6 +1124,8 @@ def verify(ctx: Ctx, jobs: int) -> None:
       kpledger --ledger kp.db verify
     """
     led = ctx.ledger()
+    if jobs > 1:
+        ctx.info("note: parallel replay is not implemented yet; verifying in one process")
     total = led.size()
     show_bar = sys.stderr.isatty() and not ctx.quiet and not ctx.json
     if show_bar:

@@ -285,7 +285,7 @@ class RulesMachine(RuleBasedStateMachine):
     @rule(
         data=st.data(),
         carats=st.integers(1, 50_000),
-        stones=st.integers(1, 20),
+        stones=st.integers(1, 2) | st.integers(1, 20),
     )
     def origin(self, data: st.DataObject, carats: int, stones: int) -> None:
         signer = data.draw(st.sampled_from(["Mine BW", "Mine CA", "Mine BW", "Trader BW"]))
@@ -429,11 +429,12 @@ class RulesMachine(RuleBasedStateMachine):
         (p,), signer = self.draw_inputs(data, 1)
         n = data.draw(st.integers(2, 3))
         outputs: list[dict[str, Any]] = []
-        for _ in range(n):
-            o: dict[str, Any] = {
-                "parcel": self.fresh(),
-                "carats": data.draw(st.integers(1, max(1, 2 * p.carats // n))),
-            }
+        for i in range(n):
+            carats = data.draw(st.integers(1, max(1, 2 * p.carats // n)))
+            left = p.carats - sum(o["carats"] for o in outputs)
+            if i == n - 1 and left > 0 and data.draw(st.booleans()):
+                carats = left + data.draw(st.integers(0, 1))  # exactly at the limit, or 1 over
+            o: dict[str, Any] = {"parcel": self.fresh(), "carats": carats}
             stones = data.draw(st.none() | st.integers(1, 8))
             if stones is not None:
                 o["stones"] = stones
@@ -476,7 +477,10 @@ class RulesMachine(RuleBasedStateMachine):
         total = sum(p.carats for p in ps)
         out: dict[str, Any] = {
             "parcel": self.fresh(),
-            "carats": data.draw(st.integers(1, total + total // 10 + 1)),
+            # Often exactly at the limit or one point over it.
+            "carats": data.draw(
+                st.sampled_from([total, total + 1]) | st.integers(1, total + total // 10 + 1)
+            ),
         }
         most = sum(p.stones or 1 for p in ps) + 1
         stones_given = data.draw(st.none() | st.integers(1, most))
@@ -517,13 +521,16 @@ class RulesMachine(RuleBasedStateMachine):
     def cut(self, data: st.DataObject) -> None:
         ps, signer = self.draw_preferring(data, "Cutter IN", 2)
         total_in = sum(p.carats for p in ps)
-        top = max(1, total_in // 2)
+        n = data.draw(st.integers(1, 7))
+        if all(p.stones is not None for p in ps) and data.draw(st.booleans()):
+            limit = 3 * sum(p.stones or 0 for p in ps)
+            n = data.draw(st.sampled_from([limit, limit + 1]))  # at the R-MB-3 boundary
+        top = max(1, total_in // n)  # polished stones alone rarely exceed the rough
         stones = [
-            {"parcel": self.fresh(), "carats": data.draw(st.integers(1, top))}
-            for _ in range(data.draw(st.integers(1, 4)))
+            {"parcel": self.fresh(), "carats": data.draw(st.integers(1, top))} for _ in range(n)
         ]
         byproducts = [
-            {"parcel": self.fresh(), "carats": data.draw(st.integers(1, top))}
+            {"parcel": self.fresh(), "carats": data.draw(st.integers(1, max(1, total_in // 3)))}
             for _ in range(data.draw(st.integers(0, 1)))
         ]
         reasons = set() if "cutter" in ROLES[signer] else {"R-ID-1"}
@@ -658,8 +665,8 @@ class RulesMachine(RuleBasedStateMachine):
 
 
 RulesMachine.TestCase.settings = settings(
-    max_examples=25,
-    stateful_step_count=30,
+    max_examples=50,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
