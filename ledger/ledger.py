@@ -8,15 +8,24 @@ store. Each method does one user-level operation; the clock arrives as ``now``
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import merkle, note, proofs, replay, rules
-from ledger.errors import ChainError, NotFoundError, ProofError, StoreError, UsageError
+from ledger.errors import (
+    ChainError,
+    LedgerError,
+    NotFoundError,
+    ProofError,
+    RuleError,
+    SignatureError,
+    StoreError,
+    UsageError,
+)
 from ledger.keys import PrivateKey
 from ledger.model import Body, Record, SignedEntry, add_signature, sign_body
-from ledger.store import TRIGGERS, Appended, Store
+from ledger.store import TRIGGERS, Appended, Store, check_row_cache
 
 
 @dataclass
@@ -274,8 +283,18 @@ class Ledger:
 
     # -- verification -------------------------------------------------------------
 
-    def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
+    def verify(
+        self,
+        *,
+        progress: Callable[[int], None] | None = None,
+        jobs: int = 1,
+        chunk: int = 0,
+    ) -> VerifyReport:
         """Replay the whole log and compare every derived table.
+
+        With ``jobs > 1``, ``jobs - 1`` worker processes decode the records and check every
+        signature while this process replays the rules; the first error by record index
+        is reported either way.
 
         Raises:
             ChainError, EncodingError, RuleError: the first invalid record (named).
@@ -286,7 +305,12 @@ class Ledger:
             raise ChainError(
                 f"append-only triggers missing: {', '.join(sorted(missing))}", rule="R-ST-1"
             )
-        result = replay.replay(self.store.iter_rows(), progress=progress)
+        chunk = chunk or _CHUNK
+        if jobs > 1 and self.size() > 2 * chunk:
+            result = self._parallel_replay(jobs, chunk, progress)
+        else:
+            rows, on_record = self._checked_rows()
+            result = replay.replay(rows, progress=progress, on_record=on_record)
         try:
             stored_root = self.store.root(result.size)
         except ProofError as exc:  # tiles missing or short: they disagree with the records
@@ -318,6 +342,58 @@ class Ledger:
                         rule="R-CH-2",
                     )
         return VerifyReport(result.size, result.root, result.warnings, len(cps))
+
+    def _checked_rows(
+        self,
+    ) -> tuple[Iterator[tuple[int, bytes]], Callable[[Record, SignedEntry], None]]:
+        """Rows for a replay, and a hook that checks each row's cached columns."""
+        cached: dict[int, tuple[Any, ...]] = {}
+
+        def rows() -> Iterator[tuple[int, bytes]]:
+            for idx, raw, columns in self.store.iter_rows_cached():
+                cached[idx] = columns
+                yield idx, raw
+
+        def on_record(record: Record, entry: SignedEntry) -> None:
+            check_row_cache(record, entry, cached.pop(record.index, ()))
+
+        return rows(), on_record
+
+    def _parallel_replay(
+        self, jobs: int, chunk: int, progress: Callable[[int], None] | None
+    ) -> replay.ReplayResult:
+        import concurrent.futures
+        import multiprocessing
+
+        size = self.size()
+        pubs = self.store.registered_keys()
+        chunks = [(s, min(s + chunk, size)) for s in range(0, size, chunk)]
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(jobs - 1, mp_context=ctx) as pool:
+            futures = [
+                pool.submit(check_signatures, self.store.path, start, end, pubs)
+                for start, end in chunks
+            ]
+            main_error: LedgerError | None = None
+            result = replay.ReplayResult()
+            try:
+                result = replay.replay(
+                    self.store.iter_rows(), progress=progress, verify_signatures=False
+                )
+            except LedgerError as exc:
+                main_error = exc
+            bad: tuple[int, str, str] | None = None
+            for future in futures:
+                found = future.result()
+                if found is not None and (bad is None or found[0] < bad[0]):
+                    bad = found
+        if bad is not None:
+            failed_at = _error_index(main_error)
+            if main_error is None or failed_at is None or bad[0] < failed_at:
+                raise RuleError(bad[2], rule=bad[1])
+        if main_error is not None:
+            raise main_error
+        return result
 
     def _compare_state(self, state: rules.State) -> None:
         from ledger.encoding import encode
@@ -415,3 +491,51 @@ class Ledger:
             self.origin, pid, text, size, list(unique.values()), self.store.hash_reader(size)
         )
         return bundle.encode()
+
+
+#: Records per work unit of a parallel verify.
+_CHUNK = 4096
+
+
+def _error_index(exc: LedgerError | None) -> int | None:
+    """The record index a replay error names ("record N ..."), if any."""
+    if exc is None or not exc.message.startswith("record "):
+        return None
+    head = exc.message.split(" ", 2)[1].rstrip(":")
+    return int(head) if head.isdigit() else None
+
+
+def check_signatures(
+    path: str, start: int, end: int, pubs: dict[bytes, bytes]
+) -> tuple[int, str, str] | None:
+    """Worker of a parallel verify: decode records ``[start, end)``, check their cached
+    columns and every signature.
+
+    Returns the first failure as ``(index, rule, message)``; keys that are not registered
+    are left to the rules replay, which rejects them (R-ID-1).
+    """
+    store = Store.open(path)
+    try:
+        for index, raw, cached in store.iter_rows_cached(start, end):
+            try:
+                record = Record.from_wire(raw)
+                entry = record.entry()
+                check_row_cache(record, entry, cached)
+            except LedgerError as exc:
+                return index, exc.rule or "R-EN-1", f"record {index}: {exc.message}"
+            for sig in entry.sigs:
+                public = pubs.get(sig.kid)
+                if public is None:
+                    continue
+                try:
+                    entry.verify_signature(sig.kid, public)
+                except SignatureError as exc:
+                    return (
+                        index,
+                        "R-ID-1",
+                        f"record {index} (entry {entry.id.hex()[:16]}): signature by key "
+                        f"{sig.kid.hex()[:16]} is invalid: {exc}",
+                    )
+    finally:
+        store.close()
+    return None

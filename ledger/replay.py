@@ -66,6 +66,8 @@ def replay(
     *,
     contiguous: bool = True,
     keep_entries: bool = False,
+    verify_signatures: bool = True,
+    on_record: Callable[[Record, SignedEntry], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay records in log order.
@@ -78,6 +80,7 @@ def replay(
     result = ReplayResult()
     compact = Compact()
     state = result.state
+    state.verify_signatures = verify_signatures
     expected = 0
     prev = ZERO_HASH
     last_index = -1
@@ -110,6 +113,8 @@ def replay(
                 exc.rule = exc.rule or "R-EN-1"
                 raise
             entry_id = entry.id
+            if on_record is not None:
+                on_record(record, entry)
             outcome = rules.apply(state, entry, index=index, now=record.time)
         except LedgerError as exc:
             _located(exc, index, entry_id)

@@ -25,7 +25,7 @@ import sqlite_utils
 from ledger import merkle, rules, tiles
 from ledger.encoding import decode, encode
 from ledger.errors import ChainError, LedgerError, NotFoundError, StoreError
-from ledger.model import ZERO_HASH, Record, SignedEntry, entry_to_json
+from ledger.model import ZERO_HASH, Record, SignedEntry, entry_to_json, key_id
 
 SCHEMA_VERSION = 1
 
@@ -106,12 +106,13 @@ def _entry_json(entry: SignedEntry) -> str:
     return json.dumps(entry_to_json(entry), separators=(",", ":"))
 
 
-def _check_row_cache(index: int, raw: bytes, cached: Sequence[Any]) -> None:
-    try:
-        record = Record.from_wire(raw)
-        entry = record.entry()
-    except LedgerError:
-        return  # the replay names the bad record
+def check_row_cache(record: Record, entry: SignedEntry, cached: Sequence[Any]) -> None:
+    """Compare a row's cached columns with its decoded record.
+
+    Raises:
+        ChainError: a cached column differs (R-ST-2).
+    """
+    index = record.index
     expected = (entry.id, record.hash, record.time, entry.type, _entry_json(entry))
     names = ("id", "hash", "time", "type", "json")
     for name, want, got in zip(names, expected, cached, strict=True):
@@ -290,30 +291,54 @@ class Store:
             for (raw,) in rows:
                 yield bytes(raw)
 
-    def iter_rows(self, start: int = 0) -> Iterator[tuple[int, bytes]]:
-        """``(idx, record bytes)`` in rowid order, exactly as stored (for verify).
+    def iter_rows(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """``(idx, record bytes)`` in index order, exactly as stored."""
+        for idx, raw, _ in self.iter_rows_cached(start, end):
+            yield idx, raw
+
+    def iter_rows_cached(
+        self, start: int = 0, end: int | None = None
+    ) -> Iterator[tuple[int, bytes, tuple[Any, ...]]]:
+        """``(idx, record bytes, cached columns)``; see :func:`check_row_cache`.
 
         The other columns of a row (``id``, ``hash``, ``time``, ``type``, ``json``) are
-        caches of its record: lookups, the next append's ``prev`` and the ``entries``
-        view read them. Each is compared with the record here.
-
-        Raises:
-            ChainError: a cached column disagrees with the record (R-ST-2). A record that
-                does not parse is passed through for the replay to report.
+        caches of its record: lookups, the next append's ``prev`` and the ``entries`` view
+        read them. ``verify`` compares each with the record it has decoded anyway.
         """
-        cur = self.conn.execute(
-            "SELECT idx, record, id, hash, time, type, json FROM records"
-            " WHERE idx >= ? ORDER BY idx",
-            (start,),
-        )
+        sql = "SELECT idx, record, id, hash, time, type, json FROM records WHERE idx >= ?"
+        args: list[int] = [start]
+        if end is not None:
+            sql += " AND idx < ?"
+            args.append(end)
+        cur = self.conn.execute(sql + " ORDER BY idx", args)
         while True:
             rows = cur.fetchmany(2048)
             if not rows:
                 return
             for idx, raw, *cached in rows:
-                raw = bytes(raw)
-                _check_row_cache(int(idx), raw, cached)
-                yield int(idx), raw
+                yield int(idx), bytes(raw), tuple(cached)
+
+    def registered_keys(self) -> dict[bytes, bytes]:
+        """``key id -> public key`` for every key a registry record names.
+
+        Read from the records themselves (genesis, participant.add, participant.rotate),
+        not from the derived state; a key id is the hash of its key, so nothing here
+        needs trusting.
+        """
+        out: dict[bytes, bytes] = {}
+        rows = self.conn.execute(
+            "SELECT record FROM records WHERE type IN "
+            "('genesis', 'participant.add', 'participant.rotate') ORDER BY idx"
+        )
+        for (raw,) in rows:
+            try:
+                fields = Record.from_wire(bytes(raw)).entry().fields
+            except LedgerError:
+                continue  # the replay names the bad record
+            public = fields.get("operator", fields.get("pub"))
+            if isinstance(public, bytes):
+                out[key_id(public)] = public
+        return out
 
     def state_value(self, kind: str, key: str) -> Any | None:
         return _SqlBacking(self.conn).load(kind, key)

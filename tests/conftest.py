@@ -474,7 +474,7 @@ class World:
             elif len(o) == 2:
                 out.append({"parcel": o[0], "carats": o[1]})
             else:
-                out.append({"parcel": o[0], "carats": o[1], "stones": o[2]})  # type: ignore[misc]
+                out.append({"parcel": o[0], "carats": o[1], "stones": o[2]})
         return out
 
     def split(
@@ -486,8 +486,10 @@ class World:
         ref: Mapping[str, Any] | None = None,
     ) -> Appended:
         """Split ``parcel`` into ``outputs``: ``(id, carats)`` or ``(id, carats, stones)``."""
-        fields = {"input": dict(ref) if ref is not None else self.ref(parcel)}
-        fields["outputs"] = self._outputs(outputs)  # type: ignore[assignment]
+        fields: dict[str, Any] = {
+            "input": dict(ref) if ref is not None else self.ref(parcel),
+            "outputs": self._outputs(outputs),
+        }
         return self.act("split", fields, holder)
 
     def merge(

@@ -805,6 +805,22 @@ def test_every_rule_id_is_tested() -> None:
     assert not undocumented, f"rule IDs missing from specs/rules.md: {undocumented}"
 
 
+def test_rejected_entry_leaves_no_pending_changes() -> None:
+    """``State.rollback`` also forgets the writes it undid (what a store would persist)."""
+    state = rules.State()
+    state.put("parcel", "kept", {"carats": 1})
+    state.begin()
+    state.put("parcel", "kept", {"carats": 2})
+    state.put("parcel", "new", {"carats": 3})
+    state.rollback()
+    assert state.take_changes() == {("parcel", "kept"): {"carats": 1}}
+    state.begin()
+    state.put("parcel", "new", {"carats": 3})
+    state.rollback()
+    assert state.take_changes() == {}
+    assert state.get("parcel", "new") is None
+
+
 def test_constants_match_the_spec() -> None:
     assert MAX_SKEW_MS == 5 * MINUTE
     assert OFFER_TTL_MS == 30 * DAY
