@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest fuzz soak bench clean
+.PHONY: demo test test-deps lint typecheck pytest fuzz soak bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/kpledger demo --dir demo-run
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) test-deps lint typecheck pytest
+
+test-deps:
+	bash tools/install-test-deps.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check ledger cli tests tools

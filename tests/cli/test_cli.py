@@ -71,8 +71,8 @@ class Cli:
         return result
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def make_cli(tmp_path: Path) -> Cli:
+    """A ledger with keys, KP statuses and participants, driven through the CLI."""
     c = Cli(tmp_path)
     for name, *_ in PARTIES:
         c("key", "new", name, "--dir", str(c.keys), "--no-passphrase")
@@ -106,6 +106,11 @@ def cli(tmp_path: Path) -> Cli:
             cc,
         )
     return c
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return make_cli(tmp_path)
 
 
 def export(cli: Cli, parcel: str = "P1", number: str = "BW-0001") -> str:
