@@ -90,6 +90,11 @@ class KpGroup(click.Group):
             else:
                 click.echo(f"error: {exc}", err=True)
             ctx.exit(code)
+        except click.UsageError as exc:
+            # One line, like every other error (click's default prints three).
+            where = exc.ctx.command_path if exc.ctx is not None else "kpledger"
+            click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+            ctx.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             click.echo("interrupted; nothing was written", err=True)
             ctx.exit(130)
@@ -1266,8 +1271,10 @@ def _trust(value: str) -> lg.Verifier:
 def _read_text(path: str, what: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise lg.UsageError(f"{what}: cannot read {path}") from exc
+    except UnicodeDecodeError as exc:
+        raise lg.ProofError(f"{what}: {path} is not UTF-8 text") from exc
+    except OSError as exc:
+        raise lg.UsageError(f"{what}: cannot read {path}: {exc.strerror}") from exc
 
 
 @main.command("verify-consistency")
