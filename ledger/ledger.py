@@ -25,7 +25,7 @@ from ledger.errors import (
 )
 from ledger.keys import PrivateKey
 from ledger.model import Body, Record, SignedEntry, add_signature, sign_body
-from ledger.store import TRIGGERS, Appended, Store, check_row_cache
+from ledger.store import TRIGGERS, Appended, Store, check_row_cache, state_json
 
 
 @dataclass
@@ -398,13 +398,23 @@ class Ledger:
     def _compare_state(self, state: rules.State) -> None:
         from ledger.encoding import encode
 
-        computed = {(k, key): encode(v) for (k, key), v in state.take_changes().items()}
-        stored = {(k, key): bytes(v) for k, key, v in self.store.state_rows()}
-        if computed != stored:
-            diff = sorted(set(computed.items()) ^ set(stored.items()))
-            kind, key = diff[0][0]
+        computed = state.take_changes()
+        for kind, key, raw, text in self.store.state_rows():
+            value = computed.pop((kind, key), None)
+            if value is None or encode(value) != raw:
+                raise ChainError(
+                    f"derived state {kind}/{key} differs from a replay of the records",
+                    rule="R-ST-2",
+                )
+            if state_json(value) != text:  # what the views show
+                raise ChainError(
+                    f"derived state {kind}/{key}: stored json differs from its value",
+                    rule="R-ST-2",
+                )
+        if computed:
+            kind, key = min(computed)
             raise ChainError(
-                f"derived state {kind}/{key} differs from a replay of the records", rule="R-ST-2"
+                f"derived state {kind}/{key} is missing from the stored state", rule="R-ST-2"
             )
 
     # -- checkpoints and proofs ---------------------------------------------------
