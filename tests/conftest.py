@@ -281,7 +281,8 @@ class World:
     def snapshot(self) -> tuple[int, bytes, list[tuple[str, str, bytes]]]:
         """Size, Merkle root and derived state: equal before and after a rejection."""
         store = self.ledger.store
-        return store.size(), store.root(), [(k, key, bytes(v)) for k, key, v, _ in store.state_rows()]
+        state = [(k, key, bytes(v)) for k, key, v, _ in store.state_rows()]
+        return store.size(), store.root(), state
 
     @contextmanager
     def rejected(
