@@ -399,7 +399,11 @@ def emit(
             )
         return
     led = ctx.ledger()
-    done = led.append(entries, now=now_ms())
+    if len(entries) >= 100 and sys.stderr.isatty() and not ctx.quiet and not ctx.json:
+        with click.progressbar(length=len(entries), label="appending", file=sys.stderr) as bar:
+            done = led.append(entries, now=now_ms(), progress=bar.update)
+    else:
+        done = led.append(entries, now=now_ms())
     cp = None
     if checkpoint_key is not None:
         cp = led.checkpoint(load_key(ctx, checkpoint_key))

@@ -120,8 +120,15 @@ class Ledger:
     def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry:
         return add_signature(entry, key.seed)
 
-    def append(self, entries: Sequence[SignedEntry], *, now: int) -> list[Appended]:
-        return self.store.append(entries, now=now)
+    def append(
+        self,
+        entries: Sequence[SignedEntry],
+        *,
+        now: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Appended]:
+        """Validate and append ``entries`` in one transaction (all or nothing)."""
+        return self.store.append(entries, now=now, progress=progress)
 
     # -- state lookups ----------------------------------------------------------
 

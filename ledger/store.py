@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -390,7 +390,13 @@ class Store:
 
     # -- writing --------------------------------------------------------------
 
-    def append(self, entries: Sequence[SignedEntry], *, now: int) -> list[Appended]:
+    def append(
+        self,
+        entries: Sequence[SignedEntry],
+        *,
+        now: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Appended]:
         """Validate and append ``entries`` in one transaction (all or nothing).
 
         Raises:
@@ -425,6 +431,8 @@ class Store:
                 prev = record.hash
                 records.append(record)
                 done.append(Appended(index, entry, record, tuple(outcome.warnings)))
+                if progress is not None:
+                    progress(1)
                 conn.executemany(
                     "INSERT OR IGNORE INTO touches (item, idx) VALUES (?, ?)",
                     [(item, index) for item in dict.fromkeys(outcome.touched)],
