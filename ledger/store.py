@@ -270,9 +270,8 @@ class Store:
         ).fetchall()
         return [bytes(r[0]) for r in rows]
 
-    def iter_records(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Raw record bytes in log order."""
-        sql = "SELECT record FROM records WHERE idx >= ?"
+    def _rows(self, columns: str, start: int, end: int | None) -> Iterator[tuple[Any, ...]]:
+        sql = f"SELECT {columns} FROM records WHERE idx >= ?"  # noqa: S608 - fixed column lists
         args: list[int] = [start]
         if end is not None:
             sql += " AND idx < ?"
@@ -282,13 +281,17 @@ class Store:
             rows = cur.fetchmany(2048)
             if not rows:
                 return
-            for (raw,) in rows:
-                yield bytes(raw)
+            yield from rows
+
+    def iter_records(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Raw record bytes in log order."""
+        for (raw,) in self._rows("record", start, end):
+            yield bytes(raw)
 
     def iter_rows(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         """``(idx, record bytes)`` in index order, exactly as stored."""
-        for idx, raw, _ in self.iter_rows_cached(start, end):
-            yield idx, raw
+        for idx, raw in self._rows("idx, record", start, end):
+            yield int(idx), bytes(raw)
 
     def iter_rows_cached(
         self, start: int = 0, end: int | None = None
@@ -299,18 +302,8 @@ class Store:
         caches of its record: lookups, the next append's ``prev`` and the ``entries`` view
         read them. ``verify`` compares each with the record it has decoded anyway.
         """
-        sql = "SELECT idx, record, id, hash, time, type, json FROM records WHERE idx >= ?"
-        args: list[int] = [start]
-        if end is not None:
-            sql += " AND idx < ?"
-            args.append(end)
-        cur = self.conn.execute(sql + " ORDER BY idx", args)
-        while True:
-            rows = cur.fetchmany(2048)
-            if not rows:
-                return
-            for idx, raw, *cached in rows:
-                yield int(idx), bytes(raw), tuple(cached)
+        for idx, raw, *cached in self._rows("idx, record, id, hash, time, type, json", start, end):
+            yield int(idx), bytes(raw), tuple(cached)
 
     def registered_keys(self) -> dict[bytes, bytes]:
         """``key id -> public key`` for every key a registry record names.
