@@ -560,6 +560,20 @@ def demo(directory: str, fresh: bool) -> None:
         "--deny-origin",
         "RU",
     )
+    s.say("The buyer can also read it as one self-contained web page (journey, certificates,")
+    s.say("origin, yield, warnings, and a QR code of the bundle's SHA-256 to re-check it):")
+    s.run(
+        "report",
+        "ST-0001",
+        "-o",
+        str(path / "ST-0001.html"),
+        "--bundle",
+        str(path / "ST-0001.kpproof"),
+        "--trust",
+        str(path / "operator.vkey"),
+        "--deny-origin",
+        "RU",
+    )
     s.say("")
     s.say("The second stone descends from a Dubai mix that contained Russian rough:")
     s.run(
