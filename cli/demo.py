@@ -45,6 +45,7 @@ class Story:
     def __init__(self, directory: Path, node: str | None = None) -> None:
         self.dir = directory
         self.db = str(directory / "kpledger.db")
+        self.node = node  # a node URL: commands run with --ledger URL instead of the file
         self.keys = directory / "keys"
         self.failures = 0
 
@@ -61,7 +62,7 @@ class Story:
 
         from cli.main import main
 
-        argv = ["--ledger", self.db, *args]
+        argv = ["--ledger", self.node or self.db, *args]
         if show:
             click.secho("$ kpledger " + " ".join(shlex.quote(a) for a in args), fg="cyan")
         result = CliRunner().invoke(main, argv, catch_exceptions=False)
@@ -93,8 +94,12 @@ class Story:
 @click.command()
 @click.option("--dir", "directory", default="demo-run", show_default=True, help="Work directory.")
 @click.option("--fresh/--keep", default=True, help="Start from an empty directory.")
-def demo(directory: str, fresh: bool) -> None:
+@click.option("--node", "use_node", is_flag=True, help="Play it against a local HTTP node.")
+def demo(directory: str, fresh: bool, use_node: bool) -> None:
     """Play a realistic supply chain end to end through the CLI, attacks included.
+
+    With --node the operator starts 'kpledger serve' on a free local port after 'init',
+    and every later command runs with --ledger http://127.0.0.1:PORT.
 
     \b
     Example:
@@ -121,6 +126,14 @@ def demo(directory: str, fresh: bool) -> None:
 
     s.heading("2. The operator opens the ledger and records KP participation")
     s.run("init", "--key", s.key("operator"), "--origin", ORIGIN)
+    if use_node:
+        from cli.node_cmds import start_node_process
+
+        url, stop = start_node_process(s.db, s.key("operator"))
+        click.get_current_context().call_on_close(stop)
+        s.say(f"$ kpledger --ledger {s.db} serve --key {s.key('operator')}  # now at {url}")
+        s.say("Every command below runs against the node with --ledger " + url)
+        s.node = url
     for cc in AUTHORITIES:
         s.run(
             "kp-status",

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -30,6 +30,9 @@ from cli.render import (
     parcel_line,
     report_to_json,
 )
+
+if TYPE_CHECKING:
+    from ledger.remote import RemoteLedger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,11 +52,17 @@ class Ctx:
         self.json = as_json
         self.quiet = quiet
         self.debug = debug
-        self._ledger: lg.Ledger | None = None
+        self._ledger: lg.Ledger | RemoteLedger | None = None
 
-    def ledger(self) -> lg.Ledger:
+    def ledger(self) -> lg.Ledger | RemoteLedger:
+        """The ledger file, or a node when --ledger is an http(s) URL (specs/node.md)."""
         if self._ledger is None:
-            self._ledger = lg.Ledger.open(self.ledger_path)
+            if self.ledger_path.startswith(("http://", "https://")):
+                from ledger.remote import RemoteLedger
+
+                self._ledger = RemoteLedger(self.ledger_path)
+            else:
+                self._ledger = lg.Ledger.open(self.ledger_path)
         return self._ledger
 
     def close(self) -> None:
@@ -107,7 +116,7 @@ class KpGroup(click.Group):
     envvar="KPLEDGER_LEDGER",
     default="kpledger.db",
     show_default=True,
-    help="Ledger file (env KPLEDGER_LEDGER).",
+    help="Ledger file, or the http(s):// URL of a node (env KPLEDGER_LEDGER).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No diagnostics on stderr.")
@@ -1377,6 +1386,9 @@ main.add_command(_demo.demo)
 from cli import simulate_cmd as _sim  # noqa: E402
 
 main.add_command(_sim.simulate)
+from cli import node_cmds as _node  # noqa: E402
+
+_node.register(main)
 from cli import report as _report  # noqa: E402
 
 main.add_command(_report.report)

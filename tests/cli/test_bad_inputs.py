@@ -337,6 +337,13 @@ def test_every_command_has_a_bad_input_case() -> None:
         "kp-status list",
         "split",
         "transfer",
+        "serve",
+        "publish",
+        "sync",
+        "witness cosign",
+        "witness serve",
+        "witness submit",
+        "witness vkey",
     }
     missing = sorted(names - covered - elsewhere)
     assert not missing, f"commands without a bad-input case: {missing}"

@@ -1,0 +1,472 @@
+"""Static tlog-tiles (publish) and verifying mirrors (sync); specs/node.md §4-§5.
+
+* :func:`tile_bytes` / :func:`entry_bundle`: the C2SP tlog-tiles bodies of a ledger file
+  (``tile/<L>/<N>[.p/<W>]`` and ``tile/entries/<N>[.p/<W>]``), used by the node and by
+  :func:`publish`, which writes the same tree of files to a directory so that any static
+  web server can host the log.
+* :func:`sync`: keep a local mirror file of a node (or of a static tile host) up to date.
+  It reads only ``/checkpoint`` and ``/tile/...``, verifies the checkpoint with the
+  operator key of the mirror's genesis record (trust on first use of the node's genesis,
+  or a pinned ``--trust`` key), checks consistency with every checkpoint it has seen
+  (proofs rebuilt from the node's tiles), checks that the new records give the signed
+  root, and only then appends them through the rules engine (``Ledger.append`` at each
+  record's own time, which rebuilds byte-identical records). A node that rewrote its
+  history or showed two different trees of the same size is refused with a
+  :class:`ForkError` naming both checkpoints; every checkpoint seen is kept in the
+  mirror's ``mirror_checkpoints`` table as evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger import merkle, note, tiles
+from ledger.errors import NotFoundError, ProofError, StoreError
+from ledger.ledger import Ledger
+from ledger.model import Record
+from ledger.remote import NodeClient, parse_bundle
+from ledger.store import Store
+
+__all__ = [
+    "ForkError",
+    "PublishReport",
+    "SyncReport",
+    "checkpoint_at",
+    "entry_bundle",
+    "publish",
+    "sync",
+    "tile_bytes",
+]
+
+_MIRROR_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mirror_checkpoints (
+    size INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL,
+    source TEXT NOT NULL,
+    seen_ms INTEGER NOT NULL,
+    accepted INTEGER NOT NULL,
+    PRIMARY KEY (size, root)
+) WITHOUT ROWID
+"""
+
+#: Records appended per transaction while syncing (records of equal time go together).
+_SYNC_BATCH = 512
+
+
+class ForkError(ProofError):
+    """A node whose signed checkpoints contradict each other (rewritten or split view)."""
+
+    code = "fork"
+
+
+# ---------------------------------------------------------------------------
+# Tiles and entry bundles of a ledger file
+
+
+def tile_bytes(store: Store, level: int, index: int, width: int) -> bytes:
+    """The body of ``tile/<level>/<index>[.p/<width>]``.
+
+    Raises:
+        NotFoundError: the tile does not exist (yet) at that width.
+    """
+    data = store.tile_reader().read_tiles([(level, index)]).get((level, index))
+    need = width * merkle.HASH_SIZE
+    if data is None or len(data) < need:
+        raise NotFoundError(f"no tile {tiles.tile_path(level, index, width)}")
+    return bytes(data[:need])
+
+
+def entry_bundle(store: Store, index: int, width: int) -> bytes:
+    """The body of ``tile/entries/<index>[.p/<width>]``: ``u16be(len) || record`` each.
+
+    Raises:
+        NotFoundError: the log does not have that many records.
+    """
+    start = index * tiles.TILE_WIDTH
+    raws = list(store.iter_records(start, start + width))
+    if len(raws) < width:
+        raise NotFoundError(f"no entry bundle {tiles.entries_path(index, width)}")
+    return b"".join(len(r).to_bytes(2, "big") + r for r in raws)
+
+
+def checkpoint_at(store: Store, size: int) -> str | None:
+    """The stored checkpoint note of one size, or None."""
+    row = store.conn.execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+# ---------------------------------------------------------------------------
+# publish
+
+
+@dataclass
+class PublishReport:
+    size: int
+    written: int
+    kept: int
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def publish(ledger: Ledger, directory: str | Path) -> PublishReport:
+    """Write the log as C2SP tlog-tiles under ``directory`` at its latest checkpoint.
+
+    Full tiles and bundles already present with the right length are kept (they are
+    immutable); partial ones are written for the checkpoint's size. ``checkpoint`` is
+    written last, so a reader never sees a checkpoint whose tiles are missing.
+
+    Raises:
+        NotFoundError: the ledger has no checkpoint.
+    """
+    latest = ledger.store.latest_checkpoint()
+    if latest is None:
+        raise NotFoundError("no checkpoint yet; sign one with 'kpledger checkpoint --key'")
+    size, text = latest
+    root = Path(directory)
+    written = kept = 0
+    for level, index, width in tiles.tiles_for_size(size):
+        paths = [(tiles.tile_path(level, index, width), False)]
+        if level == 0:
+            paths.append((tiles.entries_path(index, width), True))
+        for rel, is_bundle in paths:
+            target = root / rel
+            if width == tiles.TILE_WIDTH and target.exists():
+                kept += 1  # a full tile or bundle never changes
+                continue
+            data = (
+                entry_bundle(ledger.store, index, width)
+                if is_bundle
+                else tile_bytes(ledger.store, level, index, width)
+            )
+            _write_atomic(target, data)
+            written += 1
+    _write_atomic(root / "checkpoint", text.encode())
+    return PublishReport(size, written, kept)
+
+
+# ---------------------------------------------------------------------------
+# sync
+
+
+@dataclass
+class SyncReport:
+    """What a sync did. ``trusted`` is set on the first sync (trust on first use)."""
+
+    url: str
+    old_size: int
+    size: int
+    checkpoint: str
+    trusted: note.Verifier | None = None
+
+
+class _RemoteTiles:
+    """A ``tiles.TileReader`` over a node's (or static host's) ``/tile/...`` files."""
+
+    def __init__(self, client: NodeClient, size: int) -> None:
+        self.client = client
+        self.size = size
+
+    def width(self, level: int, index: int) -> int:
+        row = self.size >> (tiles.TILE_HEIGHT * level)
+        full = row >> tiles.TILE_HEIGHT
+        return tiles.TILE_WIDTH if index < full else row & (tiles.TILE_WIDTH - 1)
+
+    def read_tiles(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        out: dict[tuple[int, int], bytes] = {}
+        for level, index in keys:
+            width = self.width(level, index)
+            if width:
+                out[(level, index)] = self.client.get_bytes(
+                    "/" + tiles.tile_path(level, index, width)
+                )
+        return out
+
+    def bundle(self, index: int) -> list[bytes]:
+        width = self.width(0, index)
+        return parse_bundle(self.client.get_bytes("/" + tiles.entries_path(index, width)))
+
+
+class _Overlay:
+    """Tiles of a store with some replaced: the tree after a not-yet-written append."""
+
+    def __init__(self, base: tiles.TileReader, extra: Mapping[tuple[int, int], bytes]) -> None:
+        self.base = base
+        self.extra = extra
+
+    def read_tiles(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        out = dict(self.base.read_tiles([k for k in keys if k not in self.extra]))
+        out.update({k: self.extra[k] for k in keys if k in self.extra})
+        return out
+
+
+def _b64(h: bytes) -> str:
+    return base64.b64encode(h).decode()
+
+
+@dataclass(frozen=True)
+class _Seen:
+    size: int
+    root: bytes
+    source: str
+
+
+def _accepted(store: Store) -> list[_Seen]:
+    """Checkpoints this mirror accepted (refused ones are kept as evidence only)."""
+    store.conn.execute(_MIRROR_SCHEMA)
+    rows = store.conn.execute(
+        "SELECT size, root, source FROM mirror_checkpoints WHERE accepted = 1 ORDER BY size"
+    ).fetchall()
+    return [_Seen(int(n), bytes(r), str(src)) for n, r, src in rows]
+
+
+def _remember(store: Store, cp: note.Checkpoint, text: str, source: str, *, accepted: bool) -> None:
+    try:
+        store.conn.execute(_MIRROR_SCHEMA)
+        store.conn.execute(
+            "INSERT OR IGNORE INTO mirror_checkpoints"
+            " (size, root, note, source, seen_ms, accepted) VALUES (?, ?, ?, ?, ?, ?)",
+            (cp.size, cp.root, text, source, time.time_ns() // 1_000_000, int(accepted)),
+        )
+    except sqlite3.Error as exc:  # pragma: no cover - disk errors
+        raise StoreError(f"cannot record a checkpoint in {store.path}: {exc}") from exc
+
+
+def _refuse(store: Store, url: str, cp: note.Checkpoint, text: str, what: str) -> ForkError:
+    """Keep the refused checkpoint as evidence; the error to raise."""
+    _remember(store, cp, text, url, accepted=False)
+    return ForkError(
+        f"refusing {url}: {what}; its signed checkpoint is kept as evidence in the "
+        f"mirror_checkpoints table of {store.path}"
+    )
+
+
+def _first_sync(
+    path: str, client: NodeClient, cp_text: str, trust: note.Verifier | None
+) -> tuple[Ledger, note.Verifier]:
+    """Create the mirror from the node's genesis record (trust on first use)."""
+    body = note.parse_checkpoint(note.parse_note(cp_text).text)
+    if body.size == 0:
+        raise ProofError(f"{client.base} serves an empty log; nothing to mirror")
+    raws = _RemoteTiles(client, body.size).bundle(0)
+    if not raws:
+        raise ProofError(f"{client.base}: the first entry bundle is empty")
+    genesis = Record.from_wire(raws[0])
+    entry = genesis.entry()
+    if genesis.index != 0 or entry.type != "genesis":
+        raise ProofError(f"{client.base}: record 0 is not a genesis record")
+    pub = entry.fields.get("operator")
+    if not isinstance(pub, bytes):
+        raise ProofError(f"{client.base}: the genesis record names no operator key")
+    verifier = note.Verifier.for_ed25519(entry.body.ledger, pub)
+    if trust is not None and (trust.name, trust.public) != (verifier.name, verifier.public):
+        raise ProofError(
+            f"{client.base}'s genesis names operator {verifier.vkey()}, "
+            f"not the trusted {trust.vkey()}"
+        )
+    note.open_checkpoint(cp_text, verifier)  # before anything is written
+    store = Store.create(path)
+    try:
+        store.append([entry], now=genesis.time)
+        if store.record(0).raw != genesis.raw:
+            raise ProofError(f"{client.base}: the genesis record is not canonical")
+    except BaseException:
+        store.close()
+        os.unlink(path)
+        raise
+    store.close()
+    return Ledger(Store.open(path, synchronous="NORMAL")), verifier
+
+
+def sync(
+    path: str,
+    url: str,
+    *,
+    trust: note.Verifier | None = None,
+    client: NodeClient | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SyncReport:
+    """Bring the mirror file ``path`` up to the checkpoint of the node at ``url``.
+
+    Raises:
+        ForkError: the node's checkpoint contradicts one seen before (same size, other
+            root; or no consistency proof), or contradicts the mirrored records.
+        ProofError: a checkpoint that does not verify under the operator key, or records
+            that do not give the signed root; nothing is appended then.
+        RuleError, ChainError, EncodingError: a new record the rules engine rejects.
+        StoreError: the node cannot be reached.
+    """
+    own_client = client is None
+    http = client if client is not None else NodeClient(url)
+    led: Ledger | None = None
+    try:
+        cp_text = http.get_text("/checkpoint")
+        trusted = None
+        if os.path.exists(path):
+            led = Ledger(Store.open(path, synchronous="NORMAL"))
+        else:
+            led, trusted = _first_sync(path, http, cp_text, trust)
+        report = _sync_into(led, http, cp_text, progress)
+        if trusted is not None:
+            report.trusted = trusted
+            report.old_size = 0  # the genesis record came with this sync too
+        return report
+    finally:
+        if led is not None:
+            led.close()
+        if own_client:
+            http.close()
+
+
+def _sync_into(
+    led: Ledger, http: NodeClient, cp_text: str, progress: Callable[[int], None] | None
+) -> SyncReport:
+    url = http.base
+    store = led.store
+    try:
+        cp, _ = note.open_checkpoint(cp_text, led.verifier())
+    except ProofError as exc:
+        raise ProofError(
+            f"{url}'s checkpoint is not signed by this mirror's operator key "
+            f"({led.verifier().vkey()}): {exc.message}"
+        ) from exc
+    seen = _accepted(store)
+    local = led.size()
+    remote = _RemoteTiles(http, cp.size)
+    here = f"size {cp.size} root {_b64(cp.root)}"
+
+    # 1. Split view: the operator key signed another tree of a size already seen.
+    for s in seen:
+        if s.size == cp.size and s.root != cp.root:
+            raise _refuse(
+                store,
+                url,
+                cp,
+                cp_text,
+                f"the operator key signed two different trees of size {cp.size} (split view): "
+                f"{url} shows root {_b64(cp.root)}, {s.source} showed root {_b64(s.root)}",
+            )
+    # 2. Append-only: consistent with the largest checkpoint accepted so far.
+    if seen:
+        last = seen[-1]
+        if last.size <= cp.size:
+            try:
+                reader = tiles.TileHashReader(remote, cp.size)
+                proof = (
+                    merkle.consistency_proof(last.size, cp.size, reader)
+                    if 0 < last.size < cp.size
+                    else []
+                )
+                merkle.verify_consistency(last.size, cp.size, last.root, cp.root, proof)
+            except ProofError as exc:
+                raise _refuse(
+                    store,
+                    url,
+                    cp,
+                    cp_text,
+                    f"its {here} does not extend size {last.size} root {_b64(last.root)} "
+                    f"seen at {last.source}: the log was rewritten ({exc.message})",
+                ) from exc
+    # 3. The mirrored records themselves.
+    if cp.size <= local:
+        mine = store.root(cp.size)
+        if mine != cp.root:
+            raise _refuse(
+                store,
+                url,
+                cp,
+                cp_text,
+                f"its {here} differs from this mirror's records (root {_b64(mine)}): "
+                "the log was rewritten",
+            )
+    else:
+        _fetch_and_append(led, remote, local, cp, progress)
+    _remember(store, cp, cp_text, url, accepted=True)
+    if led.size() >= cp.size:
+        # Keep every signature line seen for this tree head (cosignatures accumulate).
+        merged = checkpoint_at(store, cp.size)
+        if merged is None or note.parse_note(merged).text != note.parse_note(cp_text).text:
+            merged = cp_text
+        else:
+            for sig in note.parse_note(cp_text).signatures:
+                merged = note.add_signature(merged, sig.line())
+        store.add_checkpoint(cp.size, merged)
+    return SyncReport(url, local, led.size(), cp_text)
+
+
+def _fetch_and_append(
+    led: Ledger,
+    remote: _RemoteTiles,
+    local: int,
+    cp: note.Checkpoint,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Fetch records ``[local, cp.size)``, check them against ``cp``, then append them."""
+    store = led.store
+    url = remote.client.base
+    prev = store.record(local - 1).hash
+    records: list[Record] = []
+    for bundle_index in range(local // tiles.TILE_WIDTH, -(-cp.size // tiles.TILE_WIDTH)):
+        raws = remote.bundle(bundle_index)
+        first = bundle_index * tiles.TILE_WIDTH
+        for offset, raw in enumerate(raws):
+            index = first + offset
+            if index < local:
+                continue
+            record = Record.from_wire(raw)
+            if record.index != index or record.prev != prev:
+                raise ProofError(
+                    f"{url}: record {index} of its entry bundle breaks the chain "
+                    "(index or previous-hash link)",
+                    rule="R-CH-1",
+                )
+            records.append(record)
+            prev = record.hash
+    if len(records) != cp.size - local:
+        raise ProofError(f"{url}: expected {cp.size - local} new records, got {len(records)}")
+    updated = tiles.append_to_tiles(local, [r.hash for r in records], store.tile_reader())
+    reader = tiles.TileHashReader(_Overlay(store.tile_reader(), updated), cp.size)
+    if merkle.tree_root(cp.size, reader) != cp.root:
+        raise ProofError(
+            f"{url}: its records {local}..{cp.size - 1} do not give the root of its signed "
+            "checkpoint; nothing was appended",
+            rule="R-CH-2",
+        )
+    batch: list[Record] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        done = led.append([r.entry() for r in batch], now=batch[0].time)
+        for got, want in zip(done, batch, strict=True):
+            if got.record.raw != want.raw:  # pragma: no cover - canonical encoding
+                raise ProofError(f"record {want.index} did not re-encode identically")
+        if progress is not None:
+            progress(len(batch))
+        batch.clear()
+
+    for record in records:
+        if batch and (record.time != batch[0].time or len(batch) >= _SYNC_BATCH):
+            flush()
+        batch.append(record)
+    flush()

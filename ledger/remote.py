@@ -1,0 +1,568 @@
+"""Talking to a kpledger node over HTTP (specs/node.md): the client side.
+
+* :class:`NodeClient`: one keep-alive HTTP connection pool (``httpx``) to a node or to a
+  static tlog-tiles host. Error answers of a node (``{"error", "rule", "message"}``)
+  come back as the same :class:`~ledger.errors.LedgerError` subclass the node raised, so
+  the CLI prints a remote rejection exactly like a local one. A node that cannot be
+  reached is a :class:`~ledger.errors.StoreError`. ``429 Too Many Requests`` is retried
+  after ``Retry-After`` (a few times, a few seconds at most).
+* :class:`RemoteLedger`: the subset of the :class:`~ledger.ledger.Ledger` API that the
+  CLI uses, against a node URL. Entries are signed locally (the key never leaves the
+  machine) and POSTed; every append answer carries a signed checkpoint and an inclusion
+  proof per record, which are checked here. ``verify`` downloads every record and
+  replays it locally through the same rules engine, then checks the node's signed
+  checkpoint against the replayed tree.
+* Wire helpers: :func:`pack_entries` / :func:`unpack_entries` (the length-prefixed
+  entries of ``--out`` files and ``POST /api/entries``), :func:`parse_bundle` (C2SP entry
+  bundles, ``u16be(len) || record``), :func:`pack` / :func:`unpack` (msgpack answers,
+  ``application/msgpack``).
+
+Reads are answered by the node and trusted as a local file would be; what must not be
+trusted (checkpoints, receipts, proofs, a full verify) is checked against the operator
+key named by the node's genesis record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import httpx
+import msgpack
+
+from ledger import errors, merkle, note, replay
+from ledger.errors import (
+    EncodingError,
+    LedgerError,
+    NotFoundError,
+    ProofError,
+    StoreError,
+    UsageError,
+)
+from ledger.keys import PrivateKey
+from ledger.ledger import Trace, TraceNode, VerifyReport
+from ledger.model import (
+    MAX_ENTRY_SIZE,
+    Body,
+    Record,
+    SignedEntry,
+    add_signature,
+    sign_body,
+)
+from ledger.rules import Finding
+from ledger.store import Appended
+
+__all__ = [
+    "MSGPACK",
+    "NodeClient",
+    "RemoteLedger",
+    "is_url",
+    "pack",
+    "pack_entries",
+    "parse_bundle",
+    "unpack",
+    "unpack_entries",
+]
+
+#: Media type of msgpack answers (``Accept: application/msgpack``).
+MSGPACK = "application/msgpack"
+#: Largest msgpack answer a client decodes (a page of records is kept under 1 MiB).
+MAX_ANSWER = 64 << 20
+#: Most entries in one ``POST /api/entries``.
+MAX_BATCH = 1000
+#: Records asked for per ``GET /api/records`` page.
+PAGE = 1000
+
+_RETRIES = 5
+_MAX_WAIT = 5.0
+
+
+def is_url(text: str) -> bool:
+    """True for an ``http://`` or ``https://`` ledger location."""
+    return text.startswith(("http://", "https://"))
+
+
+# ---------------------------------------------------------------------------
+# Wire helpers
+
+
+def pack(value: Any) -> bytes:
+    """msgpack of an answer (bytes as bin; map order kept, so that a remote answer prints
+    exactly like a local one). Answers are not signed, so the canonical profile of
+    ``ledger.encoding`` is not required here.
+
+    Raises:
+        EncodingError: the value holds something msgpack cannot carry.
+    """
+    try:
+        packed: bytes = msgpack.packb(value, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise EncodingError(f"cannot encode an answer: {exc}") from exc
+    return packed
+
+
+def unpack(data: bytes) -> Any:
+    """Decode a msgpack answer.
+
+    Raises:
+        EncodingError: not msgpack, or larger than MAX_ANSWER.
+    """
+    if len(data) > MAX_ANSWER:
+        raise EncodingError(f"answer is {len(data)} bytes, the limit is {MAX_ANSWER}")
+    try:
+        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several undocumented types
+        raise EncodingError(f"malformed msgpack answer: {exc}") from exc
+
+
+def pack_entries(entries: Sequence[SignedEntry]) -> bytes:
+    """Entries as ``u32be(len) || envelope`` each: the ``--out`` file format."""
+    return b"".join(len(e.raw).to_bytes(4, "big") + e.raw for e in entries)
+
+
+def unpack_entries(data: bytes) -> list[SignedEntry]:
+    """Parse a request body: one envelope, or length-prefixed envelopes.
+
+    A body whose first byte is 0x00 is length-prefixed (``u32be(len) || envelope``, as in
+    ``--out`` files: a length below 2^24 starts with a zero byte); anything else is one
+    envelope (an envelope is a msgpack map, which never starts with 0x00).
+
+    Raises:
+        EncodingError: empty, truncated, oversized or malformed; more than MAX_BATCH.
+    """
+    if not data:
+        raise EncodingError("empty request: expected a signed entry")
+    if data[0] != 0:
+        return [SignedEntry.from_wire(data)]
+    out: list[SignedEntry] = []
+    pos = 0
+    while pos < len(data):
+        if pos + 4 > len(data):
+            raise EncodingError(f"truncated length prefix at byte {pos}")
+        n = int.from_bytes(data[pos : pos + 4], "big")
+        if n > MAX_ENTRY_SIZE or pos + 4 + n > len(data):
+            raise EncodingError(f"truncated or oversized entry at byte {pos}")
+        out.append(SignedEntry.from_wire(data[pos + 4 : pos + 4 + n]))
+        pos += 4 + n
+        if len(out) > MAX_BATCH:
+            raise EncodingError(f"more than {MAX_BATCH} entries in one request")
+    if not out:
+        raise EncodingError("no entries in the request")
+    return out
+
+
+def parse_bundle(data: bytes) -> list[bytes]:
+    """Split a C2SP entry bundle (``u16be(len) || entry`` ...) into its entries.
+
+    Raises:
+        EncodingError: a truncated length or entry.
+    """
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        if pos + 2 > len(data):
+            raise EncodingError(f"entry bundle: truncated length at byte {pos}")
+        n = int.from_bytes(data[pos : pos + 2], "big")
+        if pos + 2 + n > len(data):
+            raise EncodingError(f"entry bundle: truncated entry at byte {pos}")
+        out.append(data[pos + 2 : pos + 2 + n])
+        pos += 2 + n
+    return out
+
+
+# ---------------------------------------------------------------------------
+# HTTP client
+
+
+def _error_classes() -> dict[str, type[LedgerError]]:
+    """``code -> class`` for the classes of ``ledger.errors`` (the node's error codes)."""
+    out: dict[str, type[LedgerError]] = {}
+    for value in vars(errors).values():
+        if isinstance(value, type) and issubclass(value, LedgerError):
+            out.setdefault(value.code, value)
+    return out
+
+
+_ERRORS = _error_classes()
+
+
+def error_from_answer(status: int, data: Any, what: str) -> LedgerError:
+    """The LedgerError a node's error answer stands for (unknown codes: StoreError)."""
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        cls = _ERRORS.get(str(data.get("error")), StoreError)
+        rule = data.get("rule")
+        return cls(data["message"], rule=rule if isinstance(rule, str) else None)
+    if status == 404:
+        return NotFoundError(f"{what}: not found (HTTP 404)")
+    return StoreError(f"{what}: HTTP {status}")
+
+
+class NodeClient:
+    """A pooled HTTP client for one node (or static tile host) at ``base``."""
+
+    def __init__(self, base: str, *, timeout: float = 30.0) -> None:
+        if not is_url(base):
+            raise UsageError(f"not an http(s) URL: {base!r}")
+        self.base = base.rstrip("/")
+        # Redirects are not followed, so a plain-http client never needs TLS settings
+        # (building the default TLS context costs ~40 ms per CLI command).
+        self._http = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": "kpledger"},
+            verify=self.base.startswith("https://"),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        content_type: str = "application/octet-stream",
+        accept: str = MSGPACK,
+    ) -> httpx.Response:
+        """Send one request; map transport failures and error answers to LedgerErrors.
+
+        Raises:
+            StoreError: the node cannot be reached, or answered 5xx / 429 too long.
+            LedgerError: the node's error answer (its own subclass).
+        """
+        url = self.base + path
+        headers = {"Accept": accept}
+        if content is not None:
+            headers["Content-Type"] = content_type
+        for attempt in range(_RETRIES):
+            try:
+                resp = self._http.request(
+                    method, url, params=params, content=content, headers=headers
+                )
+            except httpx.HTTPError as exc:
+                raise StoreError(f"could not reach the node at {self.base}: {exc}") from exc
+            if resp.status_code == 429 and attempt + 1 < _RETRIES:
+                try:
+                    wait = float(resp.headers.get("Retry-After", "1"))
+                except ValueError:
+                    wait = 1.0
+                time.sleep(min(max(wait, 0.05), _MAX_WAIT))
+                continue
+            break
+        if resp.status_code >= 400:
+            try:
+                data = resp.json()
+            except ValueError:
+                data = None
+            raise error_from_answer(resp.status_code, data, f"{method} {url}")
+        return resp
+
+    def get_value(self, path: str, **params: Any) -> Any:
+        """GET a msgpack answer and decode it."""
+        resp = self.request("GET", path, params=params or None)
+        return unpack(resp.content)
+
+    def get_bytes(self, path: str, **params: Any) -> bytes:
+        return self.request("GET", path, params=params or None, accept="*/*").content
+
+    def get_text(self, path: str) -> str:
+        resp = self.request("GET", path, accept="text/plain")
+        try:
+            return resp.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProofError(f"{self.base}{path} is not UTF-8 text") from exc
+
+
+# ---------------------------------------------------------------------------
+# The remote ledger
+
+
+class _RemoteStoreView:
+    """The one store method the CLI reaches through ``ledger.store``: findings."""
+
+    def __init__(self, client: NodeClient) -> None:
+        self._client = client
+
+    def findings(self, index: int | None = None) -> list[tuple[int, str, str]]:
+        params = {} if index is None else {"index": index}
+        rows = self._client.get_value("/api/findings", **params)
+        return [(int(i), str(r), str(m)) for i, r, m in rows]
+
+
+class RemoteLedger:
+    """The CLI's view of a ledger held by a node at ``url`` (see the module docstring)."""
+
+    def __init__(self, url: str, *, client: NodeClient | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.client = client or NodeClient(self.url)
+        info = self.client.get_value("/api/info")
+        self.origin: str = info["origin"]
+        self.operator: bytes = info["operator"]
+        self.operator_name: str = info["name"]
+        self._operator_pub: bytes = info["pub"]
+        self.store = _RemoteStoreView(self.client)
+        self._names: dict[bytes, str] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- writing --------------------------------------------------------------
+
+    def sign(
+        self,
+        entry_type: str,
+        fields: dict[str, Any],
+        key: PrivateKey,
+        *,
+        now: int,
+        cosigners: Sequence[PrivateKey] = (),
+    ) -> SignedEntry:
+        """Build and sign an entry for the node's ledger, locally."""
+        body = Body(entry_type, self.origin, key.kid, now, fields)
+        return sign_body(body, [key.seed, *(c.seed for c in cosigners)])
+
+    def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry:
+        return add_signature(entry, key.seed)
+
+    def append(
+        self,
+        entries: Sequence[SignedEntry],
+        *,
+        now: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Appended]:
+        """POST entries; the node appends them at its own time (``now`` is not sent).
+
+        Checks the receipt: each record holds the entry sent, and is included (Merkle
+        proof) in the operator-signed checkpoint returned with it.
+
+        Raises:
+            LedgerError: the node's rejection (same class, rule and message as locally).
+            ProofError: the receipt does not verify.
+        """
+        del now  # the node's clock decides the record time (specs/log.md §2)
+        if not entries:
+            return []
+        resp = self.client.request("POST", "/api/entries", content=pack_entries(entries))
+        answer = unpack(resp.content)
+        cp, _ = note.open_checkpoint(answer["checkpoint"], self.verifier())
+        done: list[Appended] = []
+        for entry, row in zip(entries, answer["entries"], strict=True):
+            record = Record.from_wire(row["record"])
+            if record.entry_bytes != entry.raw or record.index != row["index"]:
+                raise ProofError(f"the node answered record {row['index']} for another entry")
+            try:
+                merkle.verify_inclusion(
+                    record.hash, record.index, cp.size, [bytes(h) for h in row["proof"]], cp.root
+                )
+            except ProofError as exc:
+                raise ProofError(
+                    f"the node's receipt for record {record.index} does not verify: {exc.message}"
+                ) from exc
+            warnings = tuple(Finding(str(r), str(m)) for r, m in row["warnings"])
+            done.append(Appended(record.index, entry, record, warnings))
+        if progress is not None:
+            progress(len(done))
+        return done
+
+    # -- state lookups ----------------------------------------------------------
+
+    def parcel(self, pid: str) -> dict[str, Any]:
+        return dict(self.client.get_value("/api/parcel", id=pid))
+
+    def input_ref(self, pid: str) -> dict[str, Any]:
+        return {"parcel": pid, "head": self.parcel(pid)["head"]}
+
+    def party(self, name_or_prefix: str) -> dict[str, Any]:
+        return dict(self.client.get_value("/api/party", name=name_or_prefix))
+
+    def participants(self) -> list[dict[str, Any]]:
+        return list(self.client.get_value("/api/participants"))
+
+    def kp_statuses(self) -> dict[str, list[list[str]]]:
+        return dict(self.client.get_value("/api/kp-status"))
+
+    def inventory(self, name: str) -> list[dict[str, Any]]:
+        return list(self.client.get_value("/api/inventory", name=name))
+
+    def transfer(self, transfer_id: bytes) -> dict[str, Any]:
+        return dict(self.client.get_value("/api/transfer", id=transfer_id.hex()))
+
+    def resolve_entry(self, text: str) -> bytes:
+        t = text.lower()
+        if len(t) < 8 or any(c not in "0123456789abcdef" for c in t):
+            raise UsageError(f"entry id {text!r}: expected at least 8 hex digits")
+        return bytes(self.client.get_value("/api/resolve", prefix=t))
+
+    def certificate_fields(
+        self,
+        *,
+        number: str,
+        parcels: Sequence[str],
+        exporter: str,
+        importer: str,
+        value_usd_cents: int,
+        expires: str,
+    ) -> dict[str, Any]:
+        return dict(
+            self.client.get_value(
+                "/api/certificate-fields",
+                number=number,
+                parcels=",".join(parcels),
+                exporter=exporter,
+                importer=importer,
+                value_usd_cents=value_usd_cents,
+                expires=expires,
+            )
+        )
+
+    # -- reading the log ----------------------------------------------------------
+
+    def size(self) -> int:
+        return int(self.client.get_value("/api/info")["size"])
+
+    def raw_records(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Record bytes ``[start, end)`` in log order, fetched page by page."""
+        pos = start
+        while end is None or pos < end:
+            limit = PAGE if end is None else min(PAGE, end - pos)
+            page = self.client.get_value("/api/records", start=pos, limit=limit)
+            if not page:
+                return
+            for raw in page:
+                yield bytes(raw)
+            pos += len(page)
+
+    def records(self, start: int = 0, end: int | None = None) -> Iterable[Record]:
+        for raw in self.raw_records(start, end):
+            yield Record.from_wire(raw)
+
+    def entry(self, entry_id: bytes) -> tuple[Record, SignedEntry]:
+        record = Record.from_wire(self.client.get_value("/api/entry", id=entry_id.hex()))
+        return record, record.entry()
+
+    def signer_name(self, kid: bytes) -> str:
+        name = self._names.get(kid)
+        if name is None:
+            try:
+                info = self.client.get_value("/api/key", kid=kid.hex())
+                name = str(info["name"])
+            except NotFoundError:
+                name = kid.hex()[:16]
+            self._names[kid] = name
+        return name
+
+    def history(self, pid: str) -> list[tuple[Record, SignedEntry]]:
+        out = []
+        for raw in self.client.get_value("/api/history", item=pid):
+            record = Record.from_wire(raw)
+            out.append((record, record.entry()))
+        return out
+
+    def trace(self, pid: str) -> Trace:
+        t = self.client.get_value("/api/trace", item=pid)
+        nodes = []
+        for n in t["nodes"]:
+            record = Record.from_wire(n["record"])
+            nodes.append(TraceNode(record, record.entry(), n["signer"], n["country"]))
+        return Trace(t["item"], nodes, t["certificates"], t["origins"])
+
+    # -- verification -------------------------------------------------------------
+
+    def verify(
+        self,
+        *,
+        progress: Callable[[int], None] | None = None,
+        jobs: int = 1,
+        chunk: int = 0,
+    ) -> VerifyReport:
+        """Download every record, replay it locally, check the node's latest checkpoint.
+
+        The operator key is the one the replayed genesis record names, not one the node
+        reports; the checkpoint's root must be the root of the replayed records at its size.
+
+        Raises:
+            ChainError, EncodingError, RuleError: the first invalid record (named).
+            ProofError: the checkpoint does not verify or does not match the records.
+        """
+        del jobs, chunk  # one local replay; the download dominates
+        leaves: list[bytes] = []
+
+        def on_record(record: Record, entry: SignedEntry) -> None:
+            leaves.append(record.hash)
+
+        rows = enumerate(self.raw_records())
+        result = replay.replay(rows, progress=progress, on_record=on_record)
+        meta = result.state.get("meta", "ledger")
+        if meta is None:
+            raise ProofError("the node's log has no genesis record")
+        kid = result.state.get("kid", meta["operator"].hex())
+        if kid is None:
+            raise ProofError("the node's genesis record does not register the operator key")
+        verifier = note.Verifier.for_ed25519(meta["origin"], kid["pub"])
+        checkpoints = 0
+        try:
+            text = self.latest_checkpoint()
+        except NotFoundError:
+            text = None
+        if text is not None:
+            cp, _ = note.open_checkpoint(text, verifier)
+            if cp.size > result.size:
+                raise ProofError(
+                    f"the node's checkpoint of size {cp.size} is beyond its {result.size} records",
+                    rule="R-CH-2",
+                )
+            if merkle.root_from_leaf_hashes(leaves[: cp.size]) != cp.root:
+                raise ProofError(
+                    f"the node's signed checkpoint at size {cp.size} does not match the records "
+                    "it serves (the log was rewritten)",
+                    rule="R-CH-2",
+                )
+            checkpoints = 1
+        return VerifyReport(result.size, result.root, result.warnings, checkpoints)
+
+    # -- checkpoints and proofs ---------------------------------------------------
+
+    def checkpoint(self, key: PrivateKey) -> str:
+        """The node's latest checkpoint, re-signed locally with the operator key.
+
+        The node signs a checkpoint after every append; Ed25519 is deterministic, so the
+        operator's own signature of the same tree head is byte-identical, which proves the
+        node holds the operator key this user holds.
+
+        Raises:
+            ProofError: the key is not the operator's, or the node's signature differs.
+        """
+        if key.kid != self.operator:
+            raise ProofError("only the operator key signs checkpoints")
+        text = self.latest_checkpoint()
+        cp, parsed = note.open_checkpoint(text, self.verifier())
+        mine = note.parse_note(note.sign_checkpoint(cp, self.origin, key.seed)).signatures[0]
+        if mine not in parsed.signatures:
+            raise ProofError("the node's checkpoint signature differs from this operator key's")
+        return text
+
+    def latest_checkpoint(self) -> str:
+        try:
+            return self.client.get_text("/checkpoint")
+        except NotFoundError:
+            raise NotFoundError(
+                "no checkpoint yet; sign one with 'kpledger checkpoint --key'"
+            ) from None
+
+    def verifier(self) -> note.Verifier:
+        return note.Verifier.for_ed25519(self.origin, self._operator_pub)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"index": index}
+        if size is not None:
+            params["size"] = size
+        return dict(self.client.get_value("/api/proofs/inclusion", **params))
+
+    def consistency_proof(self, old: int, new: int) -> dict[str, Any]:
+        return dict(self.client.get_value("/api/proofs/consistency", old=old, new=new))
+
+    def prove(self, pid: str) -> bytes:
+        return self.client.get_bytes("/api/prove", item=pid)

@@ -1,0 +1,129 @@
+"""Mirrors: sync from a node or a static tile host; refuse a node that forked its log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli.main import main
+from ledger.ledger import Ledger
+from tests.cli.test_cli import Cli, export, make_cli
+from tests.node.conftest import NodeCli, Servers, file_digest
+
+
+def kp(*argv: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(argv))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def origin(cli: Cli, parcel: str) -> None:
+    cli(
+        "origin",
+        "--key",
+        cli.key("mine"),
+        "--parcel",
+        parcel,
+        "--carats",
+        "1",
+        "--stones",
+        "1",
+        "--mine",
+        "Pit 2",
+    )
+
+
+def copy_ledger(src: str, dst: str) -> None:
+    """A consistent copy of a live ledger file (SQLite online backup, WAL included)."""
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+    a.close()
+    b.close()
+
+
+def mirror_size(db: str) -> int:
+    led = Ledger.open(db)
+    try:
+        return led.size()
+    finally:
+        led.close()
+
+
+def test_mirror_syncs_then_refuses_a_forked_node(tmp_path: Path, servers: Servers) -> None:
+    local = make_cli(tmp_path)
+    a = servers.node(local.db, key=local.key("op"))
+    node_a = NodeCli(local, a.url)
+    export(node_a)
+    mirror = str(tmp_path / "mirror.db")
+
+    # First sync: trust on first use of the node's genesis, named on stderr.
+    code, out, err = kp("--ledger", mirror, "sync", a.url)
+    assert code == 0, err
+    assert "trusting the operator key" in err and "test.example/ledger+" in err
+    assert "checkpoint of size" in out
+    assert mirror_size(mirror) == mirror_size(local.db)
+    origin(node_a, "P2")
+    code, out, err = kp("--ledger", mirror, "--json", "sync", a.url)
+    assert code == 0 and json.loads(out)["added"] == 1, err
+    code, out, err = kp("--ledger", mirror, "--json", "verify")
+    assert code == 0 and json.loads(out)["checkpoints"] >= 1, err
+
+    # The operator forks: a second node on a copy of the file, then different entries.
+    forked = str(tmp_path / "forked.db")
+    copy_ledger(local.db, forked)
+    b = servers.node(forked, key=local.key("op"))
+    fork_cli = Cli(tmp_path)
+    node_b = NodeCli(fork_cli, b.url)
+    node_b.file = forked
+    origin(node_a, "P3")
+    origin(node_b, "Q3")  # same size as node A now, another root
+    code, _, err = kp("--ledger", mirror, "sync", a.url)
+    assert code == 0, err
+    before = file_digest(mirror)
+    size = mirror_size(mirror)
+
+    code, _, err = kp("--ledger", mirror, "sync", b.url)
+    assert code == 1
+    assert "split view" in err and f"size {size}" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert mirror_size(mirror) == size
+
+    origin(node_b, "Q4")  # B grows on its own branch: not an extension of A's tree
+    code, _, err = kp("--ledger", mirror, "sync", b.url)
+    assert code == 1 and "the log was rewritten" in err, err
+    assert mirror_size(mirror) == size
+
+    # Nothing of B was appended; every checkpoint seen is kept as evidence.
+    conn = sqlite3.connect(mirror)
+    seen = conn.execute("SELECT size, source FROM mirror_checkpoints ORDER BY size").fetchall()
+    conn.close()
+    assert {src for _, src in seen} == {a.url, b.url}
+    assert sorted(s for s, src in seen if src == b.url) == [size, size + 1]
+    assert file_digest(mirror) != before  # only the evidence table grew
+    code, out, _ = kp("--ledger", mirror, "--json", "verify")
+    assert code == 0 and json.loads(out)["size"] == size
+
+    # A mirror pinned to another operator key refuses on the first sync.
+    other = local("key", "vkey", local.pub("ant"), "--name", "test.example/ledger").stdout.strip()
+    code, _, err = kp("--ledger", str(tmp_path / "pinned.db"), "sync", a.url, "--trust", other)
+    assert code == 1 and "not the trusted" in err, err
+    assert not (tmp_path / "pinned.db").exists()
+
+
+def test_sync_from_a_static_tile_host(tmp_path: Path, servers: Servers) -> None:
+    local = make_cli(tmp_path)
+    export(local)
+    local("checkpoint", "--key", local.key("op"))
+    site = tmp_path / "site"
+    local("publish", "--to", str(site))
+    static = servers.static(site)
+    mirror = str(tmp_path / "mirror.db")
+    code, out, err = kp("--ledger", mirror, "--json", "sync", static.url)
+    assert code == 0, err
+    assert json.loads(out)["size"] == mirror_size(local.db)
+    assert kp("--ledger", mirror, "log")[1] == local("log").stdout
+    # Nothing new: a second sync adds nothing and agrees.
+    code, out, err = kp("--ledger", mirror, "--json", "sync", static.url)
+    assert code == 0 and json.loads(out)["added"] == 0, err
