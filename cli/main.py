@@ -408,14 +408,18 @@ def emit(
             )
         return
     led = ctx.ledger()
-    if len(entries) >= 100 and sys.stderr.isatty() and not ctx.quiet and not ctx.json:
+    # Unlock the checkpoint key first: a wrong passphrase must not leave a half-done job.
+    operator = load_key(ctx, checkpoint_key) if checkpoint_key is not None else None
+    cp = None
+    if operator is not None and isinstance(led, lg.Ledger):
+        done, cp = led.append_checkpointed(entries, operator, now=now_ms())
+    elif len(entries) >= 100 and sys.stderr.isatty() and not ctx.quiet and not ctx.json:
         with click.progressbar(length=len(entries), label="appending", file=sys.stderr) as bar:
             done = led.append(entries, now=now_ms(), progress=bar.update)
     else:
         done = led.append(entries, now=now_ms())
-    cp = None
-    if checkpoint_key is not None:
-        cp = led.checkpoint(load_key(ctx, checkpoint_key))
+    if operator is not None and cp is None:
+        cp = led.checkpoint(operator)
     if ctx.json:
         rows = [
             {

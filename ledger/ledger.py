@@ -130,6 +130,29 @@ class Ledger:
         """Validate and append ``entries`` in one transaction (all or nothing)."""
         return self.store.append(entries, now=now, progress=progress)
 
+    def append_checkpointed(
+        self, entries: Sequence[SignedEntry], key: PrivateKey, *, now: int
+    ) -> tuple[list[Appended], str]:
+        """Append and sign a checkpoint that includes the entries, in one transaction.
+
+        Raises:
+            ProofError: the key is not the operator's (nothing is written).
+        """
+        if key.kid != self.operator:
+            raise ProofError("only the operator key signs checkpoints")
+        notes: list[str] = []
+
+        def sign(size: int, root: bytes) -> str:
+            notes.append(
+                note.sign_checkpoint(
+                    note.Checkpoint(self.origin, size, root), self.origin, key.seed
+                )
+            )
+            return notes[-1]
+
+        done = self.store.append(entries, now=now, checkpoint=sign)
+        return done, notes[-1]
+
     # -- state lookups ----------------------------------------------------------
 
     def parcel(self, pid: str) -> dict[str, Any]:

@@ -389,6 +389,7 @@ class Store:
         *,
         now: int,
         progress: Callable[[int], None] | None = None,
+        checkpoint: Callable[[int, bytes], str] | None = None,
     ) -> list[Appended]:
         """Validate and append ``entries`` in one transaction (all or nothing).
 
@@ -455,6 +456,15 @@ class Store:
                 raise ChainError(f"cannot append: {exc}", rule="R-CH-3") from exc
             self._write_state(conn, state.take_changes())
             self._write_tiles(conn, size, [r.hash for r in records])
+            if checkpoint is not None:
+                # Signed inside the same transaction: one fsync for entries and tree head.
+                new_size = size + len(records)
+                reader = tiles.TileHashReader(_SqlTiles(conn), new_size)
+                note_text = checkpoint(new_size, merkle.tree_root(new_size, reader))
+                conn.execute(
+                    "INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?, ?)",
+                    (new_size, note_text),
+                )
             return done
 
     @staticmethod

@@ -546,3 +546,44 @@ def test_demo_runs_to_the_end(tmp_path: Path) -> None:
 
 def _load(data: str) -> Any:
     return json.loads(data)
+
+
+def test_append_can_ask_for_a_checkpoint(cli: Cli) -> None:
+    out = json.loads(
+        cli(
+            "origin",
+            "--key",
+            cli.key("mine"),
+            "--parcel",
+            "CP1",
+            "--carats",
+            "1",
+            "--stones",
+            "1",
+            "--mine",
+            "x",
+            "--checkpoint-key",
+            cli.key("op"),
+            json_out=True,
+        ).stdout
+    )
+    index = out["entries"][0]["index"]
+    note = out["checkpoint"]
+    assert note.splitlines()[1] == str(index + 1)  # the checkpoint includes the new entry
+    assert cli("checkpoint", "--show").stdout == note
+    cli.rejected(
+        "origin",
+        "--key",
+        cli.key("mine"),
+        "--parcel",
+        "CP2",
+        "--carats",
+        "1",
+        "--stones",
+        "1",
+        "--mine",
+        "x",
+        "--checkpoint-key",
+        cli.key("ant"),
+        contains="operator",
+    )
