@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Largest entry frame in a ``submit`` file (ledger.model.MAX_ENTRY_SIZE).
+MAX_ENTRY_FRAME = 60_000
+#: Most entries one ``submit`` appends in one transaction.
+MAX_SUBMIT_ENTRIES = 100_000
+#: Largest bundle ``verify-proof`` reads (ledger.proofs.MAX_BUNDLE_SIZE).
+MAX_BUNDLE_FILE = 16 << 20
+
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 
@@ -444,21 +451,35 @@ def emit(
 
 
 def read_entry_file(path: str) -> list[lg.SignedEntry]:
-    """Entries written by --out: each is a 4-byte big-endian length then the envelope."""
+    """Entries written by --out: each is a 4-byte big-endian length then the envelope.
+
+    Read frame by frame, so a huge or hostile file costs at most one frame of memory
+    beyond the entries already parsed (at most MAX_SUBMIT_ENTRIES of them).
+    """
+    out: list[lg.SignedEntry] = []
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            while True:
+                pos = fh.tell()
+                prefix = fh.read(4)
+                if not prefix:
+                    break
+                if len(prefix) < 4:
+                    raise lg.EncodingError(f"{path}: truncated length prefix at byte {pos}")
+                n = int.from_bytes(prefix, "big")
+                if n > MAX_ENTRY_FRAME:
+                    raise lg.LimitError(
+                        f"{path}: entry at byte {pos} claims {n} bytes, the limit is "
+                        f"{MAX_ENTRY_FRAME}"
+                    )
+                body = fh.read(n)
+                if len(body) < n:
+                    raise lg.EncodingError(f"{path}: truncated entry at byte {pos}")
+                if len(out) >= MAX_SUBMIT_ENTRIES:
+                    raise lg.LimitError(f"{path}: more than {MAX_SUBMIT_ENTRIES} entries")
+                out.append(lg.SignedEntry.from_wire(body))
     except OSError as exc:
         raise lg.UsageError(f"cannot read {path}: {exc.strerror}") from exc
-    out = []
-    pos = 0
-    while pos < len(data):
-        if pos + 4 > len(data):
-            raise lg.EncodingError(f"{path}: truncated length prefix at byte {pos}")
-        n = int.from_bytes(data[pos : pos + 4], "big")
-        if n > 60_000 or pos + 4 + n > len(data):
-            raise lg.EncodingError(f"{path}: truncated or oversized entry at byte {pos}")
-        out.append(lg.SignedEntry.from_wire(data[pos + 4 : pos + 4 + n]))
-        pos += 4 + n
     if not out:
         raise lg.EncodingError(f"{path}: no entries")
     return out
@@ -1347,15 +1368,30 @@ def prove(ctx: Ctx, item: str, output: str) -> None:
 @click.option("--trust", required=True, help="Operator verifier key (vkey) or a file with it.")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Policy file.")
 @click.option("--deny-origin", help="Comma-separated countries the item must not contain.")
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="Also ask --ledger (a mirror file or a node URL) whether the item has later events.",
+)
 @pass_ctx
 def verify_proof(
-    ctx: Ctx, file: str, trust: str, policy_file: str | None, deny_origin: str | None
+    ctx: Ctx,
+    file: str,
+    trust: str,
+    policy_file: str | None,
+    deny_origin: str | None,
+    latest: bool,
 ) -> None:
     """Verify a provenance bundle offline: no ledger, no network, only the trusted key.
+
+    A bundle proves the item's history up to its last event in the bundle; it cannot
+    prove that no event followed (a sale, say). --latest checks that online.
 
     \b
     Example:
       kpledger verify-proof ST-001.kpproof --trust operator.vkey --deny-origin RU
+      kpledger --ledger https://kp.example.org verify-proof ST-001.kpproof \\
+          --trust operator.vkey --latest
     """
     verifier = _trust(trust)
     from ledger.policy import parse_policy
@@ -1366,11 +1402,19 @@ def verify_proof(
         if deny_origin
         else []
     )
-    try:
-        data = Path(file).read_bytes()
-    except OSError as exc:
-        raise lg.UsageError(f"cannot read {file}: {exc.strerror}") from exc
+    data = parse.read_limited(file, MAX_BUNDLE_FILE, "FILE")
     report = lg.verify_bundle(data, verifier, buyer_policy=pol, deny_origins=deny)
+    if latest:
+        led = ctx.ledger()
+        if led.origin != report.origin:
+            raise lg.ProofError(f"--ledger is {led.origin!r}, the bundle is of {report.origin!r}")
+        head = led.parcel(report.item)["head"]
+        if head.hex() != report.head:
+            record, entry = led.entry(head)
+            report.policy_failures.append(
+                f"the ledger has later events of {report.item} than the bundle shows "
+                f"(latest: record {record.index}, {entry.type}); the bundle is stale or truncated"
+            )
     if ctx.json:
         echo_json(report_to_json(report))
     else:

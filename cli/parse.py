@@ -6,10 +6,11 @@ becomes one clear line and exit status 2.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
-from ledger import EncodingError, UsageError, check_date
+from ledger import EncodingError, LimitError, UsageError, check_date
 
 _CARATS = re.compile(r"(\d{1,9})(?:\.(\d{1,2}))?\Z")
 _AMOUNT = re.compile(r"(\d{1,15})(?:\.(\d{1,3}))?\Z")
@@ -29,8 +30,36 @@ def carats(text: str, what: str = "carats") -> int:
     return points
 
 
+_DIGITS = re.compile(r"[0-9]{1,12}\Z")
+
+
+def read_limited(path: str, limit: int, what: str) -> bytes:
+    """Read a file of at most ``limit`` bytes without reading more than that.
+
+    Raises:
+        UsageError: the file cannot be read.
+        LimitError: it is larger than ``limit``.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:  # a regular file: refuse before reading anything
+                raise LimitError(f"{what}: {path} is {size} bytes, the limit is {limit}")
+            chunks = []
+            total = 0
+            while chunk := fh.read(1 << 20):  # pipes and devices: read in bounded steps
+                total += len(chunk)
+                if total > limit:
+                    raise LimitError(f"{what}: {path} is larger than the limit of {limit} bytes")
+                chunks.append(chunk)
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot read {path}: {exc.strerror}") from exc
+    return b"".join(chunks)
+
+
 def positive_int(text: str, what: str) -> int:
-    if not text.isdigit() or int(text) <= 0 or len(text) > 12:
+    # ASCII digits only: str.isdigit() accepts superscripts that int() refuses.
+    if not _DIGITS.match(text) or int(text) <= 0:
         raise UsageError(f"{what}: expected a positive whole number, got {text!r}")
     return int(text)
 

@@ -67,6 +67,7 @@ def report_to_json(r: lg.BundleReport) -> dict[str, Any]:
         "grading_report": r.report,
         "origin": r.origin,
         "checkpoint_size": r.checkpoint_size,
+        "head": r.head,
         "journey": [
             {
                 "index": s.index,

@@ -30,8 +30,9 @@ import jinja2
 import segno
 
 import ledger as lg
+from cli import parse
 from ledger.model import Record, SignedEntry
-from ledger.proofs import Bundle, Step
+from ledger.proofs import MAX_BUNDLE_SIZE, Bundle, Step
 
 if TYPE_CHECKING:
     from cli.main import Ctx
@@ -1137,7 +1138,6 @@ def report(
       kpledger report ST-0001 -o ST-0001.html --bundle ST-0001.kpproof \\
           --trust operator.vkey --deny-origin RU
     """
-    from cli import parse
     from cli.main import _country, _read_text, _trust
     from cli.render import echo_json
     from ledger.policy import parse_policy
@@ -1152,10 +1152,7 @@ def report(
         if trust is None:
             raise lg.UsageError("--bundle needs --trust (the operator's verifier key)")
         verifier = _trust(trust)
-        try:
-            data = Path(bundle_file).read_bytes()
-        except OSError as exc:
-            raise lg.UsageError(f"cannot read {bundle_file}: {exc.strerror}") from exc
+        data = parse.read_limited(bundle_file, MAX_BUNDLE_SIZE, "--bundle")
     else:
         led = ctx.ledger()
         verifier = _trust(trust) if trust is not None else led.verifier()

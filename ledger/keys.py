@@ -100,7 +100,8 @@ def _parse_private(data: bytes) -> dict[str, Any]:
         header = require_map(decode(raw), "key file")
     except (binascii.Error, ValueError, EncodingError) as exc:
         raise KeyFileError(f"corrupt private key file: {exc}") from exc
-    if header.get("v") != 1 or header.get("kdf") not in ("none", "scrypt"):
+    version = header.get("v")
+    if type(version) is not int or version != 1 or header.get("kdf") not in ("none", "scrypt"):
         raise KeyFileError("unsupported private key file version or KDF")
     return header
 

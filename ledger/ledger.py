@@ -330,6 +330,14 @@ class Ledger:
             ChainError, EncodingError, RuleError: the first invalid record (named).
             ProofError: the stored tree or a stored checkpoint disagrees with the records.
         """
+        # One read transaction: WAL gives a snapshot, so appends committed meanwhile by
+        # other processes cannot make the records, tiles and state disagree mid-check.
+        with self.store.snapshot():
+            return self._verify(progress, jobs, chunk)
+
+    def _verify(
+        self, progress: Callable[[int], None] | None, jobs: int, chunk: int
+    ) -> VerifyReport:
         missing = set(TRIGGERS) - self.store.triggers()
         if missing:
             raise ChainError(

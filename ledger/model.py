@@ -345,7 +345,7 @@ class Body:
 
 
 def _check_version(m: Mapping[str, Any], what: str) -> None:
-    if m.get("v") != FORMAT_VERSION:
+    if type(m.get("v")) is not int or m["v"] != FORMAT_VERSION:  # not True (True == 1)
         raise EncodingError(f"{what}: unsupported format version {m.get('v')!r}")
 
 

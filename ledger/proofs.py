@@ -67,7 +67,7 @@ class Bundle:
             raise ProofError(f"bundle is {len(data)} bytes, the limit is {MAX_BUNDLE_SIZE}")
         try:
             m = require_map(decode(data, max_size=MAX_BUNDLE_SIZE), "bundle")
-            if m.get("v") != 1 or m.get("type") != BUNDLE_TYPE:
+            if type(m.get("v")) is not int or m["v"] != 1 or m.get("type") != BUNDLE_TYPE:
                 raise EncodingError("not a kpledger proof bundle (type/version)")
             if set(m) != {"v", "type", "origin", "item", "checkpoint", "records"}:
                 raise EncodingError("bundle has missing or unknown fields")
@@ -126,6 +126,8 @@ class BundleReport:
     report: str | None
     checkpoint_size: int
     origin: str
+    #: Hex id of the entry that produced the item's state as the bundle shows it.
+    head: str = ""
     journey: list[Step] = field(default_factory=list)
     certificates: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[tuple[int, str, str]] = field(default_factory=list)
@@ -252,6 +254,7 @@ def verify_bundle(
         yield_permille=item.get("yield"),
         report=item.get("report"),
         checkpoint_size=cp.size,
+        head=item["head"].hex(),
         origin=cp.origin,
     )
     for eid, (record, entry) in sorted(result.entries.items(), key=lambda kv: kv[1][0].index):

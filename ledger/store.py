@@ -238,6 +238,18 @@ class Store:
 
     # -- reading --------------------------------------------------------------
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Run the reads inside one read transaction (a consistent snapshot under WAL)."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
     def size(self) -> int:
         row = self.conn.execute("SELECT COUNT(*) FROM records").fetchone()
         return int(row[0])

@@ -587,3 +587,26 @@ def test_append_can_ask_for_a_checkpoint(cli: Cli) -> None:
         cli.key("ant"),
         contains="operator",
     )
+
+
+def test_verify_proof_latest_detects_a_stale_or_truncated_bundle(cli: Cli) -> None:
+    export(cli)
+    cli("checkpoint", "--key", cli.key("op"))
+    vkey = cli("key", "vkey", cli.pub("op"), "--name", "test.example/ledger").stdout.strip()
+    old = str(cli.tmp / "old.kpproof")
+    cli("prove", "P1", "-o", old)
+    assert cli("verify-proof", old, "--trust", vkey, "--latest").exit_code == 0
+    tid = cli(
+        "transfer", "--key", cli.key("ant"), "--parcels", "P1", "--to", "Antwerp Two"
+    ).stdout.strip()
+    cli("accept", "--key", cli.key("ant2"), tid)
+    # Offline the old bundle still verifies: it proves the history it shows...
+    assert cli("verify-proof", old, "--trust", vkey).exit_code == 0
+    # ...but the ledger knows later events.
+    stale = cli("verify-proof", old, "--trust", vkey, "--latest", ok=False)
+    assert stale.exit_code == 1 and "later events of P1" in stale.stderr
+    cli("checkpoint", "--key", cli.key("op"))
+    new = str(cli.tmp / "new.kpproof")
+    cli("prove", "P1", "-o", new)
+    out = json.loads(cli("verify-proof", new, "--trust", vkey, "--latest", json_out=True).stdout)
+    assert out["policy_ok"] and out["holder"] == "Antwerp Two"
