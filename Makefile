@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-deps lint typecheck pytest fuzz soak bench clean
+.PHONY: demo test test-deps lint typecheck pytest fuzz fuzz-atheris soak bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,16 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
+# Long fuzz runs (hypothesis; about 10 minutes at 10,000 examples per decoder). Set
+# KPLEDGER_FUZZ_EXAMPLES=100000 for the 100k-per-decoder run (about 90 minutes).
+FUZZ_EXAMPLES ?= 10000
 fuzz: $(STAMP)
-	KPLEDGER_FUZZ_EXAMPLES=100000 $(BIN)/pytest -q -m slow tests/property -k fuzz
+	KPLEDGER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -m slow tests/property tests/reliability -k fuzz
+
+# Coverage-guided fuzzing of the same decoders (atheris is installed for this run only).
+fuzz-atheris: $(STAMP)
+	$(BIN)/pip install --quiet atheris
+	$(BIN)/python tools/fuzz_atheris.py --target all --runs 1000000 -max_total_time=60
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow

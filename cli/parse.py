@@ -12,8 +12,8 @@ from typing import Any
 
 from ledger import EncodingError, LimitError, UsageError, check_date
 
-_CARATS = re.compile(r"(\d{1,9})(?:\.(\d{1,2}))?\Z")
-_AMOUNT = re.compile(r"(\d{1,15})(?:\.(\d{1,3}))?\Z")
+_CARATS = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,2}))?\Z")  # ASCII digits only
+_AMOUNT = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,3}))?\Z")
 _CURRENCY = re.compile(r"[A-Z]{3}\Z")
 #: ISO 4217 minor-unit exponents that are not 2 (the common case).
 _EXPONENTS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3}

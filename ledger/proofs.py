@@ -75,7 +75,9 @@ class Bundle:
                 raise EncodingError("bundle origin, item and checkpoint must be text")
             raw = m["records"]
             if not isinstance(raw, list) or not 0 < len(raw) <= MAX_BUNDLE_RECORDS:
-                raise EncodingError("bundle records must be a non-empty list")
+                raise EncodingError(
+                    f"bundle records must be a list of 1 to {MAX_BUNDLE_RECORDS} records"
+                )
             records = []
             for r in raw:
                 r = require_map(r, "bundle record")

@@ -27,11 +27,12 @@ seconds). When it is set, the tests are also marked ``slow`` (as in
 ``tests/property/test_note_fuzz.py``), so ``make fuzz``-style runs (``-m slow -k fuzz``)
 select them and the default run does not repeat a long campaign.
 
-Known bugs, excluded from the fuzzers' assertions and pinned by strict xfails:
-``cli.parse.positive_int`` raises ``ValueError`` for digits that ``str.isdigit`` accepts
-but ``int`` does not (such as ``"²"``); the version checks accept ``"v": true`` as 1, a
-second encoding of every entry, record and bundle (a new entry id for the same signed
-entry: ``test_version_true_is_refused``).
+Regressions pinned here (found by these fuzzers, fixed in the library): the version
+checks accepted ``"v": true`` as 1, a second encoding of every entry, record and bundle
+(a new entry id for the same signed entry: ``test_version_true_is_refused``,
+``test_a_re_encoded_entry_is_not_a_second_entry``); ``cli.parse.positive_int`` raised
+``ValueError`` for digits that ``str.isdigit`` accepts but ``int`` does not, such as
+``"²"`` (``test_positive_int_superscript_is_a_usage_error``).
 """
 
 from __future__ import annotations
@@ -297,15 +298,6 @@ def inputs(pool: list[bytes]) -> st.SearchStrategy[bytes]:
 # --- the model and bundle decoders ----------------------------------------------------------
 
 
-def _version_is_true(raw: bytes) -> bool:
-    """The input has ``"v": true`` (test_version_true_is_refused): the known bug."""
-    try:
-        value = decode(raw)
-    except LedgerError:
-        return False
-    return isinstance(value, dict) and value.get("v") is True
-
-
 @pytest.mark.parametrize("what", ["entry", "body", "record", "bundle"])
 def test_version_true_is_refused(seeds: Seeds, what: str) -> None:
     scene = seeds.scene
@@ -329,23 +321,17 @@ def test_version_true_is_refused(seeds: Seeds, what: str) -> None:
             proofs.verify_bundle(raw, scene.verifier)
 
 
-def test_version_true_makes_a_second_entry_id(tmp_path: Path) -> None:
-    """What the bug above allows, end to end (passes while the bug is there)."""
+def test_a_re_encoded_entry_is_not_a_second_entry(tmp_path: Path) -> None:
+    """Nobody can re-encode a signed entry under a new id and append it before its signer."""
     from tests.conftest import World
 
     world = World.create(tmp_path / "malleable.kpl")
     try:
         fields = {"parcel": "M-1", "carats": 10, "stones": 1, "mine": "Pit", "hs": "7102.10"}
         signed = world.sign("origin", fields, "Jwaneng")
-        copy = SignedEntry.from_wire(encode({**decode(signed.raw), "v": True}))
-        if copy.id == signed.id:  # pragma: no cover - cannot happen
-            return
-        world.append(copy)  # a third party submits the re-encoded copy first
-        world.verify()
-        with pytest.raises(LedgerError):
-            world.append(signed)  # the signer's own entry is now refused
-    except EncodingError:
-        pass  # the bug is fixed: the copy does not decode
+        with pytest.raises(EncodingError):
+            SignedEntry.from_wire(encode({**decode(signed.raw), "v": True}))
+        assert world.append(signed).entry.id == signed.id
     finally:
         world.close()
 
@@ -355,7 +341,7 @@ def test_version_true_makes_a_second_entry_id(tmp_path: Path) -> None:
 def test_fuzz_signed_entry_from_wire(seeds: Seeds, data: st.DataObject) -> None:
     raw = data.draw(inputs(seeds.entries), label="entry")
     entry = call(SignedEntry.from_wire, EncodingError, raw)
-    if entry is not None and not _version_is_true(raw):
+    if entry is not None:
         assert entry.raw == raw and entry.id == hashlib.sha256(raw).digest()
         assert SignedEntry.build(entry.body_bytes, entry.sigs).raw == raw
 
@@ -367,7 +353,7 @@ def test_fuzz_record_from_wire(seeds: Seeds, data: st.DataObject) -> None:
     record = call(Record.from_wire, EncodingError, raw)
     if record is not None:
         rebuilt = Record.build(record.index, record.prev, record.time, record.entry_bytes)
-        assert rebuilt.raw == raw or _version_is_true(raw)
+        assert rebuilt.raw == raw
         call(record.entry, EncodingError)
 
 
@@ -377,7 +363,7 @@ def test_fuzz_bundle_decode(seeds: Seeds, data: st.DataObject) -> None:
     raw = data.draw(inputs(seeds.bundles), label="bundle")
     bundle = call(proofs.Bundle.decode, ProofError, raw)
     if bundle is not None:
-        assert bundle.encode() == raw or _version_is_true(raw)
+        assert bundle.encode() == raw
 
 
 @FUZZ
@@ -388,8 +374,7 @@ def test_fuzz_verify_bundle(seeds: Seeds, data: st.DataObject) -> None:
     if report is not None:
         # Whatever verifies is a canonical bundle about the item it names.
         bundle = proofs.Bundle.decode(raw)
-        assert bundle.encode() == raw or _version_is_true(raw)
-        assert report.item == bundle.item
+        assert bundle.encode() == raw and report.item == bundle.item
 
 
 def _envelope(body: bytes, seed: bytes | None, old: list[dict[str, bytes]]) -> bytes:
@@ -565,18 +550,8 @@ def arg_inputs(pool: list[str]) -> st.SearchStrategy[str]:
     )
 
 
-def _known_positive_int_bug(exc: BaseException, text: str) -> bool:
-    """``str.isdigit`` accepts digits that ``int`` refuses (test_positive_int_superscript)."""
-    return isinstance(exc, ValueError) and any(c.isdigit() and not c.isdecimal() for c in text)
-
-
 def parse_call(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    try:
-        return call(functools.partial(fn, **kw), UsageError, *args)
-    except ValueError as exc:
-        if _known_positive_int_bug(exc, "".join(a for a in args if isinstance(a, str))):
-            return None
-        raise
+    return call(functools.partial(fn, **kw), UsageError, *args)
 
 
 @FUZZ
@@ -639,6 +614,15 @@ def test_positive_int_superscript_is_a_usage_error(call_: str) -> None:
             parse.positive_int("²", "--stones")
         else:
             parse.outputs("A:1:²", "--outputs")
+
+
+@pytest.mark.parametrize("call_", ["carats", "money"])
+def test_numeric_arguments_take_ascii_digits_only(call_: str) -> None:
+    with pytest.raises(UsageError):
+        if call_ == "carats":
+            parse.carats("\u0661\u0662.\u0665", "--carats")
+        else:
+            parse.money("\u0661\u0662", "USD", "--price")
 
 
 # --- the CLI's entry files (submit) -----------------------------------------------------------

@@ -10,9 +10,9 @@ well under the time parsing would (``FAST``). Just below each limit the parser *
 reached (so the tripwire is live and the boundary is where the spec says).
 
 The CLI's ``submit`` with an oversized or hostile entry file gives one error line, exit
-status 1 and an unchanged ledger. Reading a huge file at all is another matter:
-``read_entry_file`` and ``verify-proof`` load the whole file before any size check
-(``test_huge_files_are_not_read_into_memory``, strict xfail).
+status 1 and an unchanged ledger, and a huge file is not read into memory by ``submit``
+or ``verify-proof`` (``test_huge_files_are_not_read_into_memory``: both used to load the
+whole file before any size check).
 """
 
 from __future__ import annotations
