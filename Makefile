@@ -23,8 +23,8 @@ test-deps:
 	bash tools/install-test-deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check ledger cli tests tools
-	$(BIN)/ruff format --check ledger cli tests tools
+	$(BIN)/ruff check ledger cli tests tools bench
+	$(BIN)/ruff format --check ledger cli tests tools bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -45,6 +45,12 @@ fuzz-atheris: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow
+
+# Benchmarks against raw ceilings measured in the same run (bench/README.md); pymerkle is
+# installed for the Merkle comparison only. `python -m bench.run --scale` adds the 1M-entry runs.
+bench: $(STAMP)
+	$(BIN)/pip install --quiet pymerkle
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache

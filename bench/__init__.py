@@ -1,0 +1,1 @@
+"""Benchmarks of kpledger (``python -m bench.run``); not part of ``make test``."""
