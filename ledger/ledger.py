@@ -52,7 +52,29 @@ class Trace:
     origins: list[dict[str, Any]]
 
 
-class Ledger:
+class Signing:
+    """Signing entries for a ledger's origin, shared by the file and the remote ledger."""
+
+    origin: str
+
+    def sign(
+        self,
+        entry_type: str,
+        fields: dict[str, Any],
+        key: PrivateKey,
+        *,
+        now: int,
+        cosigners: Sequence[PrivateKey] = (),
+    ) -> SignedEntry:
+        """Build and sign an entry for this ledger's origin (not appended)."""
+        body = Body(entry_type, self.origin, key.kid, now, fields)
+        return sign_body(body, [key.seed, *(c.seed for c in cosigners)])
+
+    def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry:
+        return add_signature(entry, key.seed)
+
+
+class Ledger(Signing):
     """One ledger file."""
 
     def __init__(self, store: Store) -> None:
@@ -103,22 +125,6 @@ class Ledger:
         self.store.close()
 
     # -- writing --------------------------------------------------------------
-
-    def sign(
-        self,
-        entry_type: str,
-        fields: dict[str, Any],
-        key: PrivateKey,
-        *,
-        now: int,
-        cosigners: Sequence[PrivateKey] = (),
-    ) -> SignedEntry:
-        """Build and sign an entry for this ledger (not appended)."""
-        body = Body(entry_type, self.origin, key.kid, now, fields)
-        return sign_body(body, [key.seed, *(c.seed for c in cosigners)])
-
-    def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry:
-        return add_signature(entry, key.seed)
 
     def append(
         self,

@@ -41,14 +41,11 @@ from ledger.errors import (
     UsageError,
 )
 from ledger.keys import PrivateKey
-from ledger.ledger import Trace, TraceNode, VerifyReport
+from ledger.ledger import Signing, Trace, TraceNode, VerifyReport
 from ledger.model import (
     MAX_ENTRY_SIZE,
-    Body,
     Record,
     SignedEntry,
-    add_signature,
-    sign_body,
 )
 from ledger.rules import Finding
 from ledger.store import Appended
@@ -291,7 +288,7 @@ class _RemoteStoreView:
         return [(int(i), str(r), str(m)) for i, r, m in rows]
 
 
-class RemoteLedger:
+class RemoteLedger(Signing):
     """The CLI's view of a ledger held by a node at ``url`` (see the module docstring)."""
 
     def __init__(self, url: str, *, client: NodeClient | None = None) -> None:
@@ -309,22 +306,6 @@ class RemoteLedger:
         self.client.close()
 
     # -- writing --------------------------------------------------------------
-
-    def sign(
-        self,
-        entry_type: str,
-        fields: dict[str, Any],
-        key: PrivateKey,
-        *,
-        now: int,
-        cosigners: Sequence[PrivateKey] = (),
-    ) -> SignedEntry:
-        """Build and sign an entry for the node's ledger, locally."""
-        body = Body(entry_type, self.origin, key.kid, now, fields)
-        return sign_body(body, [key.seed, *(c.seed for c in cosigners)])
-
-    def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry:
-        return add_signature(entry, key.seed)
 
     def append(
         self,
