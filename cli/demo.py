@@ -561,8 +561,9 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     s.run("checkpoint", "--key", s.key("operator"))
     vkey = s.run("key", "vkey", s.pub("operator"), "--name", ORIGIN)
     (path / "operator.vkey").write_text(vkey + "\n")
-    s.run("prove", "ST-0001", "-o", str(path / "ST-0001.kpproof"))
-    s.run("prove", "ST-0002", "-o", str(path / "ST-0002.kpproof"))
+    s.say("The operator attests each bundle shows the stone's latest state (a node does it too):")
+    s.run("prove", "ST-0001", "-o", str(path / "ST-0001.kpproof"), "--key", s.key("operator"))
+    s.run("prove", "ST-0002", "-o", str(path / "ST-0002.kpproof"), "--key", s.key("operator"))
 
     s.heading("14. A buyer verifies offline with only the operator's verifier key")
     s.run(
@@ -572,6 +573,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         str(path / "operator.vkey"),
         "--deny-origin",
         "RU",
+        "--require-latest",
     )
     s.say("The buyer can also read it as one self-contained web page (journey, certificates,")
     s.say("origin, yield, warnings, and a QR code of the bundle's SHA-256 to re-check it):")

@@ -1347,15 +1347,24 @@ def verify_consistency(ctx: Ctx, old_file: str, new_file: str, trust: str) -> No
 @main.command()
 @click.argument("item")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Bundle file.")
+@click.option(
+    "--key",
+    "key_file",
+    help="Operator key: also attest that the item's state in the bundle is its latest.",
+)
 @pass_ctx
-def prove(ctx: Ctx, item: str, output: str) -> None:
+def prove(ctx: Ctx, item: str, output: str, key_file: str | None) -> None:
     """Write the self-contained provenance bundle of a parcel or stone.
+
+    A node, or --key OPERATOR_KEY, adds a signed attestation that the bundle shows the
+    item's latest state (so a bundle cut short fails verify-proof).
 
     \b
     Example:
       kpledger prove ST-001 -o ST-001.kpproof
     """
-    data = ctx.ledger().prove(item)
+    key = load_key(ctx, key_file) if key_file else None
+    data = ctx.ledger().prove(item, key)
     Path(output).write_bytes(data)
     if ctx.json:
         echo_json({"item": item, "file": output, "bytes": len(data)})
@@ -1373,6 +1382,11 @@ def prove(ctx: Ctx, item: str, output: str) -> None:
     is_flag=True,
     help="Also ask --ledger (a mirror file or a node URL) whether the item has later events.",
 )
+@click.option(
+    "--require-latest",
+    is_flag=True,
+    help="Fail unless the operator attests in the bundle that it shows the latest state.",
+)
 @pass_ctx
 def verify_proof(
     ctx: Ctx,
@@ -1381,11 +1395,14 @@ def verify_proof(
     policy_file: str | None,
     deny_origin: str | None,
     latest: bool,
+    require_latest: bool,
 ) -> None:
     """Verify a provenance bundle offline: no ledger, no network, only the trusted key.
 
-    A bundle proves the item's history up to its last event in the bundle; it cannot
-    prove that no event followed (a sale, say). --latest checks that online.
+    A bundle proves the item's history up to its last event in the bundle. That this is
+    the item's latest state (no later sale, say) is proven only by the operator's
+    attestation in the bundle (checked when present; --require-latest demands it) or,
+    online, by --latest.
 
     \b
     Example:
@@ -1404,6 +1421,11 @@ def verify_proof(
     )
     data = parse.read_limited(file, MAX_BUNDLE_FILE, "FILE")
     report = lg.verify_bundle(data, verifier, buyer_policy=pol, deny_origins=deny)
+    if require_latest and not report.latest_attested:
+        report.policy_failures.append(
+            "the bundle carries no operator attestation that it shows the item's latest state "
+            "(make it with 'prove --key OPERATOR_KEY' or from a node, or check with --latest)"
+        )
     if latest:
         led = ctx.ledger()
         if led.origin != report.origin:

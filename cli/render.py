@@ -68,6 +68,7 @@ def report_to_json(r: lg.BundleReport) -> dict[str, Any]:
         "origin": r.origin,
         "checkpoint_size": r.checkpoint_size,
         "head": r.head,
+        "latest_attested": r.latest_attested,
         "journey": [
             {
                 "index": s.index,
@@ -106,6 +107,13 @@ def format_report(r: lg.BundleReport) -> str:
             f"  {c['number']}: {c['exporter']} ({c['exporter_country']}) -> {c['importer']} "
             f"({c['importer_country']}), issued {c['issued']} by {c['authority']}, "
             f"expires {c['expires']}, origins {', '.join(c['origins'])}"
+        )
+    lines.append("")
+    if r.latest_attested:
+        lines.append("The operator attests this is the item's latest state as of the checkpoint.")
+    else:
+        lines.append(
+            "No operator attestation of the latest state: later events (a sale) are not excluded."
         )
     lines.append("")
     lines.append(f"Origin composition: {lg.format_composition(r.composition)}")

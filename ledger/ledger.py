@@ -515,8 +515,11 @@ class Ledger(Signing):
             "proof": proof,
         }
 
-    def prove(self, pid: str) -> bytes:
+    def prove(self, pid: str, key: PrivateKey | None = None) -> bytes:
         """The provenance bundle of an item against the latest checkpoint.
+
+        With the operator ``key``, the bundle also carries a signed attestation that the
+        item's state in it is its latest as of the checkpoint (specs/proof-bundle.md §2.1).
 
         Raises:
             NotFoundError: unknown item or no checkpoint.
@@ -541,8 +544,19 @@ class Ledger(Signing):
                 f"the latest checkpoint (size {size}) predates {pid!r}'s last event "
                 f"(record {head_index}); run 'kpledger checkpoint --key OPERATOR_KEY' first"
             )
+        attestation = None
+        if key is not None:
+            if key.kid != self.operator:
+                raise ProofError("only the operator key attests an item's latest state")
+            attestation = proofs.attest(self.origin, size, pid, item["head"], key.seed)
         bundle = proofs.make_bundle(
-            self.origin, pid, text, size, list(unique.values()), self.store.hash_reader(size)
+            self.origin,
+            pid,
+            text,
+            size,
+            list(unique.values()),
+            self.store.hash_reader(size),
+            attestation,
         )
         return bundle.encode()
 

@@ -582,11 +582,12 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get(
         "/api/prove",
-        summary="Provenance bundle of an item (verify offline with verify-proof)",
+        summary="Provenance bundle of an item (verify offline with verify-proof); an "
+        "operator node attests that the item's state in it is its latest",
         responses=_OCTETS,
     )
     async def prove(item: Annotated[str, Query(max_length=200)]) -> Response:
-        return Response(led.prove(item), media_type="application/octet-stream")
+        return Response(led.prove(item, node.key), media_type="application/octet-stream")
 
     @app.get(
         "/api/proofs/inclusion", summary="RFC 9162 inclusion proof", responses=_MSGPACK_OR_JSON

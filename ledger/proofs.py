@@ -40,21 +40,23 @@ class Bundle:
     item: str
     checkpoint: str
     records: tuple[BundleRecord, ...]
+    #: Optional operator-signed note: the item's latest state as of the checkpoint.
+    attestation: str | None = None
 
     def encode(self) -> bytes:
-        return encode(
-            {
-                "v": 1,
-                "type": BUNDLE_TYPE,
-                "origin": self.origin,
-                "item": self.item,
-                "checkpoint": self.checkpoint,
-                "records": [
-                    {"index": r.index, "record": r.record, "proof": list(r.proof)}
-                    for r in self.records
-                ],
-            }
-        )
+        wire: dict[str, Any] = {
+            "v": 1,
+            "type": BUNDLE_TYPE,
+            "origin": self.origin,
+            "item": self.item,
+            "checkpoint": self.checkpoint,
+            "records": [
+                {"index": r.index, "record": r.record, "proof": list(r.proof)} for r in self.records
+            ],
+        }
+        if self.attestation is not None:
+            wire["attestation"] = self.attestation
+        return encode(wire)
 
     @classmethod
     def decode(cls, data: bytes) -> Bundle:
@@ -69,8 +71,10 @@ class Bundle:
             m = require_map(decode(data, max_size=MAX_BUNDLE_SIZE), "bundle")
             if type(m.get("v")) is not int or m["v"] != 1 or m.get("type") != BUNDLE_TYPE:
                 raise EncodingError("not a kpledger proof bundle (type/version)")
-            if set(m) != {"v", "type", "origin", "item", "checkpoint", "records"}:
+            if set(m) - {"attestation"} != {"v", "type", "origin", "item", "checkpoint", "records"}:
                 raise EncodingError("bundle has missing or unknown fields")
+            if "attestation" in m and not isinstance(m["attestation"], str):
+                raise EncodingError("bundle attestation must be text (a signed note)")
             if not all(isinstance(m[k], str) for k in ("origin", "item", "checkpoint")):
                 raise EncodingError("bundle origin, item and checkpoint must be text")
             raw = m["records"]
@@ -99,7 +103,38 @@ class Bundle:
                 records.append(BundleRecord(r["index"], r["record"], tuple(r["proof"])))
         except EncodingError as exc:
             raise ProofError(f"malformed bundle: {exc.message}") from exc
-        return cls(m["origin"], m["item"], m["checkpoint"], tuple(records))
+        return cls(m["origin"], m["item"], m["checkpoint"], tuple(records), m.get("attestation"))
+
+
+#: First line of an item-state attestation (specs/proof-bundle.md §2.1). It can never be
+#: read as a checkpoint: a checkpoint's second line is a decimal tree size.
+ATTESTATION_HEADER = "kpledger/v1 item-state"
+
+
+def format_attestation(origin: str, size: int, item: str, head: bytes) -> str:
+    """The signed text: the item's state ``head`` is its latest in the tree of ``size``."""
+    return f"{ATTESTATION_HEADER}\n{origin}\n{size}\n{item}\n{head.hex()}\n"
+
+
+def attest(origin: str, size: int, item: str, head: bytes, seed: bytes) -> str:
+    """Sign an item-state attestation with the operator key (a C2SP signed note)."""
+    return note.sign_note(format_attestation(origin, size, item, head), origin, seed)
+
+
+def check_attestation(text: str, verifier: note.Verifier) -> tuple[str, int, str, str]:
+    """Verify an attestation note; return ``(origin, size, item, head hex)``.
+
+    Raises:
+        ProofError: bad signature or not an item-state attestation.
+    """
+    signed = note.verify_note(text, [verifier])
+    lines = signed.text.split("\n")
+    if len(lines) != 6 or lines[0] != ATTESTATION_HEADER or lines[5] != "":
+        raise ProofError("the attestation is not a kpledger item-state attestation")
+    origin, size, item, head = lines[1:5]
+    if not size.isascii() or not size.isdigit() or (size != "0" and size.startswith("0")):
+        raise ProofError("the attestation's tree size is not a canonical decimal")
+    return origin, int(size), item, head
 
 
 @dataclass
@@ -130,6 +165,8 @@ class BundleReport:
     origin: str
     #: Hex id of the entry that produced the item's state as the bundle shows it.
     head: str = ""
+    #: Whether an operator-signed attestation says that state is the latest one.
+    latest_attested: bool = False
     journey: list[Step] = field(default_factory=list)
     certificates: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[tuple[int, str, str]] = field(default_factory=list)
@@ -242,6 +279,20 @@ def verify_bundle(
     item = state.get("parcel", bundle.item)
     if item is None:
         raise ProofError(f"the bundle does not contain item {bundle.item!r}")
+    attested = False
+    if bundle.attestation is not None:
+        a_origin, a_size, a_item, a_head = check_attestation(bundle.attestation, verifier)
+        if (a_origin, a_size, a_item) != (cp.origin, cp.size, bundle.item):
+            raise ProofError(
+                f"the attestation is for {a_item!r} at size {a_size} of {a_origin!r}, "
+                f"not {bundle.item!r} at size {cp.size} of {cp.origin!r}"
+            )
+        if a_head != item["head"].hex():
+            raise ProofError(
+                f"the bundle omits later events of {bundle.item!r}: the operator attests its "
+                f"latest state is entry {a_head[:16]}, the bundle ends at {item['head'].hex()[:16]}"
+            )
+        attested = True
     entries = {eid: e for eid, (_, e) in result.entries.items()}
     dag = ancestry(item["head"], entries)
     dag_set = set(dag)
@@ -257,6 +308,7 @@ def verify_bundle(
         report=item.get("report"),
         checkpoint_size=cp.size,
         head=item["head"].hex(),
+        latest_attested=attested,
         origin=cp.origin,
     )
     for eid, (record, entry) in sorted(result.entries.items(), key=lambda kv: kv[1][0].index):
@@ -387,6 +439,7 @@ def make_bundle(
     size: int,
     records: Sequence[Record],
     reader: merkle.HashReader,
+    attestation: str | None = None,
 ) -> Bundle:
     """Assemble a bundle from records (sorted here) and a hash reader at ``size``."""
     out = []
@@ -399,4 +452,4 @@ def make_bundle(
         out.append(
             BundleRecord(r.index, r.raw, tuple(merkle.inclusion_proof(r.index, size, reader)))
         )
-    return Bundle(origin, item_id, checkpoint_note, tuple(out))
+    return Bundle(origin, item_id, checkpoint_note, tuple(out), attestation)

@@ -545,5 +545,6 @@ class RemoteLedger(Signing):
     def consistency_proof(self, old: int, new: int) -> dict[str, Any]:
         return dict(self.client.get_value("/api/proofs/consistency", old=old, new=new))
 
-    def prove(self, pid: str) -> bytes:
+    def prove(self, pid: str, key: PrivateKey | None = None) -> bytes:
+        """The node's bundle; an operator node attests the item's latest state itself."""
         return self.client.get_bytes("/api/prove", item=pid)

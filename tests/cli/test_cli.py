@@ -610,3 +610,49 @@ def test_verify_proof_latest_detects_a_stale_or_truncated_bundle(cli: Cli) -> No
     cli("prove", "P1", "-o", new)
     out = json.loads(cli("verify-proof", new, "--trust", vkey, "--latest", json_out=True).stdout)
     assert out["policy_ok"] and out["holder"] == "Antwerp Two"
+
+
+def test_attested_bundle_detects_a_truncated_history(cli: Cli) -> None:
+    from dataclasses import replace
+
+    from ledger.proofs import Bundle
+
+    export(cli)
+    tid = cli(
+        "transfer", "--key", cli.key("ant"), "--parcels", "P1", "--to", "Antwerp Two"
+    ).stdout.strip()
+    cli("accept", "--key", cli.key("ant2"), tid)
+    cli("checkpoint", "--key", cli.key("op"))
+    vkey = cli("key", "vkey", cli.pub("op"), "--name", "test.example/ledger").stdout.strip()
+    plain = cli.tmp / "plain.kpproof"
+    attested = cli.tmp / "attested.kpproof"
+    cli("prove", "P1", "-o", str(plain))
+    cli.rejected(
+        "prove",
+        "P1",
+        "-o",
+        str(cli.tmp / "x.kpproof"),
+        "--key",
+        cli.key("ant"),
+        contains="operator",
+    )
+    cli("prove", "P1", "-o", str(attested), "--key", cli.key("op"))
+    out = json.loads(
+        cli(
+            "verify-proof", str(attested), "--trust", vkey, "--require-latest", json_out=True
+        ).stdout
+    )
+    assert out["latest_attested"] and out["holder"] == "Antwerp Two"
+    bad = cli("verify-proof", str(plain), "--trust", vkey, "--require-latest", ok=False)
+    assert bad.exit_code == 1 and "no operator attestation" in bad.stderr
+    # Cut the accept off the attested bundle: it would show P1 still at Antwerp, locked.
+    bundle = Bundle.decode(attested.read_bytes())
+    cut = replace(bundle, records=bundle.records[:-1])
+    attested.write_bytes(cut.encode())
+    result = cli("verify-proof", str(attested), "--trust", vkey, ok=False)
+    assert result.exit_code == 1 and "omits later events of 'P1'" in result.stderr
+    # An attestation is bound to its item.
+    other = replace(Bundle.decode(plain.read_bytes()), item="P2", attestation=bundle.attestation)
+    attested.write_bytes(other.encode())
+    result = cli("verify-proof", str(attested), "--trust", vkey, ok=False)
+    assert result.exit_code == 1

@@ -65,6 +65,9 @@ def test_multi_party_flow_through_the_node(scene: Scene) -> None:
     vkey = node("key", "vkey", node.pub("op"), "--name", "test.example/ledger").stdout.strip()
     verdict = node("verify-proof", bundle, "--trust", vkey, "--deny-origin", "RU")
     assert "BW" in verdict.stdout
+    # An operator node attests that the bundle shows the stone's latest state.
+    attested = node("verify-proof", bundle, "--trust", vkey, "--require-latest", json_out=True)
+    assert json.loads(attested.stdout)["latest_attested"] is True
 
 
 def test_rejections_are_the_local_ones_and_change_nothing(scene: Scene) -> None:

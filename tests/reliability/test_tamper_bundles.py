@@ -224,8 +224,8 @@ def test_registry_drops_are_detected_or_harmless(scene: Scene) -> None:
         "bundle with the item's last events cut off verifies under the fresh checkpoint and "
         "reports a stale state: a sold stone shows as 'live' at the retailer (a resale "
         "with a valid-looking proof), a delivered stone as still held by the lab; "
-        "offline this stays a documented limit (specs/proof-bundle.md §5); "
-        "verify-proof --latest checks it online"
+        "without the operator's attestation this stays a documented limit "
+        "(specs/proof-bundle.md §2.1, §5); verify-proof --latest checks it online"
     ),
 )
 @pytest.mark.parametrize("case", ["sold stone, sell dropped", "accept dropped", "offer+accept"])
