@@ -306,6 +306,8 @@ def init(ctx: Ctx, key_file: str, origin: str) -> None:
     Example:
       kpledger --ledger kp.db init --key keys/operator.key --origin kp.example.org/ledger
     """
+    if ctx.ledger_path.startswith(("http://", "https://")):
+        fail_usage("init creates a local ledger file; a node serves one (kpledger serve)")
     k = load_key(ctx, key_file)
     led = lg.Ledger.create(ctx.ledger_path, k, origin, now=now_ms())
     if ctx.json:

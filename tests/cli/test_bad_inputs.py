@@ -277,6 +277,12 @@ CASES: list[tuple[str, int, str, list[str]]] = [
     ("submit-empty", 1, "no entries", ["submit", "{tmp}/empty.kpe"]),
     ("checkpoint-no-key", 2, "--key", ["checkpoint"]),
     ("log-negative", 2, "", ["log", "--from", "-1"]),
+    (
+        "init-at-a-url",
+        2,
+        "local ledger file",
+        ["--ledger", "http://127.0.0.1:9", "init", "--key", "{key:op}", "--origin", "x"],
+    ),
 ]
 
 
