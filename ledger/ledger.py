@@ -52,6 +52,18 @@ class Trace:
     origins: list[dict[str, Any]]
 
 
+def entry_prefix(text: str) -> str:
+    """A typed entry id or prefix, lower-cased.
+
+    Raises:
+        UsageError: fewer than 8 hex digits, or not hex.
+    """
+    t = text.lower()
+    if len(t) < 8 or any(c not in "0123456789abcdef" for c in t):
+        raise UsageError(f"entry id {text!r}: expected at least 8 hex digits")
+    return t
+
+
 class Signing:
     """Signing entries for a ledger's origin, shared by the file and the remote ledger."""
 
@@ -215,9 +227,7 @@ class Ledger(Signing):
 
     def resolve_entry(self, text: str) -> bytes:
         """An entry id from its hex or a unique hex prefix (at least 8 digits)."""
-        t = text.lower()
-        if len(t) < 8 or any(c not in "0123456789abcdef" for c in t):
-            raise UsageError(f"entry id {text!r}: expected at least 8 hex digits")
+        t = entry_prefix(text)
         hits = self.store.find_ids(t)
         if not hits:
             raise NotFoundError(f"no entry {text}")

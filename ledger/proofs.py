@@ -347,7 +347,8 @@ def verify_bundle(
                 eid.hex(),
             )
         )
-    report.warnings = [f for f in result.findings if _entry_at(result, f[0]) in dag_set]
+    at_index = {record.index: eid for eid, (record, _) in result.entries.items()}
+    report.warnings = [f for f in result.findings if at_index.get(f[0]) in dag_set]
     if buyer_policy is not None:
         from ledger import policy
 
@@ -370,13 +371,6 @@ def verify_bundle(
                 f"{len(missing)} transfer(s) of polished goods lack the SoW warranty"
             )
     return report
-
-
-def _entry_at(result: replay.ReplayResult, index: int) -> bytes | None:
-    for eid, (record, _) in result.entries.items():
-        if record.index == index:
-            return eid
-    return None
 
 
 def _signer_name(state: rules.State, kid: bytes) -> str:

@@ -41,7 +41,7 @@ from ledger.errors import (
     UsageError,
 )
 from ledger.keys import PrivateKey
-from ledger.ledger import Signing, Trace, TraceNode, VerifyReport
+from ledger.ledger import Signing, Trace, TraceNode, VerifyReport, entry_prefix
 from ledger.model import (
     MAX_ENTRY_SIZE,
     Record,
@@ -372,10 +372,7 @@ class RemoteLedger(Signing):
         return dict(self.client.get_value("/api/transfer", id=transfer_id.hex()))
 
     def resolve_entry(self, text: str) -> bytes:
-        t = text.lower()
-        if len(t) < 8 or any(c not in "0123456789abcdef" for c in t):
-            raise UsageError(f"entry id {text!r}: expected at least 8 hex digits")
-        return bytes(self.client.get_value("/api/resolve", prefix=t))
+        return bytes(self.client.get_value("/api/resolve", prefix=entry_prefix(text)))
 
     def certificate_fields(
         self,
