@@ -238,15 +238,17 @@ def do_merkle(top: int, leaves: int = 1_000_000, n_proofs: int = 20_000) -> str:
 
 
 def do_memory(path: Path, top: int) -> str:
-    """Live allocation sites when the replay is done (before the state comparison)."""
+    """Live allocation sites when the replay is done (before the final state comparison)."""
+    from ledger import statecheck
+
     snapshots: list[tracemalloc.Snapshot] = []
-    original = Ledger._compare_state
+    original = statecheck.CheckedState.finish
 
-    def compare(self: Ledger, state: Any) -> None:
+    def finish(self: statecheck.CheckedState) -> None:
         snapshots.append(tracemalloc.take_snapshot())
-        original(self, state)
+        original(self)
 
-    Ledger._compare_state = compare  # type: ignore[method-assign]
+    statecheck.CheckedState.finish = finish  # type: ignore[method-assign]
     tracemalloc.start(1)
     try:
         led = Ledger.open(str(path))
@@ -257,7 +259,7 @@ def do_memory(path: Path, top: int) -> str:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-        Ledger._compare_state = original  # type: ignore[method-assign]
+        statecheck.CheckedState.finish = original  # type: ignore[method-assign]
     n = _size(path)
     if not snapshots:
         return f"**memory of Ledger.verify(), {n:,} entries**: peak {peak / 2**20:.1f} MiB traced"
@@ -363,7 +365,7 @@ def _phase_table(title: str, total: float, n: int, slots: dict[str, list[float]]
 
 
 def do_phases(path: Path, what: str) -> str:
-    from ledger import ed25519, model, replay, rules, store
+    from ledger import ed25519, model, replay, rules, statecheck, store
     from ledger import ledger as ledger_mod
 
     if what == "verify":
@@ -392,9 +394,14 @@ def do_phases(path: Path, what: str) -> str:
             ("    crypto_sign_open (libsodium)", ed25519, "_equation_libsodium"),
             ("Compact.append: Merkle root of the leaves", replay.Compact, "append"),
             (
-                "Ledger._compare_state: encode the replayed state, read and compare the stored",
-                ledger_mod.Ledger,
-                "_compare_state",
+                "CheckedState._compare_many: read idle values' stored rows, encode, compare",
+                statecheck.CheckedState,
+                "_compare_many",
+            ),
+            (
+                "CheckedState.finish: compare what is left, count the rows",
+                statecheck.CheckedState,
+                "finish",
             ),
         ]
         slots, restore = _patch(targets)

@@ -1158,7 +1158,10 @@ def inventory(ctx: Ctx, name: str) -> None:
     "--jobs",
     default=1,
     type=click.IntRange(1, 64),
-    help="Processes: with N > 1, N-1 workers check signatures while one replays the rules.",
+    help=(
+        "With N > 1, N worker processes check encodings, cached columns and signatures "
+        "while this one replays the rules (N+1 processes; N = number of cores is best)."
+    ),
 )
 @pass_ctx
 def verify(ctx: Ctx, jobs: int) -> None:

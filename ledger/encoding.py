@@ -33,6 +33,30 @@ def _canon(value: Any, depth: int) -> Any:
     """Return ``value`` with maps sorted into canonical key order; reject what is not allowed."""
     if depth > MAX_DEPTH:
         raise EncodingError(f"nesting deeper than {MAX_DEPTH} levels")
+    t = type(value)
+    if t is str or t is bytes or t is bool or value is None:  # the common cases first
+        return value
+    if t is int:
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise EncodingError(f"integer {value} outside the 64-bit range")
+        return value
+    if t is dict:
+        keys = list(value)
+        for key in keys:
+            if type(key) is not str:
+                break
+        else:
+            # For text, code-point order is the order of the UTF-8 bytes (surrogates,
+            # the one exception, cannot be encoded and fail in packb).
+            keys.sort()
+            return {key: _canon(value[key], depth + 1) for key in keys}
+    if t is list:
+        return [_canon(item, depth + 1) for item in value]
+    return _canon_other(value, depth)
+
+
+def _canon_other(value: Any, depth: int) -> Any:
+    """``_canon`` for subclasses (IntEnum, OrderedDict, tuple ...) and what is refused."""
     if value is None or isinstance(value, (bool, str, bytes)):
         return value
     if isinstance(value, int):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ledger import merkle, rules
 from ledger.errors import ChainError, EncodingError, LedgerError
-from ledger.model import ZERO_HASH, Record, SignedEntry
+from ledger.model import ZERO_HASH, Record, SignedEntry, parse_unchecked
 
 
 @dataclass
@@ -26,6 +26,10 @@ class ReplayResult:
     findings: list[tuple[int, str, str]] = field(default_factory=list)
     state: rules.State = field(default_factory=rules.State)
     entries: dict[bytes, tuple[Record, SignedEntry]] = field(default_factory=dict)
+
+
+class UncheckedParseError(EncodingError):
+    """An unchecked replay met a record it cannot use; the checking side names the fault."""
 
 
 def _located(exc: LedgerError, index: int, entry_id: bytes | None) -> None:
@@ -69,15 +73,25 @@ def replay(
     verify_signatures: bool = True,
     on_record: Callable[[Record, SignedEntry], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    unchecked: bool = False,
+    state: rules.State | None = None,
 ) -> ReplayResult:
     """Replay records in log order.
+
+    With ``unchecked``, records are parsed by :func:`ledger.model.parse_unchecked` and an
+    exception of any kind becomes an :class:`UncheckedParseError` naming the record: only
+    for a caller that checks every record's encoding and shapes elsewhere and lets the
+    first failure by index win (``Ledger.verify`` with ``jobs > 1``).
+
+    ``state`` is the State to replay into (a fresh one by default), such as the
+    ``statecheck.CheckedState`` with which ``verify`` compares the stored state as it goes.
 
     Raises:
         ChainError: a gap or reordering in the indexes, or a broken ``prev`` link.
         EncodingError: a record or entry that is not canonical.
         RuleError: an entry the rules engine rejects; the message names the record.
     """
-    result = ReplayResult()
+    result = ReplayResult() if state is None else ReplayResult(state=state)
     compact = Compact()
     state = result.state
     state.verify_signatures = verify_signatures
@@ -87,11 +101,17 @@ def replay(
     for index, raw in rows:
         entry_id: bytes | None = None
         try:
-            try:
-                record = Record.from_wire(raw)
-            except EncodingError as exc:
-                exc.rule = exc.rule or "R-EN-1"
-                raise
+            if unchecked:
+                try:
+                    record, entry = parse_unchecked(raw)
+                except Exception as exc:
+                    raise UncheckedParseError(f"cannot parse: {exc!r}", rule="R-EN-1") from exc
+            else:
+                try:
+                    record = Record.from_wire(raw)
+                except EncodingError as exc:
+                    exc.rule = exc.rule or "R-EN-1"
+                    raise
             if record.index != index:
                 raise ChainError(
                     f"record stored at {index} says it is record {record.index}", rule="R-CH-1"
@@ -107,15 +127,24 @@ def replay(
                     )
             elif index <= last_index:
                 raise ChainError("records are not in log order", rule="R-CH-1")
-            try:
-                entry = record.entry()
-            except EncodingError as exc:
-                exc.rule = exc.rule or "R-EN-1"
-                raise
+            if not unchecked:
+                try:
+                    entry = record.entry()
+                except EncodingError as exc:
+                    exc.rule = exc.rule or "R-EN-1"
+                    raise
             entry_id = entry.id
             if on_record is not None:
                 on_record(record, entry)
-            outcome = rules.apply(state, entry, index=index, now=record.time)
+            if unchecked:
+                try:
+                    outcome = rules.apply(state, entry, index=index, now=record.time)
+                except LedgerError:
+                    raise
+                except Exception as exc:
+                    raise UncheckedParseError(f"malformed entry: {exc!r}", rule="R-EN-1") from exc
+            else:
+                outcome = rules.apply(state, entry, index=index, now=record.time)
         except LedgerError as exc:
             _located(exc, index, entry_id)
             raise
