@@ -334,7 +334,7 @@ def section_verify(res: Results, data: LedgerData, repeat: int) -> float:
     )
     res.add(
         "verify",
-        f"Ledger.verify(jobs=2) {size}",
+        f"Ledger.verify(jobs=2) {size} (2 checking processes beside the replay)",
         n_sigs / v2,
         "sig/s",
         ceiling=ceiling,

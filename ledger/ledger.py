@@ -8,13 +8,14 @@ store. Each method does one user-level operation; the clock arrives as ``now``
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger import merkle, note, proofs, replay, rules
+from ledger import errors, merkle, note, proofs, replay, rules
 from ledger.errors import (
     ChainError,
+    EncodingError,
     LedgerError,
     NotFoundError,
     ProofError,
@@ -466,16 +467,31 @@ class Ledger(Signing):
                 main_error = exc
             finally:
                 rows.close()
-            bad: tuple[int, str, str] | None = None
-            for future in futures:
-                found = future.result()
-                if found is not None and (bad is None or found[0] < bad[0]):
-                    bad = found
-        if bad is not None:
             failed_at = _error_index(main_error)
-            # A tie goes to the worker: it checked the encoding and shapes the replay skipped.
-            if main_error is None or failed_at is None or bad[0] <= failed_at:
-                raise RuleError(bad[2], rule=bad[1])
+            bad: Finding | None = None
+            for (start, end), future in zip(chunks, futures, strict=True):
+                if bad is not None or (failed_at is not None and start > failed_at):
+                    future.cancel()  # past the first failure: nothing there can come first
+                    continue
+                if future.cancel():  # not started yet: check it here rather than wait idle
+                    found = check_signatures(self.store.path, start, end, pubs)
+                else:
+                    found = future.result()
+                if found is not None:
+                    bad = found  # chunks are in index order: the first found is the first
+        if bad is not None:
+            index, stage, rule, message, kind = bad
+            # Within one record, what a one-process replay checks first is reported.
+            if (
+                main_error is None
+                or failed_at is None
+                or index < failed_at
+                or (index == failed_at and stage < _main_stage(main_error, state.phase))
+            ):
+                cls = getattr(errors, kind, RuleError)
+                if not (isinstance(cls, type) and issubclass(cls, LedgerError)):
+                    cls = RuleError  # pragma: no cover - the worker names its own class
+                raise cls(message, rule=rule)
         if isinstance(main_error, replay.UncheckedParseError):  # pragma: no cover - a bug
             raise RuntimeError(f"unchecked replay failed where every check passed: {main_error}")
         if main_error is not None:
@@ -594,24 +610,41 @@ def _error_index(exc: LedgerError | None) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+#: Where in the checks of one record a failure was found, in the order of a one-process
+#: replay: a parallel verify reports, for the first failing record, what that replay would.
+STAGE_RECORD, STAGE_CHAIN, STAGE_ENTRY, STAGE_CACHE = 1, 2, 3, 4
+STAGE_RULES_BEFORE_SIGS, STAGE_SIGS, STAGE_RULES_AFTER_SIGS, STAGE_UNCHECKED = 5, 6, 7, 99
+
+Finding = tuple[int, int, str, str, str]  # (index, stage, rule, message, error class name)
+
+
 def check_signatures(
     path: str, start: int, end: int, pubs: dict[bytes, bytes]
-) -> tuple[int, str, str] | None:
-    """Worker of a parallel verify: decode records ``[start, end)``, check their cached
-    columns and every signature.
+) -> Finding | None:
+    """Worker of a parallel verify: decode records ``[start, end)`` with every check, check
+    their cached columns and every signature.
 
-    Returns the first failure as ``(index, rule, message)``; keys that are not registered
-    are left to the rules replay, which rejects them (R-ID-1).
+    Returns the first failure as ``(index, stage, rule, message, error class)``, worded as
+    a one-process verify words it; keys that are not registered are left to the rules
+    replay, which rejects them (R-ID-1).
     """
     store = Store.open(path)
     try:
         for index, raw, cached in store.iter_rows_cached(start, end):
+            stage = STAGE_RECORD
+            entry_id: bytes | None = None
             try:
                 record = Record.from_wire(raw)
+                stage = STAGE_ENTRY
                 entry = record.entry()
+                entry_id = entry.id
+                stage = STAGE_CACHE
                 check_row_cache(record, entry, cached)
             except LedgerError as exc:
-                return index, exc.rule or "R-EN-1", f"record {index}: {exc.message}"
+                if isinstance(exc, EncodingError):
+                    exc.rule = exc.rule or "R-EN-1"
+                replay.locate(exc, index, entry_id)
+                return index, stage, exc.rule or "R-EN-1", exc.message, type(exc).__name__
             for sig in entry.sigs:
                 public = pubs.get(sig.kid)
                 if public is None:
@@ -621,10 +654,21 @@ def check_signatures(
                 except SignatureError as exc:
                     return (
                         index,
+                        STAGE_SIGS,
                         "R-ID-1",
                         f"record {index} (entry {entry.id.hex()[:16]}): signature by key "
                         f"{sig.kid.hex()[:16]} is invalid: {exc}",
+                        "RuleError",
                     )
     finally:
         store.close()
     return None
+
+
+def _main_stage(exc: LedgerError, phase: int) -> int:
+    """The stage of an error of the unchecked replay (see STAGE_*)."""
+    if isinstance(exc, replay.UncheckedParseError):
+        return STAGE_UNCHECKED
+    if isinstance(exc, ChainError) and exc.rule == "R-CH-1":
+        return STAGE_CHAIN
+    return (STAGE_RULES_BEFORE_SIGS, STAGE_SIGS, STAGE_RULES_AFTER_SIGS)[phase]

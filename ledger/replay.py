@@ -32,7 +32,8 @@ class UncheckedParseError(EncodingError):
     """An unchecked replay met a record it cannot use; the checking side names the fault."""
 
 
-def _located(exc: LedgerError, index: int, entry_id: bytes | None) -> None:
+def locate(exc: LedgerError, index: int, entry_id: bytes | None) -> None:
+    """Prefix ``exc``'s message with the record (and entry) it is about."""
     where = f"record {index}"
     if entry_id is not None:
         where += f" (entry {entry_id.hex()[:16]})"
@@ -146,7 +147,7 @@ def replay(
             else:
                 outcome = rules.apply(state, entry, index=index, now=record.time)
         except LedgerError as exc:
-            _located(exc, index, entry_id)
+            locate(exc, index, entry_id)
             raise
         for w in outcome.warnings:
             result.warnings[w.rule] += 1

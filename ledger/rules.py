@@ -78,6 +78,9 @@ class State:
         #: False only when the caller verifies every signature itself (parallel replay);
         #: key registration, revocation and roles are still checked here.
         self.verify_signatures = True
+        #: How far ``apply`` got with the current entry: 0 before the signatures, 1 while
+        #: checking them, 2 after (a parallel verify orders its findings by it).
+        self.phase = 0
         self._backing = backing
         self._data: dict[tuple[str, str], Any] = {}
         self._journal: list[tuple[tuple[str, str], Any, bool, bool]] | None = None
@@ -959,6 +962,7 @@ def apply(state: State, entry: SignedEntry, *, index: int, now: int) -> Outcome:
         RuleError: the entry breaks a rule; ``rule`` holds its ID (specs/rules.md).
     """
     state.begin()
+    state.phase = 0
     try:
         out = _apply(state, entry, index=index, now=now)
     except BaseException:
@@ -984,7 +988,9 @@ def _apply(state: State, entry: SignedEntry, *, index: int, now: int) -> Outcome
             f"entry was signed for ledger {entry.body.ledger!r}, this is {meta['origin']!r}",
         )
     signer = _signer(state, entry)
+    state.phase = 1
     _verify_sigs(state, entry, {})
+    state.phase = 2
     out = Outcome()
     HANDLERS[entry.type](state, entry, signer, index, now, out)
     return out

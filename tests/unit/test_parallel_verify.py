@@ -5,12 +5,20 @@ The verdict and the reported record must be the same as a one-process replay.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.errors import LedgerError
+from ledger.ledger import Ledger
 from ledger.model import Signature, SignedEntry
 from tests.conftest import World
+from tests.unit.test_chain_tamper import copy_of, pristine, put_record, raw_sql, rows
 from tests.unit.test_tamper_rules import forge
+
+__all__ = ["pristine"]  # the module-scoped fixture, shared with test_chain_tamper
 
 
 def _origins(world: World, n: int) -> None:
@@ -60,3 +68,57 @@ def test_parallel_verify_reports_the_first_bad_signature(world: World, at: int) 
     parallel = _verdict(world, jobs=2, chunk=4)
     assert serial[0] == parallel[0] == "R-ID-1"
     assert f"record {index}" in serial[1] and f"record {index}" in parallel[1]
+
+
+# --- any tamper: the same verdict, rule and message as a one-process verify ---------------
+
+PARALLEL_EXAMPLES = settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _file_verdict(path: Path, **kw: int) -> tuple[str, str | None, str]:
+    led = Ledger.open(str(path))
+    try:
+        led.verify(**kw)
+    except LedgerError as exc:
+        return type(exc).__name__, exc.rule, exc.message
+    finally:
+        led.close()
+    return "valid", None, ""
+
+
+@PARALLEL_EXAMPLES
+@given(data=st.data())
+def test_parallel_verify_reports_what_serial_reports(
+    pristine: tuple[Path, int], data: st.DataObject
+) -> None:
+    """A byte of a record flipped (cached columns kept consistent or not), or a cached
+    column changed: the workers' checks and the unchecked replay find faults in different
+    orders, yet the verdict must be the one-process verdict, word for word."""
+    index = data.draw(st.integers(0, pristine[1] - 1), label="record")
+    how = data.draw(st.sampled_from(["record, caches fixed", "record only", "column"]))
+    with copy_of(pristine) as path:
+        with raw_sql(path) as conn:
+            if how == "column":
+                column = data.draw(st.sampled_from(["id", "hash", "time", "type", "json"]))
+                conn.execute(
+                    f"UPDATE records SET {column} = CASE typeof({column}) "
+                    f"WHEN 'integer' THEN {column} + 1 WHEN 'text' THEN {column} || ' ' "
+                    f"ELSE CAST(X'00' || {column} AS BLOB) END WHERE idx = ?",
+                    (index,),
+                )
+            else:
+                raw = bytearray(dict(rows(conn))[index])
+                at = data.draw(st.integers(0, len(raw) - 1), label="offset")
+                raw[at] ^= data.draw(st.integers(1, 255), label="xor")
+                if how == "record only":
+                    conn.execute("UPDATE records SET record = ? WHERE idx = ?", (bytes(raw), index))
+                else:
+                    put_record(conn, index, bytes(raw))
+        serial = _file_verdict(path)
+        parallel = _file_verdict(path, jobs=2, chunk=2)
+    assert serial[0] != "valid"
+    assert parallel == serial
