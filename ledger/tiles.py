@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ledger.errors import ProofError
 from ledger.merkle import HASH_SIZE
@@ -54,6 +54,8 @@ _MAX_LEVEL = 63
 _INDEX_LIMIT = 1 << 64
 
 _sha256 = hashlib.sha256
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _NODE_PREFIX = b"\x01"  # RFC 6962 §2.1 interior-node prefix
 
 # tile/<L or entries>/<N groups>[.p/<W>]; every part is re-checked by re-formatting.
@@ -247,17 +249,38 @@ class TileReader(Protocol):
         ...
 
 
+#: ``prev[_PAIRS[i]]`` is the ``i``-th pair of adjacent hashes of a tile row.
+_PAIRS = [slice(i, i + 2 * HASH_SIZE) for i in range(0, _FULL_TILE_BYTES, 2 * HASH_SIZE)]
+
+#: ``_SIBLINGS[x][r]`` slices, out of height ``r`` of a tile, the sibling of the height-``r``
+#: ancestor of the hash at position ``x`` (the audit-path node at that height).
+_SIBLINGS = [
+    tuple(
+        slice(((x >> r) ^ 1) * HASH_SIZE, (((x >> r) ^ 1) + 1) * HASH_SIZE)
+        for r in range(TILE_HEIGHT)
+    )
+    for x in range(TILE_WIDTH)
+]
+
+#: Right-edge audit-path tails a :class:`TileCache` keeps (tuples of at most 64 hashes).
+_MAX_EDGES = 4096
+
+_slice_bytes = bytes.__getitem__
+
+
 def _next_level(prev: bytes) -> bytes:
     """Hash adjacent pairs of a concatenated hash row (RFC 6962 §2.1 interior nodes).
 
     An unpaired last hash is dropped: it is not a complete node at the next height.
     """
-    return b"".join(
-        [
-            _sha256(_NODE_PREFIX + prev[i : i + 64]).digest()
-            for i in range(0, len(prev) - 2 * HASH_SIZE + 1, 2 * HASH_SIZE)
-        ]
-    )
+    if len(prev) <= _FULL_TILE_BYTES:
+        pairs = _PAIRS[: len(prev) // (2 * HASH_SIZE)]
+    else:  # not a tile row; kept general
+        step = 2 * HASH_SIZE
+        pairs = [slice(i, i + step) for i in range(0, len(prev) - step + 1, step)]
+    sha256, prefix = _sha256, _NODE_PREFIX
+    # The hot loop of a cold proof: one SHA-256 per node, nothing else per iteration.
+    return b"".join([sha256(prefix + prev[p]).digest() for p in pairs])
 
 
 def _tile_levels(data: bytes) -> list[bytes]:
@@ -269,19 +292,48 @@ def _tile_levels(data: bytes) -> list[bytes]:
     return levels
 
 
+def _tile_heights(data: bytes) -> list[bytes]:
+    """Heights 0-7 of a tile, as far as they have a complete node.
+
+    Height 8 (the tile's root) is left out: it is a stored hash of the level above, and
+    no proof or subtree lookup reads it from this tile. A full tile costs 254 hashes.
+    """
+    levels = [data]
+    while len(data) >= 2 * HASH_SIZE and len(levels) < TILE_HEIGHT:
+        data = _next_level(data)
+        levels.append(data)
+    return levels
+
+
+def _evict_oldest(entries: dict[_K, _V]) -> None:
+    """Drop the oldest entry of a FIFO dict; a no-op if another thread changed it first."""
+    try:
+        del entries[next(iter(entries))]
+    except (KeyError, RuntimeError, StopIteration):
+        pass
+
+
+def _heights(width: int) -> int:
+    """How many heights :func:`_tile_heights` returns for a tile of ``width`` hashes."""
+    return min(TILE_HEIGHT, width.bit_length())
+
+
 class TileCache:
     """A bounded first-in-first-out cache of tiles and their intra-tile nodes.
 
     Entries are keyed by ``(level, index, width)``, so a full tile stays valid for every
     later tree size and one cache can be shared by many :class:`TileHashReader` objects (a
     store can keep one for its lifetime; never share one between two logs, since keys do
-    not name the log). Each entry holds the tile and the interior nodes computed from it so
-    far: about 16 KiB for a full tile, so the default of 4096 tiles (every level-0 tile of
-    a 1M-leaf tree) stays under 70 MB, and only if that many tiles are actually read.
+    not name the log). Each entry holds the tile and its interior nodes at heights 1-7,
+    all computed when the tile is first read: about 16 KiB for a full tile, so the default
+    of 4096 tiles (every level-0 tile of a 1M-leaf tree) stays under 70 MB, and only if
+    that many tiles are actually read. The cache also keeps up to 4096 right-edge tails
+    of audit paths (see :meth:`TileHashReader.inclusion_proof`), keyed by tree size; like
+    a tile, such a tail never changes once the log has reached that size.
 
     Eviction is FIFO rather than LRU because a hit is then a single dict lookup (proof
-    generation does about 20 per proof); a hot tile that gets evicted costs one re-read
-    and at most 255 hashes.
+    generation does about 3 per proof); a hot tile that gets evicted costs one re-read
+    and at most 254 hashes.
     """
 
     def __init__(self, max_tiles: int = 4096) -> None:
@@ -297,6 +349,7 @@ class TileCache:
             raise ValueError(f"max_tiles must be >= 1, got {max_tiles}")
         self.max_tiles = max_tiles
         self._entries: dict[tuple[int, int, int], list[bytes]] = {}
+        self._edges: dict[tuple[int, int, int], tuple[bytes, ...]] = {}
 
     def __len__(self) -> int:
         """Return the number of cached tiles."""
@@ -307,11 +360,15 @@ class TileCache:
         return self._entries.get(key)
 
     def put(self, key: tuple[int, int, int], levels: list[bytes]) -> None:
-        """Store the heights of tile ``key``, evicting the oldest tile when full."""
+        """Store the heights of tile ``key``, evicting the oldest tile when full.
+
+        ``levels[h]`` must hold the tile's complete height-``h`` nodes, concatenated, from
+        ``levels[0]`` (the tile itself) up; missing heights are computed when needed.
+        """
         entries = self._entries
         entries.pop(key, None)
         while len(entries) >= self.max_tiles:
-            del entries[next(iter(entries))]
+            _evict_oldest(entries)
         entries[key] = levels
 
 
@@ -320,9 +377,13 @@ class TileHashReader:
 
     A perfect subtree at Merkle level ``L = 8t + r`` is node ``index`` at height ``r``
     inside the level-``t`` tile row; for ``r == 0`` it is a stored hash, otherwise it is
-    computed from that tile (at most 255 hashes per tile, then cached). Incomplete
+    computed from that tile (254 hashes for a full tile, once, then cached). Incomplete
     right-edge subtrees are never read from the level above: ``ledger.merkle`` folds them
     from perfect subtrees, which come from the partial tiles.
+
+    Besides :meth:`subtree_hash` the reader offers :meth:`inclusion_proof`, which
+    :func:`ledger.merkle.inclusion_proof` uses: it reads the audit path tile by tile (one
+    cache lookup and a few slices per tile level) instead of one subtree at a time.
     """
 
     def __init__(self, reader: TileReader, size: int, *, cache: TileCache | None = None) -> None:
@@ -337,33 +398,50 @@ class TileHashReader:
             ValueError: If ``size`` is negative.
             TypeError: If ``size`` is not an int.
         """
-        if isinstance(size, bool) or not isinstance(size, int):
-            raise TypeError(f"size must be an int, not {type(size).__name__}")
-        if size < 0:
-            raise ValueError(f"size must be >= 0, got {size}")
+        if type(size) is not int or size < 0:  # one test on the hot path (a reader per proof)
+            if isinstance(size, bool) or not isinstance(size, int):
+                raise TypeError(f"size must be an int, not {type(size).__name__}")
+            if size < 0:
+                raise ValueError(f"size must be >= 0, got {size}")
         self.size = size
         self._reader = reader
         self._cache = cache if cache is not None else TileCache()
-        # Same module, so the hot path reads the cache's dict directly (one lookup per hash).
+        # Same module, so the hot paths read the cache's dicts directly (one lookup each).
         self._cached = self._cache._entries
+        self._edges = self._cache._edges
 
-    def _load(self, t: int, n: int, width: int) -> list[bytes]:
-        data = self._reader.read_tiles([(t, n)]).get((t, n))
-        if data is None:
-            raise ProofError(f"tile {tile_path(t, n, width)} is missing for tree size {self.size}")
-        data = bytes(data)
-        need = width * HASH_SIZE
-        if len(data) < need or len(data) % HASH_SIZE:
-            raise ProofError(
-                f"tile {tile_path(t, n, width)}: expected {need} bytes for tree size "
-                f"{self.size}, got {len(data)}"
-            )
-        levels = [data[:need]]
-        self._cache.put((t, n, width), levels)
+    def _tile(self, t: int, n: int, width: int) -> list[bytes]:
+        """Return heights 0-7 of tile ``(t, n)`` of ``width`` hashes, reading it if needed."""
+        key = (t, n, width)
+        levels = self._cached.get(key)
+        if levels is not None:
+            if len(levels) >= _heights(width):
+                return levels
+            data = levels[0]  # put() with fewer heights: compute the rest, do not re-read
+        else:
+            stored = self._reader.read_tiles([(t, n)]).get((t, n))
+            if stored is None:
+                raise ProofError(
+                    f"tile {tile_path(t, n, width)} is missing for tree size {self.size}"
+                )
+            data = bytes(stored)
+            need = width * HASH_SIZE
+            if len(data) < need or len(data) % HASH_SIZE:
+                raise ProofError(
+                    f"tile {tile_path(t, n, width)}: expected {need} bytes for tree size "
+                    f"{self.size}, got {len(data)}"
+                )
+            data = data[:need]
+        # A new list, never an in-place extension: readers on other threads may hold the
+        # old one.
+        levels = _tile_heights(data)
+        self._cache.put(key, levels)
         return levels
 
     def tile_levels(self, level: int, index: int) -> list[bytes]:
-        """Return the (lazily extended) heights of tile ``(level, index)``.
+        """Return the heights of tile ``(level, index)``: ``[h]`` holds its height-``h`` nodes.
+
+        Heights 0-7 are returned, as far as the tile has a complete node at that height.
 
         Raises:
             ValueError: If the tile does not exist for this tree size.
@@ -372,10 +450,7 @@ class TileHashReader:
         width = _tile_width(self.size, level, index)
         if width == 0:
             raise ValueError(f"tile ({level}, {index}) does not exist at size {self.size}")
-        levels = self._cache.get((level, index, width))
-        if levels is None:
-            levels = self._load(level, index, width)
-        return levels
+        return self._tile(level, index, width)
 
     def subtree_hash(self, level: int, index: int) -> bytes:
         """Return MTH of the perfect subtree ``(level, index)`` (see :class:`HashReader`).
@@ -387,20 +462,110 @@ class TileHashReader:
         size = self.size
         if level < 0 or index < 0 or (index + 1) << level > size:
             raise ValueError(f"no complete subtree at level {level}, index {index} in size {size}")
-        # Hot path (about 20 calls per proof): _tile_width and the cache lookup are inlined.
+        # _tile_width and the cache lookup are inlined.
         t, r = divmod(level, TILE_HEIGHT)
         pos = index << r  # position of the subtree's first hash in the level-t row
         n = pos >> TILE_HEIGHT
         row = size >> (TILE_HEIGHT * t)
         width = TILE_WIDTH if n < row >> TILE_HEIGHT else row & (TILE_WIDTH - 1)
         levels = self._cached.get((t, n, width))
-        if levels is None:
-            levels = self._load(t, n, width)
-        while len(levels) <= r:
-            # Extends the cached list in place, so other readers see the work too.
-            levels.append(_next_level(levels[-1]))
+        if levels is None or len(levels) <= r:
+            levels = self._tile(t, n, width)
         off = ((pos & (TILE_WIDTH - 1)) >> r) * HASH_SIZE
         return levels[r][off : off + HASH_SIZE]
+
+    def _range_hash(self, start: int) -> bytes:
+        """Return MTH(D[start:size]) of an incomplete right-edge range.
+
+        ``start`` is aligned to the largest power of two ``<= size - start``, as in
+        ``merkle._range_hash``; the range is folded from its perfect subtrees.
+        """
+        parts: list[bytes] = []
+        pos, width = start, self.size - start
+        for level in range(width.bit_length() - 1, -1, -1):
+            if width >> level & 1:
+                parts.append(self.subtree_hash(level, pos >> level))
+                pos += 1 << level
+        h = parts.pop()
+        while parts:
+            h = _sha256(_NODE_PREFIX + parts.pop() + h).digest()
+        return h
+
+    def _edge_tail(self, index: int, shift: int) -> tuple[bytes, ...]:
+        """Return the audit path of leaf ``index`` from Merkle level ``shift`` up (cached).
+
+        Above level ``shift`` the path depends only on ``index >> shift``; it is cached
+        per tree size, since on the right edge it costs a check per level and, where the
+        sibling is an incomplete range, a fold of perfect subtrees.
+        """
+        size = self.size
+        key = (size, shift, index >> shift)
+        edges = self._edges
+        tail = edges.get(key)
+        if tail is not None:
+            return tail
+        path: list[bytes] = []
+        for level in range(shift, (size - 1).bit_length()):
+            sibling = (index >> level) ^ 1
+            if (sibling + 1) << level <= size:
+                path.append(self.subtree_hash(level, sibling))
+            elif sibling << level < size:
+                path.append(self._range_hash(sibling << level))
+            # else: no sibling, the node is promoted unchanged (RFC 6962 §2.1).
+        tail = tuple(path)
+        if len(edges) >= _MAX_EDGES:
+            _evict_oldest(edges)
+        edges[key] = tail
+        return tail
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes] | None:
+        """Return the inclusion proof of leaf ``index`` in the tree of ``size`` leaves.
+
+        The same hashes as the generic ``ledger.merkle.inclusion_proof`` over
+        :meth:`subtree_hash`, which calls this method. The audit path crosses each tile
+        level once, in a single tile: ``index >> 8t`` names the tile of level ``t`` and
+        its eight siblings are nodes of that tile (heights 0-7), so a full tile gives all
+        eight with one cache lookup and eight slices. Once the path reaches the right-edge
+        (partial) tile of a level it stays on the edge; that tail of the path depends only
+        on the position in that row and is cached (:meth:`_edge_tail`).
+
+        Args:
+            index: The leaf index, ``0 <= index < size``.
+            size: The tree size.
+
+        Returns:
+            The audit path, leaf sibling first; None if ``size`` is not this reader's
+            size (the caller then uses the generic algorithm).
+
+        Raises:
+            ValueError: If ``index`` is not within ``[0, size)``.
+            ProofError: If a needed tile is missing or too short.
+        """
+        if size != self.size:
+            return None
+        if not 0 <= index < size:
+            raise ValueError(f"leaf index {index} is not in a tree of size {size}")
+        cached = self._cached
+        proof: list[bytes] = []
+        depth = (size - 1).bit_length()  # the path has at most one hash per level below
+        t = shift = 0
+        while shift < depth:
+            x = index >> shift  # position of the leaf's level-8t ancestor in row t
+            n = x >> TILE_HEIGHT
+            if n >= size >> (shift + TILE_HEIGHT):
+                # The right-edge tile of row t (partial, or absent if no sibling is in it).
+                tail = self._edges.get((size, shift, x))
+                proof += tail if tail is not None else self._edge_tail(index, shift)
+                break
+            # A full tile: row t has 256+ hashes, so depth >= shift + 8, and each of the
+            # eight siblings is a complete node inside this tile.
+            levels = cached.get((t, n, TILE_WIDTH))
+            if levels is None or len(levels) < TILE_HEIGHT:
+                levels = self._tile(t, n, TILE_WIDTH)
+            proof += map(_slice_bytes, levels, _SIBLINGS[x & (TILE_WIDTH - 1)])
+            t += 1
+            shift += TILE_HEIGHT
+        return proof
 
 
 # --------------------------------------------------------------------------------------------
