@@ -1156,21 +1156,24 @@ def inventory(ctx: Ctx, name: str) -> None:
 @main.command()
 @click.option(
     "--jobs",
-    default=1,
+    default=None,
     type=click.IntRange(1, 64),
     help=(
         "With N > 1, N worker processes check encodings, cached columns and signatures "
-        "while this one replays the rules (N+1 processes; N = number of cores is best)."
+        "while this one replays the rules. Default: the number of CPUs (at most 8); "
+        "logs of up to 8192 records are always checked in one process."
     ),
 )
 @pass_ctx
-def verify(ctx: Ctx, jobs: int) -> None:
+def verify(ctx: Ctx, jobs: int | None) -> None:
     """Replay the whole log: chain links, encoding, signatures, every rule, tree and checkpoints.
 
     \b
     Example:
       kpledger --ledger kp.db verify
     """
+    if jobs is None:
+        jobs = min(os.cpu_count() or 1, 8)
     led = ctx.ledger()
     total = led.size()
     show_bar = sys.stderr.isatty() and not ctx.quiet and not ctx.json
