@@ -20,6 +20,8 @@ import msgpack
 
 from ledger.errors import EncodingError, LimitError
 
+_packb = msgpack.packb
+
 #: Largest encoded object kpledger will parse (specs/limits in specs/encoding.md §5).
 MAX_ENCODED_SIZE = 1 << 20
 #: Deepest nesting of maps and arrays accepted.
@@ -29,34 +31,56 @@ _INT_MIN = -(1 << 63)
 _INT_MAX = (1 << 64) - 1
 
 
+class _UnusualError(Exception):
+    """The value needs the general encoder's walk (:func:`_canon`)."""
+
+
+_LEAVES = frozenset({str, bytes, int, bool, type(None)})
+
+
+def _canonical(value: Any, depth: int) -> Any:
+    """Fast path of ``encode``: ``value`` with every map in canonical key order, copying
+    only what is out of order.
+
+    Accepts only the exact plain types (dict with text keys, list, tuple, str, bytes, int,
+    bool, None) nested well inside ``MAX_DEPTH``; raises :class:`_UnusualError` for anything
+    else, which the general walk then accepts or rejects. Text keys sort by code point,
+    which is the order of their UTF-8 bytes (a lone surrogate makes the packer fail, and
+    the general walk decides). Integers out of range make the packer fail likewise.
+    """
+    t = type(value)
+    if t in _LEAVES:
+        return value
+    is_map = t is dict
+    if not (is_map or t is list or t is tuple) or depth >= MAX_DEPTH:
+        raise _UnusualError
+    out: Any = None  # a copy, made only when a child changes
+    for key, item in value.items() if is_map else enumerate(value):
+        if is_map and type(key) is not str:
+            raise _UnusualError
+        ti = type(item)
+        if ti in _LEAVES:
+            continue
+        if ti is not dict and ti is not list and ti is not tuple:
+            raise _UnusualError
+        new = _canonical(item, depth + 1)
+        if new is not item:
+            if out is None:
+                out = dict(value) if is_map else list(value)
+            out[key] = new
+    result = value if out is None else out
+    if is_map and len(result) > 1:
+        keys = list(result)
+        ordered = sorted(keys)
+        if keys != ordered:
+            result = {k: result[k] for k in ordered}
+    return result
+
+
 def _canon(value: Any, depth: int) -> Any:
     """Return ``value`` with maps sorted into canonical key order; reject what is not allowed."""
     if depth > MAX_DEPTH:
         raise EncodingError(f"nesting deeper than {MAX_DEPTH} levels")
-    t = type(value)
-    if t is str or t is bytes or t is bool or value is None:  # the common cases first
-        return value
-    if t is int:
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise EncodingError(f"integer {value} outside the 64-bit range")
-        return value
-    if t is dict:
-        keys = list(value)
-        for key in keys:
-            if type(key) is not str:
-                break
-        else:
-            # For text, code-point order is the order of the UTF-8 bytes (surrogates,
-            # the one exception, cannot be encoded and fail in packb).
-            keys.sort()
-            return {key: _canon(value[key], depth + 1) for key in keys}
-    if t is list:
-        return [_canon(item, depth + 1) for item in value]
-    return _canon_other(value, depth)
-
-
-def _canon_other(value: Any, depth: int) -> Any:
-    """``_canon`` for subclasses (IntEnum, OrderedDict, tuple ...) and what is refused."""
     if value is None or isinstance(value, (bool, str, bytes)):
         return value
     if isinstance(value, int):
@@ -86,7 +110,16 @@ def encode(value: Any) -> bytes:
             an out-of-range integer, or nests too deeply.
     """
     try:
-        packed: bytes = msgpack.packb(_canon(value, 0), use_bin_type=True)
+        fast: bytes = _packb(_canonical(value, 0), use_bin_type=True)
+    except (_UnusualError, ValueError, OverflowError, TypeError):
+        return encode_general(value)
+    return fast
+
+
+def encode_general(value: Any) -> bytes:
+    """``encode`` without its fast path: the reference the fast path must agree with."""
+    try:
+        packed: bytes = _packb(_canon(value, 0), use_bin_type=True)
     except (ValueError, OverflowError, TypeError) as exc:  # pragma: no cover - defensive
         raise EncodingError(f"cannot encode: {exc}") from exc
     return packed

@@ -507,8 +507,9 @@ class Record:
 
     @classmethod
     def build(cls, index: int, prev: bytes, time: int, entry_bytes: bytes) -> Record:
+        # Keys already in canonical order: ``encode`` only checks the types and packs.
         raw = encode(
-            {"v": FORMAT_VERSION, "index": index, "prev": prev, "time": time, "entry": entry_bytes}
+            {"entry": entry_bytes, "index": index, "prev": prev, "time": time, "v": FORMAT_VERSION}
         )
         return cls(index, prev, time, entry_bytes, raw, leaf_hash(raw))
 
