@@ -36,6 +36,7 @@ import multiprocessing
 import os
 import platform
 import random
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -255,13 +256,25 @@ def raw_nacl_two_processes(sigs: list[tuple[bytes, bytes, bytes]]) -> float:
     return seconds
 
 
-def time_verify(path: Path, jobs: int) -> tuple[float, int]:
+def _cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (the verify workers)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def time_verify(path: Path, jobs: int) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (workers included) of one ``Ledger.verify``."""
     led = Ledger.open(str(path))
     try:
-        seconds, report = timed(lambda: led.verify(jobs=jobs))
+        cpu = _cpu_seconds()
+        seconds, _ = timed(lambda: led.verify(jobs=jobs))
+        cpu = _cpu_seconds() - cpu
     finally:
         led.close()
-    return seconds, report.size
+    return seconds, cpu
 
 
 def section_verify(res: Results, data: LedgerData, repeat: int) -> float:
@@ -278,8 +291,10 @@ def section_verify(res: Results, data: LedgerData, repeat: int) -> float:
     nacl_runs = [timed(lambda: raw_nacl(data.sigs))[0]]
     crypto_s, _ = timed(lambda: raw_cryptography(data.sigs))
     bare_s, _ = timed(lambda: bare_replay(data))
-    runs1 = [time_verify(data.path, 1)[0] for _ in range(repeat)]
-    runs2 = [time_verify(data.path, 2)[0] for _ in range(repeat)]
+    timed1 = [time_verify(data.path, 1) for _ in range(repeat)]
+    timed2 = [time_verify(data.path, 2) for _ in range(repeat)]
+    runs1, runs2 = [w for w, _ in timed1], [w for w, _ in timed2]
+    cpu1, cpu2 = min(c for _, c in timed1), min(c for _, c in timed2)
     nacl_runs.append(timed(lambda: raw_nacl(data.sigs))[0])
     two_s = raw_nacl_two_processes(data.sigs)
 
@@ -341,6 +356,24 @@ def section_verify(res: Results, data: LedgerData, repeat: int) -> float:
         ceiling_unit="sig/s",
         target=(">=", 1.6),
         note=f"{n_entries / v2:,.0f} entries/s, {v2:.1f} s; ceiling: 1-core {best}",
+    )
+    res.add(
+        "verify",
+        "CPU time per entry, Ledger.verify() (diagnostic; ceiling: raw verify's)",
+        cpu1 / n_entries * 1e6,
+        "us/entry",
+        ceiling=1e6 * n_sigs / n_entries / ceiling,
+        ceiling_unit="us/entry",
+        note="the ratio is how much CPU the ledger spends per entry beyond the signatures",
+    )
+    res.add(
+        "verify",
+        "CPU time per entry, Ledger.verify(jobs=2), workers included (diagnostic)",
+        cpu2 / n_entries * 1e6,
+        "us/entry",
+        ceiling=cpu1 / n_entries * 1e6,
+        ceiling_unit="us/entry",
+        note="ceiling: the one-process CPU time; the ratio is the cost of parallelism",
     )
     res.extra["verify_runs_s"] = {
         "jobs1": runs1,
