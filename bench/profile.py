@@ -1,7 +1,7 @@
 """Where the time goes: cProfile of ``Ledger.verify()`` (and of the other benchmarked paths).
 
     python -m bench.profile [--entries 10000] [--top 15] [--readme bench/README.md]
-        [--what phases,verify,verify2,import,append,merkle,memory] [--reuse-ledgers]
+        [--what phases,verify,verify2,worker,import,append,merkle,memory] [--reuse-ledgers]
 
 For each path it prints the unprofiled wall time, the top functions by own time (tottime)
 and the own time summed by area (libsodium, SQLite, ledger.encoding, ...), as Markdown.
@@ -15,8 +15,8 @@ unprofiled time is printed next to the profiled one for scale.
 reads and writes) and tabulates inclusive times per entry, with normal-run proportions.
 
 ``memory`` is not cProfile: it traces allocations (tracemalloc) through a verify and
-lists the biggest live allocation sites when the replay hands its state over for the
-final comparison, and the peak.
+lists the biggest live allocation sites when the replay is over (before the state check's
+final comparison), and the peak.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from ledger.ledger import Ledger
 from ledger.model import Record, SignedEntry
 from ledger.store import Store
 
-WHATS = ("verify", "verify2", "import", "append", "merkle", "memory", "phases")
+WHATS = ("verify", "verify2", "worker", "import", "append", "merkle", "memory", "phases")
 
 
 def _where(key: tuple[str, int, str]) -> str:
@@ -155,7 +155,33 @@ def do_verify(path: Path, top: int, jobs: int = 1) -> str:
     n = _size(path)
     title = f"Ledger.verify({'jobs=2' if jobs > 1 else ''}), {n:,} entries"
     if jobs > 1:
-        title += " (main process only: rules replay; the worker checks signatures)"
+        title += (
+            " (main process only: the replay of records parsed without checks, the rules and"
+            " the state comparison; the workers' checks are profiled below)"
+        )
+    return report(title, seconds, under, prof, top)
+
+
+def do_worker(path: Path, top: int) -> str:
+    """What a worker of ``verify(jobs=N)`` does, over the whole ledger in this process."""
+    from ledger.ledger import check_signatures
+
+    store = Store.open(str(path))
+    try:
+        n, pubs = store.size(), store.registered_keys()
+    finally:
+        store.close()
+
+    def run() -> None:
+        if check_signatures(str(path), 0, n, pubs) is not None:
+            raise RuntimeError("the benchmark ledger failed a worker check")
+
+    seconds = wall(run)
+    under, prof = profiled(run)
+    title = (
+        f"verify worker (ledger.ledger.check_signatures) over {n:,} entries: decode with every "
+        "check, cached columns, signatures"
+    )
     return report(title, seconds, under, prof, top)
 
 
@@ -392,12 +418,12 @@ def do_phases(path: Path, what: str) -> str:
                 "verify_signature",
             ),
             ("    crypto_sign_open (libsodium)", ed25519, "_equation_libsodium"),
-            ("Compact.append: Merkle root of the leaves", replay.Compact, "append"),
             (
-                "CheckedState._compare_many: read idle values' stored rows, encode, compare",
+                "  CheckedState._sweep: compare values idle for 4096 entries, drop or park them",
                 statecheck.CheckedState,
-                "_compare_many",
+                "_sweep",
             ),
+            ("Compact.append: Merkle root of the leaves", replay.Compact, "append"),
             (
                 "CheckedState.finish: compare what is left, count the rows",
                 statecheck.CheckedState,
@@ -474,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
             text = do_verify(path, args.top)
         elif what == "verify2":
             text = do_verify(path, args.top, jobs=2)
+        elif what == "worker":
+            text = do_worker(path, args.top)
         elif what == "import":
             text = do_import(path, args.top)
         elif what == "append":

@@ -1004,6 +1004,16 @@ def section_rss(res: Results, small: Path, large: Path) -> None:
             note=f"{info['seconds']:.1f} s wall, {n / info['seconds']:,.0f} entries/s "
             "incl. start-up",
         )
+    n = out["large"]["entries"]
+    par = cli_verify(large, jobs=2) | {"entries": n}
+    out["large_jobs2"] = par
+    res.add(
+        "rss",
+        f"kpledger verify --jobs 2 {_k(n)}: peak RSS (the largest process)",
+        par["maxrss_kib"] * 1024,
+        "B",
+        note=f"{par['seconds']:.1f} s wall, {n / par['seconds']:,.0f} entries/s incl. start-up",
+    )
     base = peak_rss(["--version"])
     res.add(
         "rss", "kpledger --version: peak RSS (start-up, imports)", base["maxrss_kib"] * 1024, "B"
@@ -1083,6 +1093,17 @@ def section_size(res: Results, paths: list[tuple[Path, dict[str, Any]]]) -> None
             note=f"{1e8 / rate / 3600:.1f} h at the {_k(hi['entries'])} run's {rate:,.0f} "
             "entries/s",
         )
+        if "large_jobs2" in rss:
+            par = rss["large_jobs2"]
+            rate2 = par["entries"] / par["seconds"]
+            res.add(
+                "size",
+                "extrapolated kpledger verify --jobs 2 of 100M entries",
+                1e8 / rate2,
+                "s",
+                note=f"{1e8 / rate2 / 3600:.1f} h at the {_k(par['entries'])} run's "
+                f"{rate2:,.0f} entries/s",
+            )
         slope = (hi["maxrss_kib"] - lo["maxrss_kib"]) * 1024 / (hi["entries"] - lo["entries"])
         peak = hi["maxrss_kib"] * 1024 + slope * (1e8 - hi["entries"])
         res.add(

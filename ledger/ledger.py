@@ -618,9 +618,7 @@ STAGE_RULES_BEFORE_SIGS, STAGE_SIGS, STAGE_RULES_AFTER_SIGS, STAGE_UNCHECKED = 5
 Finding = tuple[int, int, str, str, str]  # (index, stage, rule, message, error class name)
 
 
-def check_signatures(
-    path: str, start: int, end: int, pubs: dict[bytes, bytes]
-) -> Finding | None:
+def check_signatures(path: str, start: int, end: int, pubs: dict[bytes, bytes]) -> Finding | None:
     """Worker of a parallel verify: decode records ``[start, end)`` with every check, check
     their cached columns and every signature.
 
