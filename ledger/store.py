@@ -643,6 +643,9 @@ class Store:
             return []
         if not isinstance(entries, (list, tuple)):
             entries = list(entries)  # walked twice below: the ids first, then the loop
+        # Levels of the tiles this append completes: into the store's cache after the
+        # COMMIT only (a rolled-back append's tiles may be filled differently later).
+        completed = tiles.TileCache()
         with self._write() as conn:
             recent = self._recent
             size, prev = recent.head if recent.head is not None else self._head()
@@ -706,7 +709,9 @@ class Store:
                 )
             written = self._write_state(conn, state.take_changes(), backing.loaded)
             new_size = size + len(records)
-            tiles_written = self._write_tiles(conn, size, [r.hash for r in records], recent.edge)
+            tiles_written = self._write_tiles(
+                conn, size, [r.hash for r in records], recent.edge, completed
+            )
             if checkpoint is not None:
                 # Signed inside the same transaction: one fsync for entries and tree head.
                 reader = tiles.TileHashReader(_SqlTiles(conn), new_size)
@@ -721,6 +726,7 @@ class Store:
                 )
             # Kept only if the COMMIT succeeds (_write forgets everything otherwise).
             recent.remember(written, (new_size, prev), tiles_written)
+        self._tile_cache.absorb(completed)  # committed: full tiles never change again
         return done
 
     @staticmethod
@@ -771,9 +777,11 @@ class Store:
         old_size: int,
         hashes: Sequence[bytes],
         edge: dict[int, tuple[int, bytes]] | None = None,
+        completed: tiles.TileCache | None = None,
     ) -> dict[tuple[int, int], bytes]:
-        """Write the tiles that ``hashes`` change; returns them."""
-        updated = tiles.append_to_tiles(old_size, hashes, _SqlTiles(conn, edge))
+        """Write the tiles that ``hashes`` change; returns them. The levels of the tiles
+        this completes go to ``completed``."""
+        updated = tiles.append_to_tiles(old_size, hashes, _SqlTiles(conn, edge), cache=completed)
         # INSERT OR REPLACE (not an upsert, unlike the state rows): deleting the old tile
         # first frees its overflow pages for the new one, ~1 WAL page less per commit.
         conn.executemany(

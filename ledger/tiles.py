@@ -371,6 +371,11 @@ class TileCache:
             _evict_oldest(entries)
         entries[key] = levels
 
+    def absorb(self, other: TileCache) -> None:
+        """Put every tile of ``other`` into this cache (oldest first)."""
+        for key, levels in list(other._entries.items()):
+            self.put(key, levels)
+
 
 class TileHashReader:
     """A :class:`ledger.merkle.HashReader` over stored tiles, for one tree size.
