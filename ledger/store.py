@@ -165,11 +165,6 @@ def _entry_json(entry: SignedEntry) -> str:
 _unpackb = msgpack.unpackb
 
 
-def state_columns(value: Any) -> tuple[bytes, str]:
-    """The ``value`` and ``json`` columns of a state row holding ``value``."""
-    return encode(value), _render_sorted(value)
-
-
 def _decode_trusted(raw: bytes) -> Any:
     """Decode bytes already known canonical (they passed :func:`decode` or came from
     :func:`ledger.encoding.encode`): the value ``decode`` returns, without re-checking."""
@@ -574,7 +569,7 @@ class Store:
         return [(k, decode(v)) for k, v in rows]
 
     def state_rows(self) -> Iterator[tuple[str, str, bytes, str]]:
-        """Every ``(kind, key, value bytes, json text)`` of the state table, for verify."""
+        """Every ``(kind, key, value bytes, json text)`` of the state table, in key order."""
         rows = self.conn.execute("SELECT kind, key, value, json FROM state ORDER BY kind, key")
         for kind, key, raw, text in rows:
             yield (

@@ -35,7 +35,6 @@ from ledger.simulate import simulate
 from ledger.store import (
     Store,
     check_row_cache,
-    state_columns,
     state_json,
 )
 
@@ -195,7 +194,6 @@ def test_state_json_agrees_on_unusual_values(value: Any) -> None:
 @given(PLAIN)
 def test_encode_is_its_general_walk(value: Any) -> None:
     assert encode(value) == encode_general(value)
-    assert state_columns(value) == (encode(value), old_state_json(value))
 
 
 @PROPS
