@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ledger.keys import PrivateKey
+from ledger.core.keys import PrivateKey
 from ledger.ledger import Ledger
-from ledger.simulate import OPERATOR, simulate
+from ledger.sim.simulate import OPERATOR, simulate
 
 #: Entries per simulated lot (measured: 31.8 on average, a little more on small ledgers).
 ENTRIES_PER_LOT = 31.8

@@ -44,10 +44,10 @@ from bench.run import (
     import_batches,
     replace_block,
 )
-from ledger import merkle, tiles
+from ledger.core import merkle, tiles
+from ledger.core.model import Record, SignedEntry
 from ledger.ledger import Ledger
-from ledger.model import Record, SignedEntry
-from ledger.store import Store
+from ledger.storage.store import Store
 
 WHATS = ("verify", "verify2", "worker", "import", "append", "merkle", "memory", "phases")
 
@@ -265,7 +265,7 @@ def do_merkle(top: int, leaves: int = 1_000_000, n_proofs: int = 20_000) -> str:
 
 def do_memory(path: Path, top: int) -> str:
     """Live allocation sites when the replay is done (before the final state comparison)."""
-    from ledger import statecheck
+    from ledger.storage import statecheck
 
     snapshots: list[tracemalloc.Snapshot] = []
     original = statecheck.CheckedState.finish
@@ -391,8 +391,9 @@ def _phase_table(title: str, total: float, n: int, slots: dict[str, list[float]]
 
 
 def do_phases(path: Path, what: str) -> str:
-    from ledger import ed25519, model, replay, rules, statecheck, store
     from ledger import ledger as ledger_mod
+    from ledger.core import ed25519, model, replay, rules
+    from ledger.storage import statecheck, store
 
     if what == "verify":
         targets = [

@@ -55,11 +55,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bench import ledgers
 from bench.ledgers import log
-from ledger import merkle, proofs, rules, tiles
+from ledger.core import merkle, proofs, rules, tiles
+from ledger.core.model import ENTRY_SIG_CONTEXT, Record, SignedEntry, entry_to_json, signing_message
 from ledger.errors import LedgerError
 from ledger.ledger import Ledger
-from ledger.model import ENTRY_SIG_CONTEXT, Record, SignedEntry, entry_to_json, signing_message
-from ledger.store import Store
+from ledger.storage.store import Store
 
 SECTIONS = ("verify", "import", "append", "merkle", "proofs", "rss", "size")
 HOUR_MS = 3_600_000

@@ -32,7 +32,7 @@ from cli.render import (
 )
 
 if TYPE_CHECKING:
-    from ledger.remote import RemoteLedger
+    from ledger.net.client import RemoteLedger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,7 +65,7 @@ class Ctx:
         """The ledger file, or a node when --ledger is an http(s) URL (specs/node.md)."""
         if self._ledger is None:
             if self.ledger_path.startswith(("http://", "https://")):
-                from ledger.remote import RemoteLedger
+                from ledger.net.client import RemoteLedger
 
                 self._ledger = RemoteLedger(self.ledger_path)
             else:
@@ -1338,7 +1338,7 @@ def verify_consistency(ctx: Ctx, old_file: str, new_file: str, trust: str) -> No
     verifier = _trust(trust)
     old, _ = lg.open_checkpoint(_read_text(old_file, "OLD_CHECKPOINT"), verifier)
     new, _ = lg.open_checkpoint(_read_text(new_file, "NEW_CHECKPOINT"), verifier)
-    from ledger import merkle
+    from ledger.core import merkle
 
     if old.origin != new.origin:
         raise lg.ProofError(f"checkpoints are of different logs: {old.origin} and {new.origin}")
@@ -1419,7 +1419,7 @@ def verify_proof(
           --trust operator.vkey --latest
     """
     verifier = _trust(trust)
-    from ledger.policy import parse_policy
+    from ledger.core.policy import parse_policy
 
     pol = parse_policy(_read_text(policy_file, "--policy")) if policy_file else None
     deny = (

@@ -15,7 +15,7 @@ import ledger as lg
 
 if TYPE_CHECKING:
     from cli.main import Ctx
-    from ledger.policy import Witness as PolicyWitness
+    from ledger.core.policy import Witness as PolicyWitness
 
 
 def is_url(text: str) -> bool:
@@ -124,8 +124,8 @@ def serve(
       kpledger --ledger kp.db serve --key keys/operator.key --listen 127.0.0.1:8080
       kpledger --ledger http://127.0.0.1:8080 history JW-1
     """
-    from ledger import node
-    from ledger.policy import parse_policy
+    from ledger.core.policy import parse_policy
+    from ledger.net import node
 
     path = _local_path(ctx, "serve")
     host, port = _split_listen(listen)
@@ -163,7 +163,7 @@ def publish(ctx: Ctx, directory: str, key_file: str | None) -> None:
     Example:
       kpledger --ledger kp.db publish --to /var/www/kp --key keys/operator.key
     """
-    from ledger.mirror import publish as do_publish
+    from ledger.net.mirror import publish as do_publish
 
     _local_path(ctx, "publish")
     led = _file_ledger(ctx)
@@ -204,7 +204,7 @@ def sync(ctx: Ctx, url: str, trust: str | None) -> None:
     Example:
       kpledger --ledger mirror.db sync https://kp.example.org/ledger
     """
-    from ledger.mirror import sync as do_sync
+    from ledger.net.mirror import sync as do_sync
 
     path = _local_path(ctx, "sync")
     if not is_url(url):
@@ -298,8 +298,8 @@ def witness_cosign(
       kpledger witness cosign --key w1.key --state w1.json --trust operator.vkey \\
           --proof p.txt checkpoint.txt > cosigned.txt
     """
-    from ledger import note
-    from ledger.witness import Witness, parse_proof_text
+    from ledger.core import note
+    from ledger.net.witness import Witness, parse_proof_text
 
     w = Witness(_key(ctx, key_file), state, _vkeys(trusted), name=name)
     text = _read(checkpoint_file, "CHECKPOINT_FILE")
@@ -341,7 +341,7 @@ def witness_serve(
       kpledger witness serve --key keys/w1.key --state w1.json --trust operator.vkey \\
           --listen 127.0.0.1:8081
     """
-    from ledger.witness import Witness, create_app, run_app
+    from ledger.net.witness import Witness, create_app, run_app
 
     host, port = _split_listen(listen)
     w = Witness(_key(ctx, key_file), state, _vkeys(trusted), name=name)
@@ -366,7 +366,7 @@ def witness_vkey(ctx: Ctx, pubfile: str, name: str | None) -> None:
     Example:
       kpledger witness vkey keys/w1.pub --name witness.example/w1
     """
-    from ledger.note import SIG_TYPE_COSIGNATURE_V1
+    from ledger.core.note import SIG_TYPE_COSIGNATURE_V1
 
     key_name, public = lg.load_public(pubfile)
     vkey = lg.format_vkey(name or key_name, public, sig_type=SIG_TYPE_COSIGNATURE_V1)
@@ -392,11 +392,11 @@ def witness_submit(ctx: Ctx, file: str, vkeys: tuple[str, ...]) -> None:
     Example:
       kpledger --ledger http://127.0.0.1:8080 witness submit cosigned.txt
     """
-    from ledger.witness import attach_cosignatures
+    from ledger.net.witness import attach_cosignatures
 
     text = _read(file, "FILE")
     if is_url(ctx.ledger_path):
-        from ledger.remote import NodeClient
+        from ledger.net.client import NodeClient
 
         client = NodeClient(ctx.ledger_path)
         try:

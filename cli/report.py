@@ -31,12 +31,12 @@ import segno
 
 import ledger as lg
 from cli import parse
-from ledger.model import Record, SignedEntry
-from ledger.proofs import MAX_BUNDLE_SIZE, Bundle, Step
+from ledger.core.model import Record, SignedEntry
+from ledger.core.proofs import MAX_BUNDLE_SIZE, Bundle, Step
 
 if TYPE_CHECKING:
     from cli.main import Ctx
-    from ledger.policy import Policy
+    from ledger.core.policy import Policy
 
 __all__ = [
     "WARN_EXPLANATIONS",
@@ -1140,7 +1140,7 @@ def report(
     """
     from cli.main import _country, _read_text, _trust
     from cli.render import echo_json
-    from ledger.policy import parse_policy
+    from ledger.core.policy import parse_policy
 
     pol = parse_policy(_read_text(policy_file, "--policy")) if policy_file else None
     deny = (

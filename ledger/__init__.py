@@ -11,6 +11,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ledger.core.keys import PrivateKey
+from ledger.core.model import ROLES, Record, SignedEntry, check_date, entry_to_json, key_id
+from ledger.core.note import (
+    Checkpoint,
+    Verifier,
+    format_vkey,
+    open_checkpoint,
+    parse_checkpoint,
+    parse_note,
+    parse_vkey,
+)
+from ledger.core.proofs import BundleReport, verify_bundle
+from ledger.core.rules import date_of, format_composition
 from ledger.errors import (
     ChainError,
     EncodingError,
@@ -25,24 +38,11 @@ from ledger.errors import (
     StoreError,
     UsageError,
 )
-from ledger.keys import PrivateKey
-from ledger.model import ROLES, Record, SignedEntry, check_date, entry_to_json, key_id
-from ledger.note import (
-    Checkpoint,
-    Verifier,
-    format_vkey,
-    open_checkpoint,
-    parse_checkpoint,
-    parse_note,
-    parse_vkey,
-)
-from ledger.proofs import BundleReport, verify_bundle
-from ledger.rules import date_of, format_composition
 
 if TYPE_CHECKING:
-    from ledger.keyfile import load_private, load_public, write_keypair
     from ledger.ledger import Ledger, Trace, VerifyReport
-    from ledger.store import Appended
+    from ledger.storage.keyfile import load_private, load_public, write_keypair
+    from ledger.storage.store import Appended
 
 #: Names from the I/O edge, imported on first use (PEP 562) so that importing a pure
 #: module (``ledger.encoding`` ...) never loads sqlite_utils or click.
@@ -50,10 +50,10 @@ _LAZY = {
     "Ledger": "ledger.ledger",
     "Trace": "ledger.ledger",
     "VerifyReport": "ledger.ledger",
-    "Appended": "ledger.store",
-    "load_private": "ledger.keyfile",
-    "load_public": "ledger.keyfile",
-    "write_keypair": "ledger.keyfile",
+    "Appended": "ledger.storage.store",
+    "load_private": "ledger.storage.keyfile",
+    "load_public": "ledger.storage.keyfile",
+    "write_keypair": "ledger.storage.keyfile",
 }
 
 

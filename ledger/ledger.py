@@ -12,7 +12,10 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger import errors, merkle, note, proofs, replay, rules
+from ledger import errors
+from ledger.core import merkle, note, proofs, replay, rules
+from ledger.core.keys import PrivateKey
+from ledger.core.model import Body, Record, SignedEntry, add_signature, sign_body
 from ledger.errors import (
     ChainError,
     EncodingError,
@@ -24,10 +27,8 @@ from ledger.errors import (
     StoreError,
     UsageError,
 )
-from ledger.keys import PrivateKey
-from ledger.model import Body, Record, SignedEntry, add_signature, sign_body
-from ledger.statecheck import CheckedState
-from ledger.store import TRIGGERS, Appended, Store, check_row_cache
+from ledger.storage.statecheck import CheckedState
+from ledger.storage.store import TRIGGERS, Appended, Store, check_row_cache
 
 
 @dataclass

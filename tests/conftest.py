@@ -36,12 +36,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from ledger.core.keys import PrivateKey
+from ledger.core.model import Body, SignedEntry, sign_body
+from ledger.core.rules import date_of
 from ledger.errors import LedgerError, RuleError
-from ledger.keys import PrivateKey
 from ledger.ledger import Ledger
-from ledger.model import Body, SignedEntry, sign_body
-from ledger.rules import date_of
-from ledger.store import Appended
+from ledger.storage.store import Appended
 
 settings.register_profile("dev", max_examples=20, deadline=None)
 settings.register_profile(

@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 with atheris.instrument_imports():
     from cli import parse
     from cli.main import read_entry_file
-    from ledger import keys, note, proofs
+    from ledger.core import keys, note, proofs
+    from ledger.core.model import Record, SignedEntry
     from ledger.errors import LedgerError
-    from ledger.model import Record, SignedEntry
 
 TEXT_TARGETS = ("carats", "money", "date", "outputs", "id-list", "positive-int")
 BYTES_TARGETS = ("entry", "record", "bundle", "verify-bundle", "private-key", "public-key")
@@ -52,7 +52,7 @@ class Seeds:
     """Valid inputs of every target, from the reliability tests' scene ledger."""
 
     def __init__(self, workdir: Path) -> None:
-        from ledger import ed25519
+        from ledger.core import ed25519
         from tests.reliability.conftest import build_scene
 
         scene = build_scene(str(workdir / "scene.kpl"))

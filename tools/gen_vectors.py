@@ -27,9 +27,9 @@ if __name__ == "__main__":  # run as a script: make the repository's ledger impo
 
 import msgpack
 
-from ledger import ed25519, keys
-from ledger.encoding import encode
-from ledger.model import (
+from ledger.core import ed25519, keys
+from ledger.core.encoding import encode
+from ledger.core.model import (
     ENTRY_SIG_CONTEXT,
     ENTRY_TYPES,
     ZERO_HASH,

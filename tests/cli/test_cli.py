@@ -615,7 +615,7 @@ def test_verify_proof_latest_detects_a_stale_or_truncated_bundle(cli: Cli) -> No
 def test_attested_bundle_detects_a_truncated_history(cli: Cli) -> None:
     from dataclasses import replace
 
-    from ledger.proofs import Bundle
+    from ledger.core.proofs import Bundle
 
     export(cli)
     tid = cli(

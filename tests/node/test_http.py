@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 import ledger as lg
 from cli.main import main
-from ledger import note
-from ledger.model import Signature, SignedEntry
+from ledger.core import note
+from ledger.core.model import Signature, SignedEntry
 from tests.cli.test_cli import Cli, export, make_cli
 from tests.node.conftest import Servers, file_digest
 

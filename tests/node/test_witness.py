@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 import ledger as lg
-from ledger import note
-from ledger.witness import Witness, WitnessError, format_request, parse_request
+from ledger.core import note
+from ledger.net.witness import Witness, WitnessError, format_request, parse_request
 from tests.cli.test_cli import Cli, export, make_cli
 from tests.node.conftest import NodeCli, Servers, file_digest
 from tests.node.test_mirror import copy_ledger, origin

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.encoding import decode, encode
+from ledger.core.encoding import decode, encode
+from ledger.core.model import SignedEntry
 from ledger.errors import EncodingError, LedgerError
-from ledger.model import SignedEntry
 
 FUZZ_EXAMPLES = int(os.environ.get("KPLEDGER_FUZZ_EXAMPLES", "200"))
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -253,7 +253,7 @@ def test_no_float_encodes(x: float) -> None:
 
 
 def _origin_entry() -> SignedEntry:
-    from ledger import model
+    from ledger.core import model
 
     body = model.Body(
         "origin",
@@ -266,7 +266,7 @@ def _origin_entry() -> SignedEntry:
 
 
 def _pub() -> bytes:
-    from ledger import ed25519
+    from ledger.core import ed25519
 
     return ed25519.public_key(bytes([2]) * 32)
 

@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import ed25519, note
+from ledger.core import ed25519, note
+from ledger.core.policy import parse_policy
 from ledger.errors import LedgerError
-from ledger.policy import parse_policy
 
 EXAMPLES = int(os.environ.get("KPLEDGER_FUZZ_EXAMPLES", "300"))
 pytestmark = [pytest.mark.slow] if "KPLEDGER_FUZZ_EXAMPLES" in os.environ else []

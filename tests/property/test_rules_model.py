@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ledger import replay, rules
+from ledger.core import replay, rules
+from ledger.core.model import ZERO_HASH, Body, Record, SignedEntry, sign_body
+from ledger.core.rules import PPM, mix_compositions
 from ledger.errors import RuleError
-from ledger.model import ZERO_HASH, Body, Record, SignedEntry, sign_body
-from ledger.rules import PPM, mix_compositions
 from tests.conftest import BASE_TIME, DAY, MINUTE, Party, fixed_key
 
 ORIGIN = "kpledger.test/model"

@@ -29,9 +29,9 @@ import argparse
 import sys
 from typing import Any
 
-from ledger.keys import PrivateKey
+from ledger.core.keys import PrivateKey
+from ledger.core.model import SignedEntry
 from ledger.ledger import Ledger
-from ledger.model import SignedEntry
 
 #: Seeds of the keys this helper signs with (must match ``tests/conftest.py``).
 SEEDS = {"KP Ledger Operator": 1, "Jwaneng": 30, "Gaborone Trader": 40}

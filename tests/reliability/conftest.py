@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from ledger import note, proofs
+from ledger.core import note, proofs
+from ledger.core.model import Record
 from ledger.ledger import Ledger
-from ledger.model import Record
 from tests.conftest import OPERATOR, ORIGIN, World
 
 

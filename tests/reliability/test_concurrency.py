@@ -37,9 +37,9 @@ from typing import Any
 
 import pytest
 
-from ledger import proofs
+from ledger.core import proofs
+from ledger.core.keys import PrivateKey
 from ledger.errors import NotFoundError, ProofError, RuleError
-from ledger.keys import PrivateKey
 from ledger.ledger import Ledger
 from tests.conftest import MINUTE, OPERATOR, OPERATOR_SEED, World, fixed_key
 
@@ -189,7 +189,7 @@ def verifier(db: str, stop: Any, q: Any) -> None:
 
 def tracer(db: str, items: list[str], plan: Plan, stop: Any, q: Any) -> None:
     """Loop over items: trace, prove and verify the bundle offline."""
-    from ledger.note import parse_vkey
+    from ledger.core.note import parse_vkey
 
     counts: Counter[str] = Counter()
     errors: list[str] = []

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.keys import PrivateKey
+from ledger.core.keys import PrivateKey
 from ledger.ledger import Ledger
 from tests.conftest import PARTIES, World, fixed_key
 from tests.reliability import appender

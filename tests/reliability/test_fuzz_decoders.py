@@ -53,8 +53,9 @@ from hypothesis import strategies as st
 
 from cli import parse
 from cli.main import read_entry_file
-from ledger import ed25519, keys, merkle, note, proofs
-from ledger.encoding import decode, encode
+from ledger.core import ed25519, keys, merkle, note, proofs
+from ledger.core.encoding import decode, encode
+from ledger.core.model import ENTRY_SIG_CONTEXT, ZERO_HASH, Record, SignedEntry
 from ledger.errors import (
     EncodingError,
     KeyFileError,
@@ -62,7 +63,6 @@ from ledger.errors import (
     ProofError,
     UsageError,
 )
-from ledger.model import ENTRY_SIG_CONTEXT, ZERO_HASH, Record, SignedEntry
 from tests.conftest import ORIGIN
 from tests.reliability.conftest import Scene
 

@@ -29,7 +29,8 @@ from click.testing import CliRunner
 
 from cli.main import main as cli_main
 from cli.main import read_entry_file
-from ledger import encoding, keyfile, keys, model, note, proofs
+from ledger.core import encoding, keys, model, note, proofs
+from ledger.core.model import MAX_ENTRY_SIZE, MAX_RECORD_SIZE, Record, SignedEntry
 from ledger.errors import (
     EncodingError,
     KeyFileError,
@@ -38,7 +39,7 @@ from ledger.errors import (
     ProofError,
 )
 from ledger.ledger import Ledger
-from ledger.model import MAX_ENTRY_SIZE, MAX_RECORD_SIZE, Record, SignedEntry
+from ledger.storage import keyfile
 from tests.conftest import World
 from tests.reliability.conftest import Scene, fingerprint
 

@@ -36,7 +36,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import ed25519, note, proofs
+from ledger.core import ed25519, note, proofs
 from ledger.errors import ProofError
 from tests.conftest import ORIGIN, fixed_key
 from tests.reliability.conftest import Scene

@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.core.keys import PrivateKey
+from ledger.core.model import Record, SignedEntry, entry_to_json
 from ledger.errors import ChainError, LedgerError
-from ledger.keys import PrivateKey
 from ledger.ledger import Ledger
-from ledger.model import Record, SignedEntry, entry_to_json
-from ledger.store import TRIGGERS
+from ledger.storage.store import TRIGGERS
 
 T = 1_717_200_000_000  # 2024-06-01T00:00:00Z, the frozen clock of this file
 ORIGIN = "example.org/kpledger-tamper-test"

@@ -7,7 +7,7 @@ import struct
 import msgpack
 import pytest
 
-from ledger.encoding import MAX_DEPTH, MAX_ENCODED_SIZE, decode, encode, require_map
+from ledger.core.encoding import MAX_DEPTH, MAX_ENCODED_SIZE, decode, encode, require_map
 from ledger.errors import EncodingError, LimitError
 
 # specs/encoding.md §3.1, every row of the integer table (value, canonical hex).

@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 
-from ledger import ed25519
-from ledger.encoding import encode
-from ledger.errors import KeyFileError
-from ledger.keyfile import load_private, load_public, write_keypair
-from ledger.keys import (
+from ledger.core import ed25519
+from ledger.core.encoding import encode
+from ledger.core.keys import (
     MAX_KEY_FILE,
     PRIVATE_MAGIC,
     SCRYPT_MAX_N,
@@ -28,7 +26,9 @@ from ledger.keys import (
     encode_public,
     is_encrypted,
 )
-from ledger.model import key_id
+from ledger.core.model import key_id
+from ledger.errors import KeyFileError
+from ledger.storage.keyfile import load_private, load_public, write_keypair
 
 SEED = bytes(range(32))
 PASS = "correct horse battery staple"
@@ -46,7 +46,7 @@ def clear(name: str = "jwaneng") -> bytes:
 
 
 def header_of(data: bytes) -> dict[str, Any]:
-    from ledger.encoding import decode
+    from ledger.core.encoding import decode
 
     value = decode(base64.b64decode(data[len(PRIVATE_MAGIC) : -1]))
     assert isinstance(value, dict)

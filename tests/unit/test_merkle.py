@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import merkle
+from ledger.core import merkle
 from ledger.errors import ProofError
 
 MAX_N = 64

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from ledger import ed25519
-from ledger.encoding import decode, encode
-from ledger.errors import EncodingError, LimitError, SignatureError
-from ledger.model import (
+from ledger.core import ed25519
+from ledger.core.encoding import decode, encode
+from ledger.core.model import (
     ENTRY_SIG_CONTEXT,
     ENTRY_TYPES,
     MAX_ENTRY_SIZE,
@@ -35,6 +34,7 @@ from ledger.model import (
     sign_body,
     signing_message,
 )
+from ledger.errors import EncodingError, LimitError, SignatureError
 
 ALICE = bytes([2]) * 32
 BOB = bytes([3]) * 32

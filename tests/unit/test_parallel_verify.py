@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.core.model import Signature, SignedEntry
 from ledger.errors import LedgerError
 from ledger.ledger import Ledger
-from ledger.model import Signature, SignedEntry
 from tests.conftest import World
 from tests.unit.test_chain_tamper import copy_of, pristine, put_record, raw_sql, rows
 from tests.unit.test_tamper_rules import forge

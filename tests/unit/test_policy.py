@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import ed25519, note
+from ledger.core import ed25519, note
+from ledger.core.policy import Group, Policy, check_quorum, parse_policy
 from ledger.errors import PolicyError
-from ledger.policy import Group, Policy, check_quorum, parse_policy
 
 LOG_SEED = bytes(range(32))
 LOG = note.format_vkey("kpledger.example/ledger", ed25519.public_key(LOG_SEED))

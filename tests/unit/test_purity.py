@@ -28,15 +28,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 PURE = [
-    "ledger.encoding",
-    "ledger.keys",
-    "ledger.model",
-    "ledger.rules",
-    "ledger.merkle",
-    "ledger.tiles",
-    "ledger.note",
-    "ledger.proofs",
-    "ledger.replay",
+    "ledger.core.encoding",
+    "ledger.core.keys",
+    "ledger.core.model",
+    "ledger.core.rules",
+    "ledger.core.merkle",
+    "ledger.core.tiles",
+    "ledger.core.note",
+    "ledger.core.proofs",
+    "ledger.core.replay",
 ]
 FORBIDDEN = ["sqlite_utils", "click"]
 

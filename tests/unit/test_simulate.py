@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
+from ledger.core.model import Record
 from ledger.ledger import Ledger
-from ledger.model import Record
-from ledger.simulate import (
+from ledger.sim.simulate import (
     DEFAULT_FAULT_KINDS,
     FAULT_KINDS,
     KNOWN_GAPS,

@@ -19,12 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import replay, rules, statecheck
-from ledger.encoding import decode, encode
+from ledger.core import replay, rules
+from ledger.core.encoding import decode, encode
 from ledger.errors import LedgerError
 from ledger.ledger import Ledger
-from ledger.simulate import simulate
-from ledger.store import state_json
+from ledger.sim.simulate import simulate
+from ledger.storage import statecheck
+from ledger.storage.store import state_json
 
 
 @pytest.fixture(scope="module")

@@ -26,13 +26,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import store as store_mod
-from ledger.encoding import decode, encode, encode_general
+from ledger.core.encoding import decode, encode, encode_general
+from ledger.core.model import Record, SignedEntry
 from ledger.errors import ChainError, RuleError
 from ledger.ledger import Ledger
-from ledger.model import Record, SignedEntry
-from ledger.simulate import simulate
-from ledger.store import (
+from ledger.sim.simulate import simulate
+from ledger.storage import store as store_mod
+from ledger.storage.store import (
     Store,
     check_row_cache,
     state_json,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import merkle, tiles
+from ledger.core import merkle, tiles
+from ledger.core.model import SignedEntry
 from ledger.errors import LedgerError
-from ledger.model import SignedEntry
 from tests.conftest import World
 
 TILE0 = (0, 0, tiles.TILE_WIDTH)

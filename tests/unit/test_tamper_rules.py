@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from ledger.core.model import Record, SignedEntry, entry_to_json
+from ledger.core.rules import MAX_SKEW_MS
 from ledger.errors import ChainError, EncodingError, LedgerError, ProofError, RuleError
-from ledger.model import Record, SignedEntry, entry_to_json
-from ledger.rules import MAX_SKEW_MS
 from tests.conftest import DAY, OPERATOR, World, fixed_key
 
 
@@ -267,7 +267,7 @@ def test_R_ST_2_edited_state(world: World, p1: str) -> None:
     ).fetchone()
     parcel = world.parcel("P1")
     parcel["holder"] = "Diavik"
-    from ledger.encoding import encode  # the store's own encoding
+    from ledger.core.encoding import encode  # the store's own encoding
 
     conn.execute(
         "UPDATE state SET value = ?, json = ? WHERE kind = 'parcel' AND key = 'P1'",
@@ -278,7 +278,7 @@ def test_R_ST_2_edited_state(world: World, p1: str) -> None:
 
 
 def test_R_ST_2_extra_state(world: World, p1: str) -> None:
-    from ledger.encoding import encode
+    from ledger.core.encoding import encode
 
     world.ledger.store.conn.execute(
         "INSERT INTO state (kind, key, value, json) VALUES ('parcel', 'GHOST', ?, '{}')",

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import merkle, tiles
+from ledger.core import merkle, tiles
 from ledger.errors import ProofError
 
 SIZE = 70_123

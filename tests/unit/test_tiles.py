@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import merkle, tiles
+from ledger.core import merkle, tiles
 from ledger.errors import ProofError
 
 
@@ -342,4 +342,4 @@ def test_tiles_imports() -> None:
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
     allowed = {"__future__", "hashlib", "re", "collections.abc", "typing"}
-    assert imported <= allowed | {"ledger.errors", "ledger.merkle"}
+    assert imported <= allowed | {"ledger.errors", "ledger.core.merkle"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.rules import MAX_AGE_MS
+from ledger.core.rules import MAX_AGE_MS
 from tests.conftest import World
 
 DAY = 24 * 3600 * 1000

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import ed25519
+from ledger.core import ed25519
 from ledger.errors import SignatureError
 
 SHARED = Path(

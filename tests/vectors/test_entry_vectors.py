@@ -29,9 +29,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from ledger import errors, keys
-from ledger.encoding import decode
-from ledger.model import ENTRY_TYPES, Body, Record, SignedEntry, check_fields
+from ledger import errors
+from ledger.core import keys
+from ledger.core.encoding import decode
+from ledger.core.model import ENTRY_TYPES, Body, Record, SignedEntry, check_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 DIR = Path(__file__).resolve().parent / "entries"

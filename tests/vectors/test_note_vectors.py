@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ledger import ed25519, note
+from ledger.core import ed25519, note
 from ledger.errors import KeyFileError, ProofError
 
 SHARED = Path(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ledger import merkle, tiles
+from ledger.core import merkle, tiles
 from ledger.errors import ProofError
 
 

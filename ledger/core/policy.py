@@ -17,8 +17,8 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 
+from ledger.core.note import SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, Verifier, parse_vkey
 from ledger.errors import KeyFileError, PolicyError
-from ledger.note import SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, Verifier, parse_vkey
 
 __all__ = [
     "MAX_POLICY_SIZE",

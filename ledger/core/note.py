@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger import ed25519
+from ledger.core import ed25519
 from ledger.errors import KeyFileError, ProofError, SignatureError
 
 __all__ = [

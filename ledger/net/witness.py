@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger import merkle, note
+from ledger.core import merkle, note
+from ledger.core.keys import PrivateKey
 from ledger.errors import LedgerError, ProofError, StoreError
-from ledger.keys import PrivateKey
-from ledger.store import Store
+from ledger.storage.store import Store
 
 __all__ = [
     "MAX_PROOF_LINES",
@@ -300,7 +300,7 @@ def attach_cosignatures(
         NotFoundError: this ledger never signed a checkpoint of that size.
     """
     from ledger.errors import NotFoundError
-    from ledger.mirror import checkpoint_at
+    from ledger.net.mirror import checkpoint_at
 
     for w in witnesses:
         if w.sig_type != note.SIG_TYPE_COSIGNATURE_V1:

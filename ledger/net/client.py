@@ -31,7 +31,15 @@ from typing import Any
 import httpx
 import msgpack
 
-from ledger import errors, merkle, note, replay
+from ledger import errors
+from ledger.core import merkle, note, replay
+from ledger.core.keys import PrivateKey
+from ledger.core.model import (
+    MAX_ENTRY_SIZE,
+    Record,
+    SignedEntry,
+)
+from ledger.core.rules import Finding
 from ledger.errors import (
     EncodingError,
     LedgerError,
@@ -40,15 +48,8 @@ from ledger.errors import (
     StoreError,
     UsageError,
 )
-from ledger.keys import PrivateKey
 from ledger.ledger import Signing, Trace, TraceNode, VerifyReport, entry_prefix
-from ledger.model import (
-    MAX_ENTRY_SIZE,
-    Record,
-    SignedEntry,
-)
-from ledger.rules import Finding
-from ledger.store import Appended
+from ledger.storage.store import Appended
 
 __all__ = [
     "MSGPACK",

@@ -12,9 +12,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from ledger import ed25519
-from ledger.errors import KeyFileError
-from ledger.keys import (
+from ledger.core import ed25519
+from ledger.core.keys import (
     SCRYPT_N,
     PrivateKey,
     decode_private,
@@ -23,6 +22,7 @@ from ledger.keys import (
     encode_public,
     is_encrypted,
 )
+from ledger.errors import KeyFileError
 
 PassphraseSource = Callable[[], str]
 

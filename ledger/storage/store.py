@@ -34,10 +34,10 @@ from typing import Any
 import msgpack
 import sqlite_utils
 
-from ledger import merkle, rules, tiles
-from ledger.encoding import decode, encode
+from ledger.core import merkle, rules, tiles
+from ledger.core.encoding import decode, encode
+from ledger.core.model import ZERO_HASH, Record, SignedEntry, key_id
 from ledger.errors import ChainError, LedgerError, NotFoundError, StoreError
-from ledger.model import ZERO_HASH, Record, SignedEntry, key_id
 
 SCHEMA_VERSION = 1
 

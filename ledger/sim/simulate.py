@@ -44,12 +44,12 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.core.keys import PrivateKey
+from ledger.core.model import SignedEntry
+from ledger.core.rules import date_of
 from ledger.errors import LedgerError
-from ledger.keys import PrivateKey
 from ledger.ledger import Ledger
-from ledger.model import SignedEntry
-from ledger.rules import date_of
-from ledger.store import Store
+from ledger.storage.store import Store
 
 __all__ = [
     "DEFAULT_FAULT_KINDS",

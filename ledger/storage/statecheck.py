@@ -28,8 +28,8 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from ledger import rules
-from ledger.encoding import decode, encode
+from ledger.core import rules
+from ledger.core.encoding import decode, encode
 from ledger.errors import ChainError
 
 #: Entries a value must stay unwritten before it is compared and, if equal, dropped.
@@ -135,7 +135,7 @@ class CheckedState(rules.State):
     ) -> list[tuple[_Key, bytes, str | None]]:
         """Each key, its value's canonical bytes, and None if its stored row is equal or
         else what differs ("missing", "value" or "json")."""
-        from ledger.store import state_json
+        from ledger.storage.store import state_json
 
         items = list(items)
         self.compared += len(items)

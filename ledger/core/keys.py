@@ -18,10 +18,10 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from ledger import ed25519
-from ledger.encoding import decode, encode, require_map
+from ledger.core import ed25519
+from ledger.core.encoding import decode, encode, require_map
+from ledger.core.model import key_id
 from ledger.errors import EncodingError, KeyFileError
-from ledger.model import key_id
 
 PRIVATE_MAGIC = b"kpledger-private-key-v1\n"
 PUBLIC_MAGIC = "kpledger-public-key-v1"

@@ -27,12 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger import merkle, note, tiles
+from ledger.core import merkle, note, tiles
+from ledger.core.model import Record
 from ledger.errors import NotFoundError, ProofError, StoreError
 from ledger.ledger import Ledger
-from ledger.model import Record
-from ledger.remote import NodeClient, parse_bundle
-from ledger.store import Store
+from ledger.net.client import NodeClient, parse_bundle
+from ledger.storage.store import Store
 
 __all__ = [
     "ForkError",

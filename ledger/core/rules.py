@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ledger import ed25519
+from ledger.core import ed25519
+from ledger.core.model import SignedEntry, key_id
 from ledger.errors import RuleError, SignatureError
-from ledger.model import SignedEntry, key_id
 
 #: Millions: origin shares are integer parts per million that sum to exactly 1,000,000.
 PPM = 1_000_000

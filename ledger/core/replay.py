@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ledger import merkle, rules
+from ledger.core import merkle, rules
+from ledger.core.model import ZERO_HASH, Record, SignedEntry, parse_unchecked
 from ledger.errors import ChainError, EncodingError, LedgerError
-from ledger.model import ZERO_HASH, Record, SignedEntry, parse_unchecked
 
 
 @dataclass

@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ledger import merkle, note, replay, rules
-from ledger.encoding import decode, encode, require_map
+from ledger.core import merkle, note, replay, rules
+from ledger.core.encoding import decode, encode, require_map
+from ledger.core.model import Record, SignedEntry
 from ledger.errors import EncodingError, LedgerError, PolicyError, ProofError
-from ledger.model import Record, SignedEntry
 
 if TYPE_CHECKING:
-    from ledger import policy
+    from ledger.core import policy
 
 BUNDLE_TYPE = "kpledger-proof"
 MAX_BUNDLE_SIZE = 16 << 20
@@ -350,7 +350,7 @@ def verify_bundle(
     at_index = {record.index: eid for eid, (record, _) in result.entries.items()}
     report.warnings = [f for f in result.findings if at_index.get(f[0]) in dag_set]
     if buyer_policy is not None:
-        from ledger import policy
+        from ledger.core import policy
 
         report.cosigners = note.verify_cosignatures(signed, buyer_policy.witness_verifiers())
         try:

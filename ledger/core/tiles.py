@@ -26,8 +26,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol, TypeVar
 
+from ledger.core.merkle import HASH_SIZE
 from ledger.errors import ProofError
-from ledger.merkle import HASH_SIZE
 
 __all__ = [
     "TILE_HEIGHT",

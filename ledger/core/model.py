@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 
 import msgpack
 
-from ledger import ed25519
-from ledger.encoding import decode, encode, require_map
+from ledger.core import ed25519
+from ledger.core.encoding import decode, encode, require_map
 from ledger.errors import EncodingError, LimitError, SignatureError
 
 FORMAT_VERSION = 1

@@ -44,7 +44,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger import merkle, note, tiles
+from ledger.core import merkle, note, tiles
+from ledger.core.keys import PrivateKey
+from ledger.core.policy import Witness as PolicyWitness
 from ledger.errors import (
     ChainError,
     EncodingError,
@@ -56,12 +58,10 @@ from ledger.errors import (
     StoreError,
     UsageError,
 )
-from ledger.keys import PrivateKey
 from ledger.ledger import Ledger
-from ledger.mirror import checkpoint_at, entry_bundle, tile_bytes
-from ledger.policy import Witness as PolicyWitness
-from ledger.remote import MAX_BATCH, MSGPACK, pack, unpack_entries
-from ledger.witness import attach_cosignatures, format_request, run_app
+from ledger.net.client import MAX_BATCH, MSGPACK, pack, unpack_entries
+from ledger.net.mirror import checkpoint_at, entry_bundle, tile_bytes
+from ledger.net.witness import attach_cosignatures, format_request, run_app
 
 __all__ = ["Limits", "Node", "ReadOnlyError", "create_app", "serve"]
 
