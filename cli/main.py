@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Largest entry frame in a ``submit`` file (ledger.model.MAX_ENTRY_SIZE).
-MAX_ENTRY_FRAME = 60_000
-#: Most entries one ``submit`` appends in one transaction.
-MAX_SUBMIT_ENTRIES = 100_000
 #: Largest bundle ``verify-proof`` reads (ledger.proofs.MAX_BUNDLE_SIZE).
 MAX_BUNDLE_FILE = 16 << 20
 
@@ -403,10 +399,7 @@ def emit(
 ) -> None:
     """Append (or write to --out) signed entries and report ids and warnings."""
     if out is not None:
-        path = Path(out)
-        if path.exists():
-            fail_usage(f"{out} exists; kpledger will not overwrite it")
-        path.write_bytes(b"".join(len(e.raw).to_bytes(4, "big") + e.raw for e in entries))
+        lg.write_entry_file(out, entries)
         if ctx.json:
             echo_json([{"id": e.id.hex(), "type": e.type, "file": out} for e in entries])
         else:
@@ -452,41 +445,6 @@ def emit(
         click.echo(cp, nl=False)
 
 
-def read_entry_file(path: str) -> list[lg.SignedEntry]:
-    """Entries written by --out: each is a 4-byte big-endian length then the envelope.
-
-    Read frame by frame, so a huge or hostile file costs at most one frame of memory
-    beyond the entries already parsed (at most MAX_SUBMIT_ENTRIES of them).
-    """
-    out: list[lg.SignedEntry] = []
-    try:
-        with open(path, "rb") as fh:
-            while True:
-                pos = fh.tell()
-                prefix = fh.read(4)
-                if not prefix:
-                    break
-                if len(prefix) < 4:
-                    raise lg.EncodingError(f"{path}: truncated length prefix at byte {pos}")
-                n = int.from_bytes(prefix, "big")
-                if n > MAX_ENTRY_FRAME:
-                    raise lg.LimitError(
-                        f"{path}: entry at byte {pos} claims {n} bytes, the limit is "
-                        f"{MAX_ENTRY_FRAME}"
-                    )
-                body = fh.read(n)
-                if len(body) < n:
-                    raise lg.EncodingError(f"{path}: truncated entry at byte {pos}")
-                if len(out) >= MAX_SUBMIT_ENTRIES:
-                    raise lg.LimitError(f"{path}: more than {MAX_SUBMIT_ENTRIES} entries")
-                out.append(lg.SignedEntry.from_wire(body))
-    except OSError as exc:
-        raise lg.UsageError(f"cannot read {path}: {exc.strerror}") from exc
-    if not out:
-        raise lg.EncodingError(f"{path}: no entries")
-    return out
-
-
 def sign(
     ctx: Ctx, key_file: str, entry_type: str, fields: dict[str, Any], **kw: Any
 ) -> lg.SignedEntry:
@@ -506,7 +464,7 @@ def submit(ctx: Ctx, files: tuple[str, ...], checkpoint_key: str | None) -> None
       kpledger transfer --key offline/trader.key --parcels P1 --to Surat --out t.kpe
       kpledger submit t.kpe
     """
-    entries = [e for f in files for e in read_entry_file(f)]
+    entries = [e for f in files for e in lg.read_entry_file(f)]
     emit(ctx, entries, None, checkpoint_key)
 
 
@@ -1087,14 +1045,14 @@ def trace(ctx: Ctx, item: str) -> None:
                 "certificates": t.certificates,
                 "entries": [
                     {
-                        "index": n.record.index,
-                        "id": n.entry.id.hex(),
-                        "type": n.entry.type,
-                        "signer": n.signer,
-                        "country": n.country,
-                        "time": n.entry.body.time,
+                        "index": s.index,
+                        "id": s.entry_id,
+                        "type": s.type,
+                        "signer": s.actor,
+                        "country": s.country,
+                        "time": s.time,
                     }
-                    for n in t.nodes
+                    for s in t.steps
                 ],
             }
         )
@@ -1112,11 +1070,8 @@ def trace(ctx: Ctx, item: str) -> None:
             f"({c['importer_country']}), issued {c['issued']} by {c['authority']}"
         )
     click.echo("entries:")
-    for n in t.nodes:
-        click.echo(
-            f"  {n.record.index:>6}  {format_time(n.entry.body.time)}  {n.entry.type:<18} "
-            f"{n.signer} ({n.country})"
-        )
+    for s in t.steps:
+        click.echo(f"  {s.index:>6}  {format_time(s.time)}  {s.type:<18} {s.actor} ({s.country})")
 
 
 def parcel_json(p: dict[str, Any]) -> dict[str, Any]:
@@ -1428,7 +1383,7 @@ def verify_proof(
         else []
     )
     data = parse.read_limited(file, MAX_BUNDLE_FILE, "FILE")
-    report = lg.verify_bundle(data, verifier, buyer_policy=pol, deny_origins=deny)
+    report = lg.inspect_bundle(data, verifier, buyer_policy=pol, deny_origins=deny)
     if require_latest and not report.latest_attested:
         report.policy_failures.append(
             "the bundle carries no operator attestation that it shows the item's latest state "

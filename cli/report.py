@@ -32,7 +32,8 @@ import segno
 import ledger as lg
 from cli import parse
 from ledger.core.model import Record, SignedEntry
-from ledger.core.proofs import MAX_BUNDLE_SIZE, Bundle, Step
+from ledger.core.journey import Step
+from ledger.core.proofs import MAX_BUNDLE_SIZE, Bundle
 
 if TYPE_CHECKING:
     from cli.main import Ctx
@@ -1157,7 +1158,7 @@ def report(
         led = ctx.ledger()
         verifier = _trust(trust) if trust is not None else led.verifier()
         data = led.prove(item)
-    rep = lg.verify_bundle(data, verifier, buyer_policy=pol, deny_origins=deny)
+    rep = lg.inspect_bundle(data, verifier, buyer_policy=pol, deny_origins=deny)
     if rep.item != item:
         raise lg.UsageError(f"the bundle is the proof of {rep.item}, not of {item}")
     trust_name = "operator.vkey"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ledger.core.journey import Step
 from ledger.core.keys import PrivateKey
 from ledger.core.model import ROLES, Record, SignedEntry, check_date, entry_to_json, key_id
 from ledger.core.note import (
@@ -22,7 +23,7 @@ from ledger.core.note import (
     parse_note,
     parse_vkey,
 )
-from ledger.core.proofs import BundleReport, verify_bundle
+from ledger.core.proofs import BundleReport, inspect_bundle, verify_bundle
 from ledger.core.rules import date_of, format_composition
 from ledger.errors import (
     ChainError,
@@ -41,6 +42,7 @@ from ledger.errors import (
 
 if TYPE_CHECKING:
     from ledger.ledger import Ledger, Trace, VerifyReport
+    from ledger.storage.entryfile import read_entry_file, write_entry_file
     from ledger.storage.keyfile import load_private, load_public, write_keypair
     from ledger.storage.store import Appended
 
@@ -54,6 +56,8 @@ _LAZY = {
     "load_private": "ledger.storage.keyfile",
     "load_public": "ledger.storage.keyfile",
     "write_keypair": "ledger.storage.keyfile",
+    "read_entry_file": "ledger.storage.entryfile",
+    "write_entry_file": "ledger.storage.entryfile",
 }
 
 
@@ -87,6 +91,7 @@ __all__ = [
     "RuleError",
     "SignatureError",
     "SignedEntry",
+    "Step",
     "StoreError",
     "Trace",
     "UsageError",
@@ -98,6 +103,7 @@ __all__ = [
     "entry_to_json",
     "format_composition",
     "format_vkey",
+    "inspect_bundle",
     "key_id",
     "load_private",
     "load_public",
@@ -105,6 +111,8 @@ __all__ = [
     "parse_checkpoint",
     "parse_note",
     "parse_vkey",
+    "read_entry_file",
     "verify_bundle",
+    "write_entry_file",
     "write_keypair",
 ]

@@ -41,6 +41,16 @@ class LimitError(EncodingError):
     code = "limit"
 
 
+class UncheckedParseError(EncodingError):
+    """A replay that skips the canonical checks met a record it cannot use.
+
+    Only a parallel ``verify`` replays unchecked; its worker processes check every record
+    in full and name the fault, so this error is never the one a user sees.
+    """
+
+    code = "unchecked-parse"
+
+
 class SignatureError(LedgerError):
     """A signature that does not verify under the ledger's signature rule."""
 
@@ -77,6 +87,30 @@ class PolicyError(ProofError):
     code = "policy"
 
 
+class ForkError(ProofError):
+    """A node whose signed checkpoints contradict each other (rewritten or split view)."""
+
+    code = "fork"
+
+
+class WitnessError(ProofError):
+    """A checkpoint a witness will not cosign; ``status`` is the tlog-witness HTTP code."""
+
+    code = "witness"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 422,
+        size: int | None = None,
+        rule: str | None = None,
+    ) -> None:
+        super().__init__(message, rule=rule)
+        self.status = status
+        self.size = size
+
+
 class NotFoundError(LedgerError):
     """An entry, record, parcel or participant that does not exist."""
 
@@ -89,7 +123,26 @@ class StoreError(LedgerError):
     code = "store"
 
 
+class ReadOnlyError(StoreError):
+    """An append sent to a ledger that cannot take it (a node without an operator key)."""
+
+    code = "read-only"
+
+
 class UsageError(LedgerError):
     """A malformed argument: a number, date, id or list that cannot be parsed."""
 
     code = "usage"
+
+
+def error_classes() -> dict[str, type[LedgerError]]:
+    """``code -> class`` for every error class (what the node's error answers name)."""
+    out: dict[str, type[LedgerError]] = {}
+    todo: list[type[LedgerError]] = [LedgerError]
+    while todo:
+        cls = todo.pop()
+        if cls.code in out and out[cls.code] is not cls:
+            raise TypeError(f"error code {cls.code!r} names two classes")
+        out[cls.code] = cls
+        todo.extend(cls.__subclasses__())
+    return out

@@ -14,6 +14,7 @@ from typing import Any
 
 from ledger import errors
 from ledger.core import merkle, note, proofs, replay, rules
+from ledger.core.journey import Step, narrate
 from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, Record, SignedEntry, add_signature, sign_body
 from ledger.errors import (
@@ -25,6 +26,7 @@ from ledger.errors import (
     RuleError,
     SignatureError,
     StoreError,
+    UncheckedParseError,
     UsageError,
 )
 from ledger.storage.statecheck import CheckedState
@@ -40,17 +42,12 @@ class VerifyReport:
 
 
 @dataclass
-class TraceNode:
-    record: Record
-    entry: SignedEntry
-    signer: str
-    country: str
-
-
-@dataclass
 class Trace:
+    """An item's ancestry: its state, the steps back to every origin (log order), the KP
+    certificates its rough crossed borders under, and the origin parcels."""
+
     item: dict[str, Any]
-    nodes: list[TraceNode]
+    steps: list[Step]
     certificates: list[dict[str, Any]]
     origins: list[dict[str, Any]]
 
@@ -304,31 +301,26 @@ class Ledger(Signing):
             ids.add(eid)
             _, entry = self.entry(eid)
             todo.extend(rules.entry_parents(entry))
-        nodes = []
-        for eid in ids:
-            record, entry = self.entry(eid)
-            signer = self.signer_name(entry.body.signer)
-            party = self.store.state_value("party", signer) or {}
-            nodes.append(TraceNode(record, entry, signer, party.get("country", "--")))
-        nodes.sort(key=lambda n: n.record.index)
+        pairs = [self.entry(eid) for eid in ids]
+        steps = narrate(pairs, self.store.state_value)
         certs = []
         origins = []
-        for n in nodes:
-            f = n.entry.fields
-            if n.entry.type == "transfer" and "certificate" in f:
-                cert = self.store.state_value("cert", f["certificate"]) or {}
+        for step in steps:
+            if step.type == "transfer" and step.certificate is not None:
+                cert = self.store.state_value("cert", step.certificate) or {}
                 certs.append({k: v for k, v in cert.items() if k not in ("id", "used")})
-            if n.entry.type == "origin":
+            if step.type == "origin":
+                parcel, points = step.outputs[0]
                 origins.append(
                     {
-                        "parcel": f["parcel"],
-                        "mine": f["mine"],
-                        "country": n.country,
-                        "carats": f["carats"],
-                        "by": n.signer,
+                        "parcel": parcel,
+                        "mine": step.mine,
+                        "country": step.country,
+                        "carats": points,
+                        "by": step.actor,
                     }
                 )
-        return Trace(item, nodes, certs, origins)
+        return Trace(item, steps, certs, origins)
 
     # -- verification -------------------------------------------------------------
 
@@ -493,7 +485,7 @@ class Ledger(Signing):
                 if not (isinstance(cls, type) and issubclass(cls, LedgerError)):
                     cls = RuleError  # pragma: no cover - the worker names its own class
                 raise cls(message, rule=rule)
-        if isinstance(main_error, replay.UncheckedParseError):  # pragma: no cover - a bug
+        if isinstance(main_error, UncheckedParseError):  # pragma: no cover - a bug
             raise RuntimeError(f"unchecked replay failed where every check passed: {main_error}")
         if main_error is not None:
             raise main_error
@@ -666,7 +658,7 @@ def check_signatures(path: str, start: int, end: int, pubs: dict[bytes, bytes]) 
 
 def _main_stage(exc: LedgerError, phase: int) -> int:
     """The stage of an error of the unchecked replay (see STAGE_*)."""
-    if isinstance(exc, replay.UncheckedParseError):
+    if isinstance(exc, UncheckedParseError):
         return STAGE_UNCHECKED
     if isinstance(exc, ChainError) and exc.rule == "R-CH-1":
         return STAGE_CHAIN

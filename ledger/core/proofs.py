@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.core import merkle, note, replay, rules
 from ledger.core.encoding import decode, encode, require_map
+from ledger.core.journey import Step, narrate
 from ledger.core.model import Record, SignedEntry
 from ledger.errors import EncodingError, LedgerError, PolicyError, ProofError
 
@@ -138,17 +139,6 @@ def check_attestation(text: str, verifier: note.Verifier) -> tuple[str, int, str
 
 
 @dataclass
-class Step:
-    index: int
-    time: int
-    type: str
-    actor: str
-    country: str
-    summary: str
-    entry_id: str
-
-
-@dataclass
 class BundleReport:
     """What a buyer is told: the item, its journey, certificates, origin and verdict."""
 
@@ -198,43 +188,6 @@ def ancestry(head: bytes, entries: Mapping[bytes, SignedEntry]) -> list[bytes]:
     return sorted(seen)
 
 
-def _summary(entry: SignedEntry, state: rules.State) -> str:
-    f = entry.fields
-    t = entry.type
-    if t == "origin":
-        return (
-            f"mined {f['parcel']} at {f['mine']}: {f['carats'] / 100:.2f} ct, {f['stones']} stones"
-        )
-    if t == "certificate.issue":
-        return (
-            f"KP certificate {f['number']}: {f['exporter']} ({f['exporter_country']}) -> "
-            f"{f['importer']} ({f['importer_country']}), {f['carats'] / 100:.2f} ct"
-        )
-    if t == "transfer":
-        parcels = ", ".join(i["parcel"] for i in f["inputs"])
-        extra = f" under KP certificate {f['certificate']}" if "certificate" in f else ""
-        sow = " with SoW warranty" if "warranty" in f else ""
-        return f"offered {parcels} to {f['to']}{extra}{sow}"
-    if t in ("accept", "reject", "cancel"):
-        tr = state.get("transfer", f["transfer"].hex()) or {}
-        return f"{t}ed transfer from {tr.get('from', '?')} of {', '.join(tr.get('parcels', []))}"
-    if t == "split":
-        outs = ", ".join(f"{o['parcel']} ({o['carats'] / 100:.2f} ct)" for o in f["outputs"])
-        return f"split {f['input']['parcel']} into {outs}"
-    if t == "merge":
-        ins = ", ".join(i["parcel"] for i in f["inputs"])
-        return f"merged {ins} into {f['output']['parcel']} ({f['output']['carats'] / 100:.2f} ct)"
-    if t == "cut":
-        ins = ", ".join(i["parcel"] for i in f["inputs"])
-        outs = ", ".join(f"{s['parcel']} ({s['carats'] / 100:.2f} ct)" for s in f["stones"])
-        return f"cut {ins} into {outs}"
-    if t == "grade":
-        return f"graded {f['input']['parcel']}, report {f['report']}"
-    if t == "sell":
-        return f"sold {f['input']['parcel']} to a consumer"
-    return t
-
-
 def verify_bundle(
     data: bytes,
     verifier: note.Verifier,
@@ -242,10 +195,30 @@ def verify_bundle(
     buyer_policy: policy.Policy | None = None,
     deny_origins: Sequence[str] = (),
 ) -> BundleReport:
-    """Verify a bundle offline and evaluate the policy.
+    """Verify a bundle offline and require the item to pass the policy.
 
-    Returns a report whose ``policy_failures`` lists every policy the item fails
-    (empty when it passes).
+    Raises:
+        ProofError: the checkpoint, an inclusion proof, an entry or the DAG is invalid.
+        PolicyError: the proof is valid but the item fails the policy (every failure named).
+    """
+    report = inspect_bundle(data, verifier, buyer_policy=buyer_policy, deny_origins=deny_origins)
+    if report.policy_failures:
+        raise PolicyError("; ".join(report.policy_failures), rule="R-SA-1")
+    return report
+
+
+def inspect_bundle(
+    data: bytes,
+    verifier: note.Verifier,
+    *,
+    buyer_policy: policy.Policy | None = None,
+    deny_origins: Sequence[str] = (),
+) -> BundleReport:
+    """Verify a bundle offline and evaluate the policy, for display.
+
+    Unlike :func:`verify_bundle`, a policy failure does not raise: the report's
+    ``policy_failures`` lists every policy the item fails, so that a caller can show the
+    whole verdict. A caller that decides on the item must check ``report.ok``.
 
     Raises:
         ProofError: the checkpoint, an inclusion proof, an entry or the DAG is invalid.
@@ -311,9 +284,8 @@ def verify_bundle(
         latest_attested=attested,
         origin=cp.origin,
     )
+    shown = []
     for eid, (record, entry) in sorted(result.entries.items(), key=lambda kv: kv[1][0].index):
-        if eid not in dag_set and entry.type != "certificate.issue":
-            continue
         if entry.type == "certificate.issue":
             cert = state.get("cert", entry.fields["number"])
             if cert is None or cert["used"] not in dag_set:
@@ -334,19 +306,10 @@ def verify_bundle(
                     "value_usd_cents": f["value"]["amount"],
                 }
             )
-        signer = _signer_name(state, entry.body.signer)
-        party = state.get("party", signer) or {}
-        report.journey.append(
-            Step(
-                record.index,
-                entry.body.time,
-                entry.type,
-                signer,
-                party.get("country", "--"),
-                _summary(entry, state),
-                eid.hex(),
-            )
-        )
+        elif eid not in dag_set:
+            continue
+        shown.append((record, entry))
+    report.journey = narrate(shown, state.get)
     at_index = {record.index: eid for eid, (record, _) in result.entries.items()}
     report.warnings = [f for f in result.findings if at_index.get(f[0]) in dag_set]
     if buyer_policy is not None:
@@ -371,11 +334,6 @@ def verify_bundle(
                 f"{len(missing)} transfer(s) of polished goods lack the SoW warranty"
             )
     return report
-
-
-def _signer_name(state: rules.State, kid: bytes) -> str:
-    info = state.get("kid", kid.hex())
-    return str(info["name"]) if info else kid.hex()[:16]
 
 
 def collect(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ledger.core import merkle, rules
 from ledger.core.model import ZERO_HASH, Record, SignedEntry, parse_unchecked
-from ledger.errors import ChainError, EncodingError, LedgerError
+from ledger.errors import ChainError, EncodingError, LedgerError, UncheckedParseError
 
 
 @dataclass
@@ -26,10 +26,6 @@ class ReplayResult:
     findings: list[tuple[int, str, str]] = field(default_factory=list)
     state: rules.State = field(default_factory=rules.State)
     entries: dict[bytes, tuple[Record, SignedEntry]] = field(default_factory=dict)
-
-
-class UncheckedParseError(EncodingError):
-    """An unchecked replay met a record it cannot use; the checking side names the fault."""
 
 
 def locate(exc: LedgerError, index: int, entry_id: bytes | None) -> None:

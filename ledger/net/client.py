@@ -12,10 +12,8 @@
   proof per record, which are checked here. ``verify`` downloads every record and
   replays it locally through the same rules engine, then checks the node's signed
   checkpoint against the replayed tree.
-* Wire helpers: :func:`pack_entries` / :func:`unpack_entries` (the length-prefixed
-  entries of ``--out`` files and ``POST /api/entries``), :func:`parse_bundle` (C2SP entry
-  bundles, ``u16be(len) || record``), :func:`pack` / :func:`unpack` (msgpack answers,
-  ``application/msgpack``).
+The byte framings (entry frames, entry bundles, msgpack answers) are
+:mod:`ledger.core.wire`'s.
 
 Reads are answered by the node and trusted as a local file would be; what must not be
 trusted (checkpoints, receipts, proofs, a full verify) is checked against the operator
@@ -29,46 +27,29 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import httpx
-import msgpack
 
 from ledger import errors
 from ledger.core import merkle, note, replay
+from ledger.core.journey import step_from_json
 from ledger.core.keys import PrivateKey
 from ledger.core.model import (
-    MAX_ENTRY_SIZE,
     Record,
     SignedEntry,
 )
 from ledger.core.rules import Finding
+from ledger.core.wire import MSGPACK, pack_entries, unpack
 from ledger.errors import (
-    EncodingError,
     LedgerError,
     NotFoundError,
     ProofError,
     StoreError,
     UsageError,
 )
-from ledger.ledger import Signing, Trace, TraceNode, VerifyReport, entry_prefix
+from ledger.ledger import Signing, Trace, VerifyReport, entry_prefix
 from ledger.storage.store import Appended
 
-__all__ = [
-    "MSGPACK",
-    "NodeClient",
-    "RemoteLedger",
-    "is_url",
-    "pack",
-    "pack_entries",
-    "parse_bundle",
-    "unpack",
-    "unpack_entries",
-]
+__all__ = ["NodeClient", "RemoteLedger", "is_url"]
 
-#: Media type of msgpack answers (``Accept: application/msgpack``).
-MSGPACK = "application/msgpack"
-#: Largest msgpack answer a client decodes (a page of records is kept under 1 MiB).
-MAX_ANSWER = 64 << 20
-#: Most entries in one ``POST /api/entries``.
-MAX_BATCH = 1000
 #: Records asked for per ``GET /api/records`` page.
 PAGE = 1000
 
@@ -82,107 +63,10 @@ def is_url(text: str) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# Wire helpers
-
-
-def pack(value: Any) -> bytes:
-    """msgpack of an answer (bytes as bin; map order kept, so that a remote answer prints
-    exactly like a local one). Answers are not signed, so the canonical profile of
-    ``ledger.encoding`` is not required here.
-
-    Raises:
-        EncodingError: the value holds something msgpack cannot carry.
-    """
-    try:
-        packed: bytes = msgpack.packb(value, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise EncodingError(f"cannot encode an answer: {exc}") from exc
-    return packed
-
-
-def unpack(data: bytes) -> Any:
-    """Decode a msgpack answer.
-
-    Raises:
-        EncodingError: not msgpack, or larger than MAX_ANSWER.
-    """
-    if len(data) > MAX_ANSWER:
-        raise EncodingError(f"answer is {len(data)} bytes, the limit is {MAX_ANSWER}")
-    try:
-        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
-    except Exception as exc:  # msgpack raises several undocumented types
-        raise EncodingError(f"malformed msgpack answer: {exc}") from exc
-
-
-def pack_entries(entries: Sequence[SignedEntry]) -> bytes:
-    """Entries as ``u32be(len) || envelope`` each: the ``--out`` file format."""
-    return b"".join(len(e.raw).to_bytes(4, "big") + e.raw for e in entries)
-
-
-def unpack_entries(data: bytes) -> list[SignedEntry]:
-    """Parse a request body: one envelope, or length-prefixed envelopes.
-
-    A body whose first byte is 0x00 is length-prefixed (``u32be(len) || envelope``, as in
-    ``--out`` files: a length below 2^24 starts with a zero byte); anything else is one
-    envelope (an envelope is a msgpack map, which never starts with 0x00).
-
-    Raises:
-        EncodingError: empty, truncated, oversized or malformed; more than MAX_BATCH.
-    """
-    if not data:
-        raise EncodingError("empty request: expected a signed entry")
-    if data[0] != 0:
-        return [SignedEntry.from_wire(data)]
-    out: list[SignedEntry] = []
-    pos = 0
-    while pos < len(data):
-        if pos + 4 > len(data):
-            raise EncodingError(f"truncated length prefix at byte {pos}")
-        n = int.from_bytes(data[pos : pos + 4], "big")
-        if n > MAX_ENTRY_SIZE or pos + 4 + n > len(data):
-            raise EncodingError(f"truncated or oversized entry at byte {pos}")
-        out.append(SignedEntry.from_wire(data[pos + 4 : pos + 4 + n]))
-        pos += 4 + n
-        if len(out) > MAX_BATCH:
-            raise EncodingError(f"more than {MAX_BATCH} entries in one request")
-    if not out:
-        raise EncodingError("no entries in the request")
-    return out
-
-
-def parse_bundle(data: bytes) -> list[bytes]:
-    """Split a C2SP entry bundle (``u16be(len) || entry`` ...) into its entries.
-
-    Raises:
-        EncodingError: a truncated length or entry.
-    """
-    out: list[bytes] = []
-    pos = 0
-    while pos < len(data):
-        if pos + 2 > len(data):
-            raise EncodingError(f"entry bundle: truncated length at byte {pos}")
-        n = int.from_bytes(data[pos : pos + 2], "big")
-        if pos + 2 + n > len(data):
-            raise EncodingError(f"entry bundle: truncated entry at byte {pos}")
-        out.append(data[pos + 2 : pos + 2 + n])
-        pos += 2 + n
-    return out
-
-
-# ---------------------------------------------------------------------------
 # HTTP client
 
 
-def _error_classes() -> dict[str, type[LedgerError]]:
-    """``code -> class`` for the classes of ``ledger.errors`` (the node's error codes)."""
-    out: dict[str, type[LedgerError]] = {}
-    for value in vars(errors).values():
-        if isinstance(value, type) and issubclass(value, LedgerError):
-            out.setdefault(value.code, value)
-    return out
-
-
-_ERRORS = _error_classes()
+_ERRORS = errors.error_classes()
 
 
 def error_from_answer(status: int, data: Any, what: str) -> LedgerError:
@@ -442,11 +326,8 @@ class RemoteLedger(Signing):
 
     def trace(self, pid: str) -> Trace:
         t = self.client.get_value("/api/trace", item=pid)
-        nodes = []
-        for n in t["nodes"]:
-            record = Record.from_wire(n["record"])
-            nodes.append(TraceNode(record, record.entry(), n["signer"], n["country"]))
-        return Trace(t["item"], nodes, t["certificates"], t["origins"])
+        steps = [step_from_json(s) for s in t["steps"]]
+        return Trace(t["item"], steps, t["certificates"], t["origins"])
 
     # -- verification -------------------------------------------------------------
 

@@ -29,9 +29,10 @@ from pathlib import Path
 
 from ledger.core import merkle, note, tiles
 from ledger.core.model import Record
-from ledger.errors import NotFoundError, ProofError, StoreError
+from ledger.core.wire import join_entry_bundle, split_entry_bundle
+from ledger.errors import ForkError, NotFoundError, ProofError, StoreError
 from ledger.ledger import Ledger
-from ledger.net.client import NodeClient, parse_bundle
+from ledger.net.client import NodeClient
 from ledger.storage.store import Store
 
 __all__ = [
@@ -61,12 +62,6 @@ CREATE TABLE IF NOT EXISTS mirror_checkpoints (
 _SYNC_BATCH = 512
 
 
-class ForkError(ProofError):
-    """A node whose signed checkpoints contradict each other (rewritten or split view)."""
-
-    code = "fork"
-
-
 # ---------------------------------------------------------------------------
 # Tiles and entry bundles of a ledger file
 
@@ -94,7 +89,7 @@ def entry_bundle(store: Store, index: int, width: int) -> bytes:
     raws = list(store.iter_records(start, start + width))
     if len(raws) < width:
         raise NotFoundError(f"no entry bundle {tiles.entries_path(index, width)}")
-    return b"".join(len(r).to_bytes(2, "big") + r for r in raws)
+    return join_entry_bundle(raws)
 
 
 def checkpoint_at(store: Store, size: int) -> str | None:
@@ -204,7 +199,7 @@ class _RemoteTiles:
 
     def bundle(self, index: int) -> list[bytes]:
         width = self.width(0, index)
-        return parse_bundle(self.client.get_bytes("/" + tiles.entries_path(index, width)))
+        return split_entry_bundle(self.client.get_bytes("/" + tiles.entries_path(index, width)))
 
 
 class _Overlay:

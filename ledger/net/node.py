@@ -45,8 +45,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.core import merkle, note, tiles
+from ledger.core.journey import step_to_json
 from ledger.core.keys import PrivateKey
 from ledger.core.policy import Witness as PolicyWitness
+from ledger.core.wire import MAX_BATCH, MSGPACK, pack, unpack_entries
 from ledger.errors import (
     ChainError,
     EncodingError,
@@ -55,11 +57,11 @@ from ledger.errors import (
     LimitError,
     NotFoundError,
     ProofError,
+    ReadOnlyError,
     StoreError,
     UsageError,
 )
 from ledger.ledger import Ledger
-from ledger.net.client import MAX_BATCH, MSGPACK, pack, unpack_entries
 from ledger.net.mirror import checkpoint_at, entry_bundle, tile_bytes
 from ledger.net.witness import attach_cosignatures, format_request, run_app
 
@@ -112,10 +114,6 @@ class _RateLimiter:
             b.tokens -= 1.0
             return 0.0
         return (1.0 - b.tokens) / self.rate
-
-
-class ReadOnlyError(StoreError):
-    """An append sent to a node that has no operator key (HTTP 403)."""
 
 
 def _now_ms() -> int:
@@ -571,10 +569,7 @@ def create_app(node: Node) -> FastAPI:
             request,
             {
                 "item": t.item,
-                "nodes": [
-                    {"record": n.record.raw, "signer": n.signer, "country": n.country}
-                    for n in t.nodes
-                ],
+                "steps": [step_to_json(s) for s in t.steps],
                 "certificates": t.certificates,
                 "origins": t.origins,
             },

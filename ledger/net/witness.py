@@ -37,7 +37,7 @@ from typing import Any
 
 from ledger.core import merkle, note
 from ledger.core.keys import PrivateKey
-from ledger.errors import LedgerError, ProofError, StoreError
+from ledger.errors import LedgerError, ProofError, StoreError, WitnessError
 from ledger.storage.store import Store
 
 __all__ = [
@@ -60,17 +60,6 @@ MAX_PROOF_LINES = 63
 MAX_REQUEST_SIZE = 64 << 10
 #: Content type of a 409 answer, whose body is the witness's size for the origin.
 SIZE_MEDIA_TYPE = "text/x.tlog.size"
-
-
-class WitnessError(ProofError):
-    """A checkpoint the witness will not cosign; ``status`` is the tlog-witness code."""
-
-    code = "witness"
-
-    def __init__(self, message: str, *, status: int, size: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.size = size
 
 
 # ---------------------------------------------------------------------------

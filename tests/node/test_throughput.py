@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import ledger as lg
-from ledger.net.client import pack_entries
+from ledger.core.wire import pack_entries
 from tests.cli.test_cli import make_cli
 from tests.node.conftest import Servers
 

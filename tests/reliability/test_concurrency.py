@@ -200,7 +200,7 @@ def tracer(db: str, items: list[str], plan: Plan, stop: Any, q: Any) -> None:
             for pid in items:
                 try:
                     tr = led.trace(pid)
-                    assert tr.nodes and tr.nodes[-1].entry.id == tr.item["head"]
+                    assert tr.steps and tr.steps[-1].entry_id == tr.item["head"].hex()
                     assert tr.origins, pid
                     counts["trace ok"] += 1
                 except NotFoundError:

@@ -3,7 +3,7 @@
 Targets: ``model.SignedEntry.from_wire``, ``model.Record.from_wire``,
 ``proofs.Bundle.decode``, ``proofs.verify_bundle``, ``keys.decode_private``,
 ``keys.decode_public``, the CLI argument parsers of ``cli.parse`` (carats, money, date,
-outputs, id_list, positive_int) and the CLI's ``read_entry_file`` (``submit``).
+outputs, id_list, positive_int) and the entry-file reader ``read_entry_file`` (``submit``).
 (``ledger.encoding.decode`` and the note, checkpoint, vkey and policy parsers are fuzzed in
 ``tests/property``.)
 
@@ -52,7 +52,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import parse
-from cli.main import read_entry_file
 from ledger.core import ed25519, keys, merkle, note, proofs
 from ledger.core.encoding import decode, encode
 from ledger.core.model import ENTRY_SIG_CONTEXT, ZERO_HASH, Record, SignedEntry
@@ -63,6 +62,7 @@ from ledger.errors import (
     ProofError,
     UsageError,
 )
+from ledger.storage.entryfile import read_entry_file
 from tests.conftest import ORIGIN
 from tests.reliability.conftest import Scene
 

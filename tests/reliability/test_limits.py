@@ -28,7 +28,6 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main as cli_main
-from cli.main import read_entry_file
 from ledger.core import encoding, keys, model, note, proofs
 from ledger.core.model import MAX_ENTRY_SIZE, MAX_RECORD_SIZE, Record, SignedEntry
 from ledger.errors import (
@@ -40,6 +39,7 @@ from ledger.errors import (
 )
 from ledger.ledger import Ledger
 from ledger.storage import keyfile
+from ledger.storage.entryfile import read_entry_file
 from tests.conftest import World
 from tests.reliability.conftest import Scene, fingerprint
 
