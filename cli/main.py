@@ -365,7 +365,7 @@ def show(ctx: Ctx, entry_id: str) -> None:
     data["index"] = record.index
     data["appended"] = record.time
     data["signer_name"] = led.signer_name(entry.body.signer)
-    data["warnings"] = [{"rule": r, "message": m} for _, r, m in led.store.findings(record.index)]
+    data["warnings"] = [{"rule": r, "message": m} for _, r, m in led.findings(record.index)]
     if ctx.json:
         echo_json(data)
     else:

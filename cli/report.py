@@ -31,8 +31,8 @@ import segno
 
 import ledger as lg
 from cli import parse
-from ledger.core.model import Record, SignedEntry
 from ledger.core.journey import Step
+from ledger.core.model import Record, SignedEntry
 from ledger.core.proofs import MAX_BUNDLE_SIZE, Bundle
 
 if TYPE_CHECKING:

@@ -1,10 +1,21 @@
 """kpledger: an append-only, hash-chained provenance ledger for rough diamonds.
 
-The public API is what this module exports; every other module is an
-implementation detail. Layers, bottom first: ``errors``, ``encoding``,
-``ed25519``, ``model``, ``keys``, ``merkle``/``tiles``, ``note``/``policy``,
-``rules``, ``replay``, ``proofs`` (pure), then ``store``/``keyfile`` (I/O) and
-the ``Ledger`` façade.
+The public API is what this module exports; every other module is an implementation
+detail. The library is layered, each layer importing only those below it (the
+import-linter contracts in ``pyproject.toml`` enforce it):
+
+* ``ledger.errors``: the one error hierarchy;
+* ``ledger.core``: pure (encoding, Ed25519, the wire model, keys, Merkle tree and tiles,
+  signed notes, the rules engine, replay, proof bundles, policies, the journey narrator,
+  wire framing): no files, SQL, network, clock or randomness;
+* ``ledger.storage``: the only modules that touch SQLite and files (store, schema,
+  state check, key files, entry files);
+* this façade (``ledger.api``, ``ledger.ledger``, ``ledger.verify``): one ledger file;
+* ``ledger.net`` (node, client, mirror, witness; its own façade) and ``ledger.sim`` (the
+  simulator), which use the façade.
+
+Names from the I/O layers are imported on first use (PEP 562), so that importing the pure
+core (a buyer's offline verifier) never loads SQLite tooling.
 """
 
 from __future__ import annotations
@@ -15,6 +26,8 @@ from ledger.core.journey import Step
 from ledger.core.keys import PrivateKey
 from ledger.core.model import ROLES, Record, SignedEntry, check_date, entry_to_json, key_id
 from ledger.core.note import (
+    SIG_TYPE_COSIGNATURE_V1,
+    SIG_TYPE_ED25519,
     Checkpoint,
     Verifier,
     format_vkey,
@@ -23,35 +36,42 @@ from ledger.core.note import (
     parse_note,
     parse_vkey,
 )
-from ledger.core.proofs import BundleReport, inspect_bundle, verify_bundle
+from ledger.core.policy import Policy, parse_policy
+from ledger.core.proofs import MAX_BUNDLE_SIZE, Bundle, BundleReport, inspect_bundle, verify_bundle
 from ledger.core.rules import date_of, format_composition
 from ledger.errors import (
     ChainError,
     EncodingError,
+    ForkError,
     KeyFileError,
     LedgerError,
     LimitError,
     NotFoundError,
     PolicyError,
     ProofError,
+    ReadOnlyError,
     RuleError,
     SignatureError,
     StoreError,
     UsageError,
+    WitnessError,
 )
 
 if TYPE_CHECKING:
-    from ledger.ledger import Ledger, Trace, VerifyReport
+    from ledger.api import LedgerAPI, Trace, VerifyReport, latest_failure, verify_consistency
+    from ledger.ledger import Ledger
     from ledger.storage.entryfile import read_entry_file, write_entry_file
     from ledger.storage.keyfile import load_private, load_public, write_keypair
     from ledger.storage.store import Appended
 
-#: Names from the I/O edge, imported on first use (PEP 562) so that importing a pure
-#: module (``ledger.encoding`` ...) never loads sqlite_utils or click.
+#: Names from the I/O layers, imported on first use.
 _LAZY = {
+    "LedgerAPI": "ledger.api",
+    "Trace": "ledger.api",
+    "VerifyReport": "ledger.api",
+    "latest_failure": "ledger.api",
+    "verify_consistency": "ledger.api",
     "Ledger": "ledger.ledger",
-    "Trace": "ledger.ledger",
-    "VerifyReport": "ledger.ledger",
     "Appended": "ledger.storage.store",
     "load_private": "ledger.storage.keyfile",
     "load_public": "ledger.storage.keyfile",
@@ -73,20 +93,28 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "MAX_BUNDLE_SIZE",
     "ROLES",
+    "SIG_TYPE_COSIGNATURE_V1",
+    "SIG_TYPE_ED25519",
     "Appended",
+    "Bundle",
     "BundleReport",
     "ChainError",
     "Checkpoint",
     "EncodingError",
+    "ForkError",
     "KeyFileError",
     "Ledger",
+    "LedgerAPI",
     "LedgerError",
     "LimitError",
     "NotFoundError",
+    "Policy",
     "PolicyError",
     "PrivateKey",
     "ProofError",
+    "ReadOnlyError",
     "Record",
     "RuleError",
     "SignatureError",
@@ -97,6 +125,7 @@ __all__ = [
     "UsageError",
     "Verifier",
     "VerifyReport",
+    "WitnessError",
     "__version__",
     "check_date",
     "date_of",
@@ -105,14 +134,17 @@ __all__ = [
     "format_vkey",
     "inspect_bundle",
     "key_id",
+    "latest_failure",
     "load_private",
     "load_public",
     "open_checkpoint",
     "parse_checkpoint",
     "parse_note",
+    "parse_policy",
     "parse_vkey",
     "read_entry_file",
     "verify_bundle",
+    "verify_consistency",
     "write_entry_file",
     "write_keypair",
 ]

@@ -1,89 +1,22 @@
-"""The ``Ledger`` façade: what the CLI (and any other caller) uses.
+"""``Ledger``: one ledger file, the :class:`ledger.api.LedgerAPI` of the library.
 
-It composes the pure core (model, rules, replay, merkle, note, proofs) with the
-store. Each method does one user-level operation; the clock arrives as ``now``
-(milliseconds) so callers, tests and the simulator control time.
+It composes the pure core (model, rules, replay, merkle, note, proofs) with the store.
+Each method does one user-level operation; the clock arrives as ``now`` (milliseconds)
+so callers, tests and the simulator control time. ``verify`` is :mod:`ledger.verify`'s.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ledger import errors
-from ledger.core import merkle, note, proofs, replay, rules
-from ledger.core.journey import Step, narrate
+from ledger.api import LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
+from ledger.core import merkle, note, proofs, rules
+from ledger.core.journey import narrate
 from ledger.core.keys import PrivateKey
-from ledger.core.model import Body, Record, SignedEntry, add_signature, sign_body
-from ledger.errors import (
-    ChainError,
-    EncodingError,
-    LedgerError,
-    NotFoundError,
-    ProofError,
-    RuleError,
-    SignatureError,
-    StoreError,
-    UncheckedParseError,
-    UsageError,
-)
-from ledger.storage.statecheck import CheckedState
-from ledger.storage.store import TRIGGERS, Appended, Store, check_row_cache
-
-
-@dataclass
-class VerifyReport:
-    size: int
-    root: bytes
-    warnings: Counter[str] = field(default_factory=Counter)
-    checkpoints: int = 0
-
-
-@dataclass
-class Trace:
-    """An item's ancestry: its state, the steps back to every origin (log order), the KP
-    certificates its rough crossed borders under, and the origin parcels."""
-
-    item: dict[str, Any]
-    steps: list[Step]
-    certificates: list[dict[str, Any]]
-    origins: list[dict[str, Any]]
-
-
-def entry_prefix(text: str) -> str:
-    """A typed entry id or prefix, lower-cased.
-
-    Raises:
-        UsageError: fewer than 8 hex digits, or not hex.
-    """
-    t = text.lower()
-    if len(t) < 8 or any(c not in "0123456789abcdef" for c in t):
-        raise UsageError(f"entry id {text!r}: expected at least 8 hex digits")
-    return t
-
-
-class Signing:
-    """Signing entries for a ledger's origin, shared by the file and the remote ledger."""
-
-    origin: str
-
-    def sign(
-        self,
-        entry_type: str,
-        fields: dict[str, Any],
-        key: PrivateKey,
-        *,
-        now: int,
-        cosigners: Sequence[PrivateKey] = (),
-    ) -> SignedEntry:
-        """Build and sign an entry for this ledger's origin (not appended)."""
-        body = Body(entry_type, self.origin, key.kid, now, fields)
-        return sign_body(body, [key.seed, *(c.seed for c in cosigners)])
-
-    def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry:
-        return add_signature(entry, key.seed)
+from ledger.core.model import Body, Record, SignedEntry, sign_body
+from ledger.errors import NotFoundError, ProofError, StoreError, UsageError
+from ledger.storage.store import Appended, Store
 
 
 class Ledger(Signing):
@@ -277,6 +210,10 @@ class Ledger(Signing):
         record = self.store.record_by_id(entry_id)
         return record, record.entry()
 
+    def findings(self, index: int | None = None) -> list[tuple[int, str, str]]:
+        """WARN findings ``(record index, rule, message)``, of one record or of all."""
+        return self.store.findings(index)
+
     def signer_name(self, kid: bytes) -> str:
         info = self.store.state_value("kid", kid.hex())
         return str(info["name"]) if info else kid.hex()[:16]
@@ -343,153 +280,9 @@ class Ledger(Signing):
             ChainError, EncodingError, RuleError: the first invalid record (named).
             ProofError: the stored tree or a stored checkpoint disagrees with the records.
         """
-        # One read transaction: WAL gives a snapshot, so appends committed meanwhile by
-        # other processes cannot make the records, tiles and state disagree mid-check.
-        with self.store.snapshot():
-            return self._verify(progress, jobs, chunk)
+        from ledger.verify import verify_store
 
-    def _verify(
-        self, progress: Callable[[int], None] | None, jobs: int, chunk: int
-    ) -> VerifyReport:
-        missing = set(TRIGGERS) - self.store.triggers()
-        if missing:
-            raise ChainError(
-                f"append-only triggers missing: {', '.join(sorted(missing))}", rule="R-ST-1"
-            )
-        chunk = chunk or _CHUNK
-        state = CheckedState(self.store.conn)
-        try:
-            return self._replay_and_compare(state, progress, jobs, chunk)
-        finally:
-            state.close()
-
-    def _replay_and_compare(
-        self,
-        state: CheckedState,
-        progress: Callable[[int], None] | None,
-        jobs: int,
-        chunk: int,
-    ) -> VerifyReport:
-        if jobs > 1 and self.size() > 2 * chunk:
-            result = self._parallel_replay(jobs, chunk, progress, state)
-        else:
-            rows, on_record = self._checked_rows()
-            try:
-                result = replay.replay(rows, progress=progress, on_record=on_record, state=state)
-            finally:
-                rows.close()  # an open statement would block dropping the state's temp table
-        try:
-            stored_root = self.store.root(result.size)
-        except ProofError as exc:  # tiles missing or short: they disagree with the records
-            raise ProofError(
-                f"stored Merkle tiles do not cover the {result.size} records: {exc.message}",
-                rule="R-CH-2",
-            ) from exc
-        if stored_root != result.root:
-            raise ProofError(
-                f"stored Merkle tiles give root {stored_root.hex()[:16]}, "
-                f"the records give {result.root.hex()[:16]}",
-                rule="R-CH-2",
-            )
-        state.finish()
-        cps = self.store.checkpoints()
-        if cps:
-            verifier = self.verifier()
-            for size, text in cps:
-                cp, _ = note.open_checkpoint(text, verifier)
-                if cp.size > result.size:
-                    raise ProofError(
-                        f"checkpoint of size {cp.size} is beyond the log", rule="R-CH-2"
-                    )
-                root = self.store.root(cp.size)
-                if cp.root != root or cp.size != size:
-                    raise ProofError(
-                        f"signed checkpoint at size {cp.size} does not match the records "
-                        "(the log was rewritten)",
-                        rule="R-CH-2",
-                    )
-        return VerifyReport(result.size, result.root, result.warnings, len(cps))
-
-    def _checked_rows(
-        self,
-    ) -> tuple[Generator[tuple[int, bytes]], Callable[[Record, SignedEntry], None]]:
-        """Rows for a replay, and a hook that checks each row's cached columns."""
-        cached: dict[int, tuple[Any, ...]] = {}
-
-        def rows() -> Generator[tuple[int, bytes]]:
-            for idx, raw, columns in self.store.iter_rows_cached():
-                cached[idx] = columns
-                yield idx, raw
-
-        def on_record(record: Record, entry: SignedEntry) -> None:
-            check_row_cache(record, entry, cached.pop(record.index, ()))
-
-        return rows(), on_record
-
-    def _parallel_replay(
-        self,
-        jobs: int,
-        chunk: int,
-        progress: Callable[[int], None] | None,
-        state: rules.State,
-    ) -> replay.ReplayResult:
-        import concurrent.futures
-        import multiprocessing
-
-        size = self.size()
-        pubs = self.store.registered_keys()
-        chunks = [(s, min(s + chunk, size)) for s in range(0, size, chunk)]
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-            futures = [
-                pool.submit(check_signatures, self.store.path, start, end, pubs)
-                for start, end in chunks
-            ]
-            main_error: LedgerError | None = None
-            result = replay.ReplayResult()
-            rows = (row for row in self.store.iter_rows())  # a generator: closable
-            try:
-                result = replay.replay(
-                    rows,
-                    progress=progress,
-                    verify_signatures=False,
-                    unchecked=True,
-                    state=state,
-                )
-            except LedgerError as exc:
-                main_error = exc
-            finally:
-                rows.close()
-            failed_at = _error_index(main_error)
-            bad: Finding | None = None
-            for (start, end), future in zip(chunks, futures, strict=True):
-                if bad is not None or (failed_at is not None and start > failed_at):
-                    future.cancel()  # past the first failure: nothing there can come first
-                    continue
-                if future.cancel():  # not started yet: check it here rather than wait idle
-                    found = check_signatures(self.store.path, start, end, pubs)
-                else:
-                    found = future.result()
-                if found is not None:
-                    bad = found  # chunks are in index order: the first found is the first
-        if bad is not None:
-            index, stage, rule, message, kind = bad
-            # Within one record, what a one-process replay checks first is reported.
-            if (
-                main_error is None
-                or failed_at is None
-                or index < failed_at
-                or (index == failed_at and stage < _main_stage(main_error, state.phase))
-            ):
-                cls = getattr(errors, kind, RuleError)
-                if not (isinstance(cls, type) and issubclass(cls, LedgerError)):
-                    cls = RuleError  # pragma: no cover - the worker names its own class
-                raise cls(message, rule=rule)
-        if isinstance(main_error, UncheckedParseError):  # pragma: no cover - a bug
-            raise RuntimeError(f"unchecked replay failed where every check passed: {main_error}")
-        if main_error is not None:
-            raise main_error
-        return result
+        return verify_store(self.store, self.verifier(), progress=progress, jobs=jobs, chunk=chunk)
 
     # -- checkpoints and proofs ---------------------------------------------------
 
@@ -591,75 +384,7 @@ class Ledger(Signing):
         return bundle.encode()
 
 
-#: Records per work unit of a parallel verify.
-_CHUNK = 4096
+if TYPE_CHECKING:  # mypy checks that a ledger file is a LedgerAPI
 
-
-def _error_index(exc: LedgerError | None) -> int | None:
-    """The record index a replay error names ("record N ..."), if any."""
-    if exc is None or not exc.message.startswith("record "):
-        return None
-    head = exc.message.split(" ", 2)[1].rstrip(":")
-    return int(head) if head.isdigit() else None
-
-
-#: Where in the checks of one record a failure was found, in the order of a one-process
-#: replay: a parallel verify reports, for the first failing record, what that replay would.
-STAGE_RECORD, STAGE_CHAIN, STAGE_ENTRY, STAGE_CACHE = 1, 2, 3, 4
-STAGE_RULES_BEFORE_SIGS, STAGE_SIGS, STAGE_RULES_AFTER_SIGS, STAGE_UNCHECKED = 5, 6, 7, 99
-
-Finding = tuple[int, int, str, str, str]  # (index, stage, rule, message, error class name)
-
-
-def check_signatures(path: str, start: int, end: int, pubs: dict[bytes, bytes]) -> Finding | None:
-    """Worker of a parallel verify: decode records ``[start, end)`` with every check, check
-    their cached columns and every signature.
-
-    Returns the first failure as ``(index, stage, rule, message, error class)``, worded as
-    a one-process verify words it; keys that are not registered are left to the rules
-    replay, which rejects them (R-ID-1).
-    """
-    store = Store.open(path)
-    try:
-        for index, raw, cached in store.iter_rows_cached(start, end):
-            stage = STAGE_RECORD
-            entry_id: bytes | None = None
-            try:
-                record = Record.from_wire(raw)
-                stage = STAGE_ENTRY
-                entry = record.entry()
-                entry_id = entry.id
-                stage = STAGE_CACHE
-                check_row_cache(record, entry, cached)
-            except LedgerError as exc:
-                if isinstance(exc, EncodingError):
-                    exc.rule = exc.rule or "R-EN-1"
-                replay.locate(exc, index, entry_id)
-                return index, stage, exc.rule or "R-EN-1", exc.message, type(exc).__name__
-            for sig in entry.sigs:
-                public = pubs.get(sig.kid)
-                if public is None:
-                    continue
-                try:
-                    entry.verify_signature(sig.kid, public)
-                except SignatureError as exc:
-                    return (
-                        index,
-                        STAGE_SIGS,
-                        "R-ID-1",
-                        f"record {index} (entry {entry.id.hex()[:16]}): signature by key "
-                        f"{sig.kid.hex()[:16]} is invalid: {exc}",
-                        "RuleError",
-                    )
-    finally:
-        store.close()
-    return None
-
-
-def _main_stage(exc: LedgerError, phase: int) -> int:
-    """The stage of an error of the unchecked replay (see STAGE_*)."""
-    if isinstance(exc, UncheckedParseError):
-        return STAGE_UNCHECKED
-    if isinstance(exc, ChainError) and exc.rule == "R-CH-1":
-        return STAGE_CHAIN
-    return (STAGE_RULES_BEFORE_SIGS, STAGE_SIGS, STAGE_RULES_AFTER_SIGS)[phase]
+    def _conforms(ledger: Ledger) -> LedgerAPI:
+        return ledger

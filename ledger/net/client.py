@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ledger import errors
+from ledger.api import NODE_SCOPE, LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
 from ledger.core import merkle, note, replay
 from ledger.core.journey import step_from_json
 from ledger.core.keys import PrivateKey
@@ -45,7 +46,6 @@ from ledger.errors import (
     StoreError,
     UsageError,
 )
-from ledger.ledger import Signing, Trace, VerifyReport, entry_prefix
 from ledger.storage.store import Appended
 
 __all__ = ["NodeClient", "RemoteLedger", "is_url"]
@@ -161,18 +161,6 @@ class NodeClient:
 # The remote ledger
 
 
-class _RemoteStoreView:
-    """The one store method the CLI reaches through ``ledger.store``: findings."""
-
-    def __init__(self, client: NodeClient) -> None:
-        self._client = client
-
-    def findings(self, index: int | None = None) -> list[tuple[int, str, str]]:
-        params = {} if index is None else {"index": index}
-        rows = self._client.get_value("/api/findings", **params)
-        return [(int(i), str(r), str(m)) for i, r, m in rows]
-
-
 class RemoteLedger(Signing):
     """The CLI's view of a ledger held by a node at ``url`` (see the module docstring)."""
 
@@ -184,7 +172,6 @@ class RemoteLedger(Signing):
         self.operator: bytes = info["operator"]
         self.operator_name: str = info["name"]
         self._operator_pub: bytes = info["pub"]
-        self.store = _RemoteStoreView(self.client)
         self._names: dict[bytes, str] = {}
 
     def close(self) -> None:
@@ -306,6 +293,11 @@ class RemoteLedger(Signing):
         record = Record.from_wire(self.client.get_value("/api/entry", id=entry_id.hex()))
         return record, record.entry()
 
+    def findings(self, index: int | None = None) -> list[tuple[int, str, str]]:
+        params = {} if index is None else {"index": index}
+        rows = self.client.get_value("/api/findings", **params)
+        return [(int(i), str(r), str(m)) for i, r, m in rows]
+
     def signer_name(self, kid: bytes) -> str:
         name = self._names.get(kid)
         if name is None:
@@ -381,7 +373,9 @@ class RemoteLedger(Signing):
                     rule="R-CH-2",
                 )
             checkpoints = 1
-        return VerifyReport(result.size, result.root, result.warnings, checkpoints)
+        return VerifyReport(
+            result.size, result.root, result.warnings, checkpoints, scope=NODE_SCOPE
+        )
 
     # -- checkpoints and proofs ---------------------------------------------------
 
@@ -427,3 +421,9 @@ class RemoteLedger(Signing):
     def prove(self, pid: str, key: PrivateKey | None = None) -> bytes:
         """The node's bundle; an operator node attests the item's latest state itself."""
         return self.client.get_bytes("/api/prove", item=pid)
+
+
+if TYPE_CHECKING:  # mypy checks that a node is a LedgerAPI, as a ledger file is
+
+    def _conforms(ledger: RemoteLedger) -> LedgerAPI:
+        return ledger

@@ -1,0 +1,245 @@
+"""What a ledger offers its callers, whether it is a file or a node (``LedgerAPI``).
+
+:class:`ledger.ledger.Ledger` (a ledger file) and :class:`ledger.net.client.RemoteLedger`
+(a node over HTTP) both implement :class:`LedgerAPI`; mypy checks it. The CLI, the demo
+and any other caller are written against this protocol, so that every command works on a
+file and on a node alike.
+
+Here too are the checks a caller needs on top of the protocol, written once:
+:func:`verify_consistency` (two signed checkpoints of one log) and :func:`latest_failure`
+(whether a bundle still shows an item's latest state). Pure apart from what the ledger
+passed in does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ledger.core import merkle, note
+from ledger.core.journey import Step
+from ledger.core.keys import PrivateKey
+from ledger.core.model import Body, Record, SignedEntry, add_signature, sign_body
+from ledger.core.proofs import BundleReport
+from ledger.errors import ProofError, UsageError
+from ledger.storage.store import Appended
+
+__all__ = [
+    "FILE_SCOPE",
+    "NODE_SCOPE",
+    "Appended",
+    "LedgerAPI",
+    "Signing",
+    "Trace",
+    "VerifyReport",
+    "entry_prefix",
+    "latest_failure",
+    "verify_consistency",
+]
+
+#: What ``verify`` of a ledger file checks.
+FILE_SCOPE = (
+    "every record's encoding, chain link, signatures and rules; the cached columns, "
+    "derived state, Merkle tiles and every stored checkpoint"
+)
+#: What ``verify`` against a node checks (a node's tables are not readable remotely).
+NODE_SCOPE = (
+    "every record the node serves, replayed locally (encoding, chain links, signatures, "
+    "rules) and its latest checkpoint against the replayed tree; the node's own derived "
+    "tables are not checked (sync a mirror and verify the mirror for that)"
+)
+
+
+@dataclass
+class VerifyReport:
+    """A valid log: its size, root, WARN counts by rule, checkpoints checked, and what
+    exactly was checked (``scope``)."""
+
+    size: int
+    root: bytes
+    warnings: Counter[str] = field(default_factory=Counter)
+    checkpoints: int = 0
+    scope: str = FILE_SCOPE
+
+
+@dataclass
+class Trace:
+    """An item's ancestry: its state, the steps back to every origin (log order), the KP
+    certificates its rough crossed borders under, and the origin parcels."""
+
+    item: dict[str, Any]
+    steps: list[Step]
+    certificates: list[dict[str, Any]]
+    origins: list[dict[str, Any]]
+
+
+def entry_prefix(text: str) -> str:
+    """A typed entry id or prefix, lower-cased.
+
+    Raises:
+        UsageError: fewer than 8 hex digits, or not hex.
+    """
+    t = text.lower()
+    if len(t) < 8 or any(c not in "0123456789abcdef" for c in t):
+        raise UsageError(f"entry id {text!r}: expected at least 8 hex digits")
+    return t
+
+
+class Signing:
+    """Signing entries for a ledger's origin, shared by the file and the remote ledger."""
+
+    origin: str
+
+    def sign(
+        self,
+        entry_type: str,
+        fields: dict[str, Any],
+        key: PrivateKey,
+        *,
+        now: int,
+        cosigners: Sequence[PrivateKey] = (),
+    ) -> SignedEntry:
+        """Build and sign an entry for this ledger's origin (not appended)."""
+        body = Body(entry_type, self.origin, key.kid, now, fields)
+        return sign_body(body, [key.seed, *(c.seed for c in cosigners)])
+
+    def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry:
+        """Add ``key``'s signature to ``entry`` (the entry id changes with the envelope)."""
+        return add_signature(entry, key.seed)
+
+
+@runtime_checkable
+class LedgerAPI(Protocol):
+    """One ledger, local or remote: everything the CLI asks of it."""
+
+    origin: str
+    operator: bytes
+    operator_name: str
+
+    def close(self) -> None: ...
+
+    def sign(
+        self,
+        entry_type: str,
+        fields: dict[str, Any],
+        key: PrivateKey,
+        *,
+        now: int,
+        cosigners: Sequence[PrivateKey] = (),
+    ) -> SignedEntry: ...
+
+    def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry: ...
+
+    def append(
+        self,
+        entries: Sequence[SignedEntry],
+        *,
+        now: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Appended]: ...
+
+    def parcel(self, pid: str) -> dict[str, Any]: ...
+
+    def input_ref(self, pid: str) -> dict[str, Any]: ...
+
+    def party(self, name_or_prefix: str) -> dict[str, Any]: ...
+
+    def participants(self) -> list[dict[str, Any]]: ...
+
+    def kp_statuses(self) -> dict[str, list[list[str]]]: ...
+
+    def inventory(self, name: str) -> list[dict[str, Any]]: ...
+
+    def transfer(self, transfer_id: bytes) -> dict[str, Any]: ...
+
+    def resolve_entry(self, text: str) -> bytes: ...
+
+    def certificate_fields(
+        self,
+        *,
+        number: str,
+        parcels: Sequence[str],
+        exporter: str,
+        importer: str,
+        value_usd_cents: int,
+        expires: str,
+    ) -> dict[str, Any]: ...
+
+    def size(self) -> int: ...
+
+    def records(self, start: int = 0, end: int | None = None) -> Iterable[Record]: ...
+
+    def entry(self, entry_id: bytes) -> tuple[Record, SignedEntry]: ...
+
+    def findings(self, index: int | None = None) -> list[tuple[int, str, str]]: ...
+
+    def signer_name(self, kid: bytes) -> str: ...
+
+    def history(self, pid: str) -> list[tuple[Record, SignedEntry]]: ...
+
+    def trace(self, pid: str) -> Trace: ...
+
+    def verify(
+        self,
+        *,
+        progress: Callable[[int], None] | None = None,
+        jobs: int = 1,
+        chunk: int = 0,
+    ) -> VerifyReport: ...
+
+    def checkpoint(self, key: PrivateKey) -> str: ...
+
+    def latest_checkpoint(self) -> str: ...
+
+    def verifier(self) -> note.Verifier: ...
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]: ...
+
+    def consistency_proof(self, old: int, new: int) -> dict[str, Any]: ...
+
+    def prove(self, pid: str, key: PrivateKey | None = None) -> bytes: ...
+
+
+def verify_consistency(
+    ledger: LedgerAPI, old_note: str, new_note: str, verifier: note.Verifier
+) -> tuple[int, int]:
+    """Check that the log only grew between two signed checkpoints; return both sizes.
+
+    The consistency proof comes from ``ledger``; it is checked against the two roots,
+    which the operator signed, so a ledger that answers falsely cannot make it pass.
+
+    Raises:
+        ProofError: a signature, the origins, the order of the sizes or the proof is bad.
+    """
+    old, _ = note.open_checkpoint(old_note, verifier)
+    new, _ = note.open_checkpoint(new_note, verifier)
+    if old.origin != new.origin:
+        raise ProofError(f"checkpoints are of different logs: {old.origin} and {new.origin}")
+    if old.size > new.size:
+        raise ProofError(f"the old checkpoint ({old.size}) is larger than the new ({new.size})")
+    proof = ledger.consistency_proof(old.size, new.size)["proof"]
+    merkle.verify_consistency(old.size, new.size, old.root, new.root, proof)
+    return old.size, new.size
+
+
+def latest_failure(ledger: LedgerAPI, report: BundleReport) -> str | None:
+    """Why a verified bundle no longer shows its item's latest state, or None if it does.
+
+    ``ledger`` is a mirror or a node of the bundle's log, asked online.
+
+    Raises:
+        ProofError: ``ledger`` is another log than the bundle's.
+        NotFoundError: ``ledger`` does not know the item.
+    """
+    if ledger.origin != report.origin:
+        raise ProofError(f"--ledger is {ledger.origin!r}, the bundle is of {report.origin!r}")
+    head = ledger.parcel(report.item)["head"]
+    if head.hex() == report.head:
+        return None
+    record, entry = ledger.entry(head)
+    return (
+        f"the ledger has later events of {report.item} than the bundle shows "
+        f"(latest: record {record.index}, {entry.type}); the bundle is stale or truncated"
+    )

@@ -1,0 +1,281 @@
+"""``verify`` of a ledger file: replay every record and check every derived table.
+
+The replay is the pure core's (:mod:`ledger.core.replay` through the rules engine); this
+module adds what only a file has: the cached columns of each row, the stored Merkle tiles,
+the stored checkpoints and the derived state (compared as the replay goes, in bounded
+memory, by :class:`ledger.storage.statecheck.CheckedState`), and the parallel mode in which
+worker processes check encodings and signatures while this process replays the rules.
+It does not verify a node (see :meth:`ledger.net.client.RemoteLedger.verify`) or a bundle
+(:func:`ledger.core.proofs.verify_bundle`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+from ledger import errors
+from ledger.api import FILE_SCOPE, VerifyReport
+from ledger.core import note, replay, rules
+from ledger.core.model import Record, SignedEntry
+from ledger.errors import (
+    ChainError,
+    EncodingError,
+    LedgerError,
+    ProofError,
+    RuleError,
+    SignatureError,
+    UncheckedParseError,
+)
+from ledger.storage.statecheck import CheckedState
+from ledger.storage.store import TRIGGERS, Store, check_row_cache
+
+__all__ = ["check_signatures", "verify_store"]
+
+
+#: Records per work unit of a parallel verify.
+_CHUNK = 4096
+
+
+def verify_store(
+    store: Store,
+    verifier: note.Verifier,
+    *,
+    progress: Callable[[int], None] | None = None,
+    jobs: int = 1,
+    chunk: int = 0,
+) -> VerifyReport:
+    """Replay every record of ``store`` and compare every derived table with the replay.
+
+    Runs inside one read transaction (a WAL snapshot), so appends committed meanwhile by
+    other processes cannot make the records, tiles and state disagree mid-check. With
+    ``jobs > 1``, ``jobs`` worker processes check every record's encoding, field shapes,
+    cached columns and signatures while this process replays the rules on records parsed
+    without those checks; the first error by record index is reported either way. The
+    stored state is compared as the replay goes (:class:`CheckedState`), in memory bounded
+    by the live items.
+
+    Raises:
+        ChainError, EncodingError, RuleError: the first invalid record (named).
+        ProofError: the stored tree or a stored checkpoint disagrees with the records.
+    """
+    with store.snapshot():
+        return _verify(store, verifier, progress, jobs, chunk)
+
+
+def _verify(
+    store: Store,
+    verifier: note.Verifier,
+    progress: Callable[[int], None] | None,
+    jobs: int,
+    chunk: int,
+) -> VerifyReport:
+    missing = set(TRIGGERS) - store.triggers()
+    if missing:
+        raise ChainError(
+            f"append-only triggers missing: {', '.join(sorted(missing))}", rule="R-ST-1"
+        )
+    chunk = chunk or _CHUNK
+    state = CheckedState(store.conn)
+    try:
+        return _replay_and_compare(store, verifier, state, progress, jobs, chunk)
+    finally:
+        state.close()
+
+
+def _replay_and_compare(
+    store: Store,
+    verifier: note.Verifier,
+    state: CheckedState,
+    progress: Callable[[int], None] | None,
+    jobs: int,
+    chunk: int,
+) -> VerifyReport:
+    if jobs > 1 and store.size() > 2 * chunk:
+        result = _parallel_replay(store, jobs, chunk, progress, state)
+    else:
+        rows, on_record = _checked_rows(store)
+        try:
+            result = replay.replay(rows, progress=progress, on_record=on_record, state=state)
+        finally:
+            rows.close()  # an open statement would block dropping the state's temp table
+    try:
+        stored_root = store.root(result.size)
+    except ProofError as exc:  # tiles missing or short: they disagree with the records
+        raise ProofError(
+            f"stored Merkle tiles do not cover the {result.size} records: {exc.message}",
+            rule="R-CH-2",
+        ) from exc
+    if stored_root != result.root:
+        raise ProofError(
+            f"stored Merkle tiles give root {stored_root.hex()[:16]}, "
+            f"the records give {result.root.hex()[:16]}",
+            rule="R-CH-2",
+        )
+    state.finish()
+    cps = store.checkpoints()
+    if cps:
+        for size, text in cps:
+            cp, _ = note.open_checkpoint(text, verifier)
+            if cp.size > result.size:
+                raise ProofError(f"checkpoint of size {cp.size} is beyond the log", rule="R-CH-2")
+            root = store.root(cp.size)
+            if cp.root != root or cp.size != size:
+                raise ProofError(
+                    f"signed checkpoint at size {cp.size} does not match the records "
+                    "(the log was rewritten)",
+                    rule="R-CH-2",
+                )
+    return VerifyReport(result.size, result.root, result.warnings, len(cps), scope=FILE_SCOPE)
+
+
+def _checked_rows(
+    store: Store,
+) -> tuple[Generator[tuple[int, bytes]], Callable[[Record, SignedEntry], None]]:
+    """Rows for a replay, and a hook that checks each row's cached columns."""
+    cached: dict[int, tuple[Any, ...]] = {}
+
+    def rows() -> Generator[tuple[int, bytes]]:
+        for idx, raw, columns in store.iter_rows_cached():
+            cached[idx] = columns
+            yield idx, raw
+
+    def on_record(record: Record, entry: SignedEntry) -> None:
+        check_row_cache(record, entry, cached.pop(record.index, ()))
+
+    return rows(), on_record
+
+
+def _parallel_replay(
+    store: Store,
+    jobs: int,
+    chunk: int,
+    progress: Callable[[int], None] | None,
+    state: rules.State,
+) -> replay.ReplayResult:
+    import concurrent.futures
+    import multiprocessing
+
+    size = store.size()
+    pubs = store.registered_keys()
+    chunks = [(s, min(s + chunk, size)) for s in range(0, size, chunk)]
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        futures = [
+            pool.submit(check_signatures, store.path, start, end, pubs) for start, end in chunks
+        ]
+        main_error: LedgerError | None = None
+        result = replay.ReplayResult()
+        rows = (row for row in store.iter_rows())  # a generator: closable
+        try:
+            result = replay.replay(
+                rows,
+                progress=progress,
+                verify_signatures=False,
+                unchecked=True,
+                state=state,
+            )
+        except LedgerError as exc:
+            main_error = exc
+        finally:
+            rows.close()
+        failed_at = _error_index(main_error)
+        bad: Finding | None = None
+        for (start, end), future in zip(chunks, futures, strict=True):
+            if bad is not None or (failed_at is not None and start > failed_at):
+                future.cancel()  # past the first failure: nothing there can come first
+                continue
+            if future.cancel():  # not started yet: check it here rather than wait idle
+                found = check_signatures(store.path, start, end, pubs)
+            else:
+                found = future.result()
+            if found is not None:
+                bad = found  # chunks are in index order: the first found is the first
+    if bad is not None:
+        index, stage, rule, message, kind = bad
+        # Within one record, what a one-process replay checks first is reported.
+        if (
+            main_error is None
+            or failed_at is None
+            or index < failed_at
+            or (index == failed_at and stage < _main_stage(main_error, state.phase))
+        ):
+            cls = getattr(errors, kind, RuleError)
+            if not (isinstance(cls, type) and issubclass(cls, LedgerError)):
+                cls = RuleError  # pragma: no cover - the worker names its own class
+            raise cls(message, rule=rule)
+    if isinstance(main_error, UncheckedParseError):  # pragma: no cover - a bug
+        raise RuntimeError(f"unchecked replay failed where every check passed: {main_error}")
+    if main_error is not None:
+        raise main_error
+    return result
+
+
+def _error_index(exc: LedgerError | None) -> int | None:
+    """The record index a replay error names ("record N ..."), if any."""
+    if exc is None or not exc.message.startswith("record "):
+        return None
+    head = exc.message.split(" ", 2)[1].rstrip(":")
+    return int(head) if head.isdigit() else None
+
+
+#: Where in the checks of one record a failure was found, in the order of a one-process
+#: replay: a parallel verify reports, for the first failing record, what that replay would.
+STAGE_RECORD, STAGE_CHAIN, STAGE_ENTRY, STAGE_CACHE = 1, 2, 3, 4
+STAGE_RULES_BEFORE_SIGS, STAGE_SIGS, STAGE_RULES_AFTER_SIGS, STAGE_UNCHECKED = 5, 6, 7, 99
+
+Finding = tuple[int, int, str, str, str]  # (index, stage, rule, message, error class name)
+
+
+def check_signatures(path: str, start: int, end: int, pubs: dict[bytes, bytes]) -> Finding | None:
+    """Worker of a parallel verify: decode records ``[start, end)`` with every check, check
+    their cached columns and every signature.
+
+    Returns the first failure as ``(index, stage, rule, message, error class)``, worded as
+    a one-process verify words it; keys that are not registered are left to the rules
+    replay, which rejects them (R-ID-1).
+    """
+    store = Store.open(path)
+    try:
+        for index, raw, cached in store.iter_rows_cached(start, end):
+            stage = STAGE_RECORD
+            entry_id: bytes | None = None
+            try:
+                record = Record.from_wire(raw)
+                stage = STAGE_ENTRY
+                entry = record.entry()
+                entry_id = entry.id
+                stage = STAGE_CACHE
+                check_row_cache(record, entry, cached)
+            except LedgerError as exc:
+                if isinstance(exc, EncodingError):
+                    exc.rule = exc.rule or "R-EN-1"
+                replay.locate(exc, index, entry_id)
+                return index, stage, exc.rule or "R-EN-1", exc.message, type(exc).__name__
+            for sig in entry.sigs:
+                public = pubs.get(sig.kid)
+                if public is None:
+                    continue
+                try:
+                    entry.verify_signature(sig.kid, public)
+                except SignatureError as exc:
+                    return (
+                        index,
+                        STAGE_SIGS,
+                        "R-ID-1",
+                        f"record {index} (entry {entry.id.hex()[:16]}): signature by key "
+                        f"{sig.kid.hex()[:16]} is invalid: {exc}",
+                        "RuleError",
+                    )
+    finally:
+        store.close()
+    return None
+
+
+def _main_stage(exc: LedgerError, phase: int) -> int:
+    """The stage of an error of the unchecked replay (see STAGE_*)."""
+    if isinstance(exc, UncheckedParseError):
+        return STAGE_UNCHECKED
+    if isinstance(exc, ChainError) and exc.rule == "R-CH-1":
+        return STAGE_CHAIN
+    return (STAGE_RULES_BEFORE_SIGS, STAGE_SIGS, STAGE_RULES_AFTER_SIGS)[phase]
