@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ from hypothesis import strategies as st
 from ledger.core import ed25519, note
 from ledger.core.policy import parse_policy
 from ledger.errors import LedgerError
+from tests.vectors import TLOG
 
 EXAMPLES = int(os.environ.get("KPLEDGER_FUZZ_EXAMPLES", "300"))
 pytestmark = [pytest.mark.slow] if "KPLEDGER_FUZZ_EXAMPLES" in os.environ else []
@@ -35,10 +35,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-SHARED = Path(
-    os.environ.get("KPLEDGER_SHARED") or Path(__file__).resolve().parents[2].parent / "shared"
-)
-TESSERA = SHARED / "tlog-vectors" / "transparency-dev-tessera" / "testdata" / "log"
+TESSERA = TLOG / "transparency-dev-tessera" / "testdata" / "log"
 TESSERA_VKEY = "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
 
 LOG_SEED, WITNESS_SEED = bytes(range(32)), bytes(range(32, 64))

@@ -1,16 +1,16 @@
 """Ed25519 vectors against the ledger's one signature rule (specs/signatures.md).
 
-The speccheck and Wycheproof files are read from the shared folder, never copied. Each
-vector runs through both backends, which must agree with each other and with the spec.
-A small pure-Python Edwards implementation (below) is the independent second opinion:
-it re-derives the table of rejected encodings and classifies every speccheck case.
+The speccheck and Wycheproof files are copied unchanged into ``tests/vectors/ed25519/``
+(``tests/vectors/README.md`` gives their source and licence). Each vector runs through
+both backends, which must agree with each other and with the spec. A small pure-Python
+Edwards implementation (below) is the independent second opinion: it re-derives the
+table of rejected encodings and classifies every speccheck case.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
@@ -20,11 +20,8 @@ from hypothesis import strategies as st
 
 from ledger.core import ed25519
 from ledger.errors import SignatureError
+from tests.vectors import ED25519
 
-SHARED = Path(
-    os.environ.get("KPLEDGER_SHARED") or Path(__file__).resolve().parents[2].parent / "shared"
-)
-VECTORS = SHARED / "crypto-vectors"
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "signatures.md"
 
 # --- a tiny, slow, independent Ed25519 (RFC 8032 §5.1), for cross-checks only ----------
@@ -128,7 +125,7 @@ def order_class(encoding: bytes) -> str:
 
 def load_speccheck() -> list[tuple[bytes, bytes, bytes]]:
     """(public key, message, signature) of each ed25519-speccheck case, in order."""
-    cases = json.loads((VECTORS / "ed25519-speccheck-cases.json").read_text())
+    cases = json.loads((ED25519 / "ed25519-speccheck-cases.json").read_text())
     return [
         (bytes.fromhex(c["pub_key"]), bytes.fromhex(c["message"]), bytes.fromhex(c["signature"]))
         for c in cases
@@ -136,7 +133,7 @@ def load_speccheck() -> list[tuple[bytes, bytes, bytes]]:
 
 
 def load_wycheproof() -> list[tuple[int, bytes, bytes, bytes, bool]]:
-    data = json.loads((VECTORS / "wycheproof-ed25519_test.json").read_text())
+    data = json.loads((ED25519 / "wycheproof-ed25519_test.json").read_text())
     tests = []
     for group in data["testGroups"]:
         public = bytes.fromhex(group["publicKey"]["pk"])

@@ -1,7 +1,7 @@
 """Signed notes, vkeys, checkpoints and cosignatures against public vectors (specs/checkpoint.md).
 
-The vectors are read from ``../shared/tlog-vectors`` (``KPLEDGER_SHARED`` overrides the
-``shared`` folder), never copied: Go's note test keys, the C2SP example, a real
+The vectors are copied unchanged into ``tests/vectors/tlog/`` (``tests/vectors/README.md``
+gives each file's source and licence): Go's note test keys, the C2SP example, a real
 sum.golang.org tree head, the Tessera test log and Sunlight's cosigned checkpoints.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,20 +18,17 @@ import pytest
 
 from ledger.core import ed25519, note
 from ledger.errors import KeyFileError, ProofError
+from tests.vectors import TLOG, VECTORS
 
-SHARED = Path(
-    os.environ.get("KPLEDGER_SHARED") or Path(__file__).resolve().parents[2].parent / "shared"
-)
-TLOG = SHARED / "tlog-vectors"
 TESSERA_LOG = TLOG / "transparency-dev-tessera" / "testdata" / "log"
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "checkpoint.md"
 
 
 def tessera_vkey() -> str:
-    """The Tessera test log's vkey, as given in tlog-vectors/README.md."""
+    """The Tessera test log's vkey, as given in tests/vectors/README.md."""
     found = re.findall(
         r"`(example\.com/log/testdata\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+)`",
-        (TLOG / "README.md").read_text(),
+        (VECTORS / "README.md").read_text(),
     )
     assert len(found) == 1
     return str(found[0])

@@ -1,15 +1,14 @@
 """Known-answer tests for ``ledger.merkle`` and ``ledger.tiles`` against public vectors.
 
-The vectors live in ``../shared/tlog-vectors`` (see its README.md for sources and
-licenses) and are read from there, never copied. ``KPLEDGER_SHARED`` overrides the
-location of the ``shared`` folder.
+The vectors are copied unchanged into ``tests/vectors/tlog/`` (``tests/vectors/README.md``
+gives each file's source, commit and licence): transparency-dev/merkle's inclusion and
+consistency probes, transcribed RFC 6962, C2SP and Go known answers, and the Tessera test log.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,13 @@ import pytest
 
 from ledger.core import merkle, tiles
 from ledger.errors import ProofError
+from tests.vectors import TLOG
 
+TXMERKLE = TLOG / "transparency-dev-merkle" / "testdata"
+TESSERA_LOG = TLOG / "transparency-dev-tessera" / "testdata" / "log"
+KAT = TLOG / "kat"
 
-def _shared_dir() -> Path:
-    env = os.environ.get("KPLEDGER_SHARED")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared"
-
-
-VECTORS = _shared_dir() / "tlog-vectors"
-TXMERKLE = VECTORS / "transparency-dev-merkle" / "testdata"
-TESSERA_LOG = VECTORS / "transparency-dev-tessera" / "testdata" / "log"
-KAT = VECTORS / "kat"
-
-#: Upstream probe counts (tlog-vectors/README.md); a missing folder must fail loudly.
+#: Upstream probe counts (tests/vectors/README.md); a missing folder must fail loudly.
 N_INCLUSION_PROBES = 98
 N_CONSISTENCY_PROBES = 98
 
