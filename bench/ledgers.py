@@ -21,7 +21,7 @@ from typing import Any
 
 from ledger.core.keys import PrivateKey
 from ledger.ledger import Ledger
-from ledger.sim.simulate import OPERATOR, simulate
+from ledger.sim import OPERATOR, simulate
 
 #: Entries per simulated lot (measured: 31.8 on average, a little more on small ledgers).
 ENTRIES_PER_LOT = 31.8

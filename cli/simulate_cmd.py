@@ -16,8 +16,8 @@ import click
 
 import ledger as lg
 from cli.render import echo_json
-from ledger.sim.simulate import FAULT_KINDS, KNOWN_GAPS, SimReport, iter_lines
-from ledger.sim.simulate import simulate as run_simulation
+from ledger.sim import FAULT_KINDS, KNOWN_GAPS, SimReport, iter_lines
+from ledger.sim import simulate as run_simulation
 
 if TYPE_CHECKING:
     from cli.main import Ctx

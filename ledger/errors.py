@@ -4,7 +4,8 @@ Every failure a caller can act on is a subclass of :class:`LedgerError`. The CLI
 turns these into one readable line and a non-zero exit in exactly one place.
 "The data is bad" (``EncodingError``, ``SignatureError``, ``ChainError``,
 ``RuleError``, ``ProofError``) is kept apart from "could not check"
-(``StoreError``, ``KeyFileError``, ``NotFoundError``).
+(``StoreError``, ``KeyFileError``, ``NotFoundError``). ``SimulationError`` is
+neither: it reports a bug in the simulator or the rules engine.
 
 This module imports nothing.
 """
@@ -133,6 +134,13 @@ class UsageError(LedgerError):
     """A malformed argument: a number, date, id or list that cannot be parsed."""
 
     code = "usage"
+
+
+class SimulationError(LedgerError):
+    """The simulator wrote a batch the ledger refused: a bug in the simulator or in the
+    rules engine (``rule`` names the rule that refused it)."""
+
+    code = "simulation"
 
 
 def error_classes() -> dict[str, type[LedgerError]]:

@@ -1,28 +1,32 @@
-"""The supply-chain simulator (ledger.simulate) and the ``kpledger simulate`` command.
+"""The supply-chain simulator (ledger.sim) and the ``kpledger simulate`` command.
 
 Small runs only (a few seconds each); the ≥100,000-entry soak is marked ``slow``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from ledger.core.model import Record
+from ledger.core.model import Record, SignedEntry
+from ledger.errors import LedgerError
 from ledger.ledger import Ledger
-from ledger.sim.simulate import (
+from ledger.sim import (
     DEFAULT_FAULT_KINDS,
     FAULT_KINDS,
     KNOWN_GAPS,
     SimReport,
-    _apportion,
     simulate,
 )
+from ledger.sim.world import apportion
 
 
 def _records(path: Path) -> list[bytes]:
@@ -42,12 +46,12 @@ def _verify(path: Path) -> int:
 
 
 def test_apportion_gives_positive_parts_that_sum_exactly() -> None:
-    assert _apportion(10, [1, 1, 1]) == [4, 3, 3]
-    assert _apportion(3, [100, 1, 1]) == [1, 1, 1]
-    parts = _apportion(1_234_567, [0.61, 0.2, 0.19])
+    assert apportion(10, [1, 1, 1]) == [4, 3, 3]
+    assert apportion(3, [100, 1, 1]) == [1, 1, 1]
+    parts = apportion(1_234_567, [0.61, 0.2, 0.19])
     assert sum(parts) == 1_234_567 and min(parts) >= 1
     with pytest.raises(ValueError):
-        _apportion(2, [1, 1, 1])
+        apportion(2, [1, 1, 1])
 
 
 def test_same_seed_same_bytes_different_seed_differs(tmp_path: Path) -> None:
@@ -59,6 +63,83 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path: Path) -> None:
     assert _records(tmp_path / "a.db") == _records(tmp_path / "b.db")
     assert c.root != a.root
     assert _records(tmp_path / "c.db") != _records(tmp_path / "a.db")
+
+
+#: The fault kinds of the pinned runs below, named so that adding a kind leaves them as
+#: they are.
+PINNED_KINDS = [
+    "double-spend",
+    "mass-inflation",
+    "forged-certificate",
+    "reused-certificate",
+    "revoked-key",
+    "suspended-origin",
+    "no-certificate",
+    "backdated-origin",
+]
+
+
+@pytest.mark.parametrize(
+    ("parcels", "seed", "faults", "size", "root", "refused"),
+    [
+        (
+            12,
+            7,
+            0.3,
+            498,
+            "4b2c9d3c9a40f6346808e3c60ec92c3e660c5868f1ae46e5802b2fa96d726d8d",
+            "9a3b703e2978a2078e538245448551c44991013b5dfdfef24fb01c6c11dd566a",
+        ),
+        (
+            10,
+            2,
+            0.5,
+            403,
+            "2520c37c41f62530a1c161fab3a2128e86f25b597b15614cc4726f198c171496",
+            "52dd763583fcee2bf50f188f80431adfa86e9007c0de227dad4ef2d19df393d1",
+        ),
+    ],
+    ids=["12-lots-seed-7", "10-lots-seed-2"],
+)
+def test_a_seed_gives_the_same_ledger_and_faults_across_refactors(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parcels: int,
+    seed: int,
+    faults: float,
+    size: int,
+    root: str,
+    refused: str,
+) -> None:
+    """Regression vector pinning the simulator's determinism across refactors.
+
+    The root and the digest of every refused fault entry were computed by the simulator
+    as it stood before it was split into world, engine, mirror, flows, faults and report
+    modules. The same seed must keep giving the same records (so the same Merkle root)
+    and the same invalid operations; a change here changes every ledger a seed gives,
+    which needs a reason and a new vector, never a silent update.
+    """
+    tried: list[bytes] = []
+    append = Ledger.append
+
+    def recording_append(self: Ledger, entries: Sequence[SignedEntry], **kw: Any) -> Any:
+        try:
+            return append(self, entries, **kw)
+        except LedgerError:
+            tried.extend(e.raw for e in entries)
+            raise
+
+    monkeypatch.setattr(Ledger, "append", recording_append)
+    report = simulate(
+        str(tmp_path / "pin.db"),
+        parcels=parcels,
+        seed=seed,
+        faults=faults,
+        fault_kinds=PINNED_KINDS,
+    )
+    assert (report.size, report.root.hex()) == (size, root)
+    assert report.faults_accepted == 0 and len(tried) == report.faults_tried > 100
+    assert hashlib.sha256(b"".join(tried)).hexdigest() == refused
 
 
 def test_faults_do_not_change_the_valid_traffic(tmp_path: Path) -> None:
@@ -178,6 +259,18 @@ def test_fault_kinds_are_checked(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown fault kind"):
         simulate(str(tmp_path / "x.db"), parcels=1, seed=1, fault_kinds=["teleport"])
     assert not (tmp_path / "x.db").exists()
+
+
+def test_the_fault_registry_refuses_a_second_builder_or_one_without_a_rule() -> None:
+    from ledger.sim.faults import FAULTS, fault
+
+    before = dict(FAULTS)
+    with pytest.raises(ValueError, match="registered twice"):
+        fault("double-spend", "R-CU-3")(lambda ctx, fid: None)
+    with pytest.raises(ValueError, match="names no rule"):
+        fault("teleport")(lambda ctx, fid: None)
+    assert FAULTS == before
+    assert list(FAULT_KINDS) == list(FAULTS) and all(FAULT_KINDS.values())
 
 
 @pytest.mark.slow

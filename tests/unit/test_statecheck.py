@@ -23,7 +23,7 @@ from ledger.core import replay, rules
 from ledger.core.encoding import decode, encode
 from ledger.errors import LedgerError
 from ledger.ledger import Ledger
-from ledger.sim.simulate import simulate
+from ledger.sim import simulate
 from ledger.storage import statecheck
 from ledger.storage.store import state_json
 

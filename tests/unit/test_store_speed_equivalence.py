@@ -30,7 +30,7 @@ from ledger.core.encoding import decode, encode, encode_general
 from ledger.core.model import Record, SignedEntry
 from ledger.errors import ChainError, RuleError
 from ledger.ledger import Ledger
-from ledger.sim.simulate import simulate
+from ledger.sim import simulate
 from ledger.storage import store as store_mod
 from ledger.storage.store import (
     Store,
