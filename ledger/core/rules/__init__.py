@@ -1,0 +1,59 @@
+"""The rules engine: which entries the ledger accepts (specs/rules.md).
+
+One module per concern: ``state`` (the journaled state, findings), ``params`` (the
+numbers), ``calendar`` and ``composition`` (dates and origin shares), ``signers`` (R-ID),
+``parcels`` (UTXO discipline), ``registry``, ``kp`` (the KP scheme), ``custody`` and
+``transform`` (the entry types), and ``engine`` (``apply``, the one entry point).
+
+No I/O and no clock: the record's append time arrives as ``now`` and its log position
+as ``index``. Append, ``verify`` and offline proof verification all call ``apply``.
+"""
+
+from __future__ import annotations
+
+from ledger.core.rules.calendar import date_of, date_start_ms
+from ledger.core.rules.composition import PPM, format_composition, mix_compositions
+from ledger.core.rules.engine import HANDLERS, apply
+from ledger.core.rules.kp import kp_status, require_good_standing
+from ledger.core.rules.params import (
+    MAX_AGE_MS,
+    MAX_SKEW_MS,
+    OFFER_TTL_MS,
+    OPERATOR_ROLE,
+    RECEIVER_ROLES,
+    ROUGH_KINDS,
+    STONES_PER_ROUGH,
+    YIELD_MAX_PERMILLE,
+    YIELD_MIN_PERMILLE,
+)
+from ledger.core.rules.parcels import entry_parents
+from ledger.core.rules.signers import Signer
+from ledger.core.rules.state import Backing, Finding, Outcome, State, fail
+
+__all__ = [
+    "HANDLERS",
+    "MAX_AGE_MS",
+    "MAX_SKEW_MS",
+    "OFFER_TTL_MS",
+    "OPERATOR_ROLE",
+    "PPM",
+    "RECEIVER_ROLES",
+    "ROUGH_KINDS",
+    "STONES_PER_ROUGH",
+    "YIELD_MAX_PERMILLE",
+    "YIELD_MIN_PERMILLE",
+    "Backing",
+    "Finding",
+    "Outcome",
+    "Signer",
+    "State",
+    "apply",
+    "date_of",
+    "date_start_ms",
+    "entry_parents",
+    "fail",
+    "format_composition",
+    "kp_status",
+    "mix_compositions",
+    "require_good_standing",
+]
