@@ -19,14 +19,13 @@ both agree.
 
 This module is the only one in kpledger that does Ed25519, and so the only importer of
 ``nacl`` and of ``cryptography``'s Ed25519 (``ledger.keys`` uses ``cryptography`` for
-key-file encryption only). It does no I/O except :func:`generate_seed`, which reads the
-OS random source. It knows nothing of key files, key names or note formats (see
-``ledger.note``).
+key-file encryption only). It does no I/O and draws no randomness (a new key's seed comes
+from the OS random source in ``ledger.storage.keyfile``). It knows nothing of key files,
+key names or note formats (see ``ledger.core.note``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import nacl.bindings
@@ -46,7 +45,6 @@ __all__ = [
     "SEED_SIZE",
     "SIGNATURE_SIZE",
     "check_public_key",
-    "generate_seed",
     "public_key",
     "sign",
     "sign_with",
@@ -276,8 +274,3 @@ def sign_with(backend: str, seed: bytes, message: bytes) -> bytes:
     if len(seed) != SEED_SIZE:
         raise ValueError(f"seed must be {SEED_SIZE} bytes, got {len(seed)}")
     return Ed25519PrivateKey.from_private_bytes(seed).sign(message)
-
-
-def generate_seed() -> bytes:
-    """Return a fresh 32-byte seed from the operating system's CSPRNG."""
-    return os.urandom(SEED_SIZE)

@@ -41,7 +41,7 @@ def write_keypair(
     for p in (priv_path, pub_path):
         if p.exists():
             raise KeyFileError(f"{p} already exists; kpledger never overwrites a key")
-    seed = ed25519.generate_seed()
+    seed = os.urandom(ed25519.SEED_SIZE)  # the OS CSPRNG, as for the salt and nonce
     data = encode_private(
         name, seed, passphrase, salt=os.urandom(16), nonce=os.urandom(12), n=scrypt_n
     )

@@ -394,3 +394,9 @@ def test_corrupt_key_file_on_disk(tmp_path: Path) -> None:
     path.chmod(0o600)
     with pytest.raises(KeyFileError, match="not a kpledger private key file"):
         load_private(path, lambda: PASS)
+
+
+def test_new_keys_draw_fresh_seeds(tmp_path: Path) -> None:
+    """Each new key pair takes its seed from the OS random source: no two are alike."""
+    keys = [write_keypair(tmp_path / str(i), "k", PASS, scrypt_n=FAST_N)[2] for i in range(3)]
+    assert len({k.seed for k in keys}) == 3 and all(len(k.seed) == 32 for k in keys)
