@@ -12,16 +12,18 @@
   root, and only then appends them through the rules engine (``Ledger.append`` at each
   record's own time, which rebuilds byte-identical records). A node that rewrote its
   history or showed two different trees of the same size is refused with a
-  :class:`ForkError` naming both checkpoints; every checkpoint seen is kept in the
-  mirror's ``mirror_checkpoints`` table as evidence.
+  :class:`ForkError` naming both checkpoints; every checkpoint seen is kept, with the
+  verdict of its latest sync, in the mirror's ``mirror_checkpoints`` table as evidence.
+
+The evidence table and the files :func:`publish` writes belong to ``ledger/storage/``
+(:mod:`~ledger.storage.mirror_tables`, :mod:`~ledger.storage.files`): this module runs no
+SQL and writes no file itself.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,9 +32,11 @@ from pathlib import Path
 from ledger.core import merkle, note, tiles
 from ledger.core.model import Record
 from ledger.core.wire import join_entry_bundle, split_entry_bundle
-from ledger.errors import ForkError, NotFoundError, ProofError, StoreError
+from ledger.errors import ForkError, NotFoundError, ProofError
 from ledger.ledger import Ledger
 from ledger.net.client import NodeClient
+from ledger.storage import mirror_tables
+from ledger.storage.files import write_atomic
 from ledger.storage.store import Store
 
 __all__ = [
@@ -45,18 +49,6 @@ __all__ = [
     "sync",
     "tile_bytes",
 ]
-
-_MIRROR_SCHEMA = """
-CREATE TABLE IF NOT EXISTS mirror_checkpoints (
-    size INTEGER NOT NULL,
-    root BLOB NOT NULL,
-    note TEXT NOT NULL,
-    source TEXT NOT NULL,
-    seen_ms INTEGER NOT NULL,
-    accepted INTEGER NOT NULL,
-    PRIMARY KEY (size, root)
-) WITHOUT ROWID
-"""
 
 #: Records appended per transaction while syncing (records of equal time go together).
 _SYNC_BATCH = 512
@@ -94,8 +86,7 @@ def entry_bundle(store: Store, index: int, width: int) -> bytes:
 
 def checkpoint_at(store: Store, size: int) -> str | None:
     """The stored checkpoint note of one size, or None."""
-    row = store.conn.execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
-    return None if row is None else str(row[0])
+    return store.checkpoint_at(size)
 
 
 # ---------------------------------------------------------------------------
@@ -107,21 +98,6 @@ class PublishReport:
     size: int
     written: int
     kept: int
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def publish(ledger: Ledger, directory: str | Path) -> PublishReport:
@@ -154,9 +130,9 @@ def publish(ledger: Ledger, directory: str | Path) -> PublishReport:
                 if is_bundle
                 else tile_bytes(ledger.store, level, index, width)
             )
-            _write_atomic(target, data)
+            write_atomic(target, data, make_parents=True)
             written += 1
-    _write_atomic(root / "checkpoint", text.encode())
+    write_atomic(root / "checkpoint", text.encode(), make_parents=True)
     return PublishReport(size, written, kept)
 
 
@@ -219,32 +195,17 @@ def _b64(h: bytes) -> str:
     return base64.b64encode(h).decode()
 
 
-@dataclass(frozen=True)
-class _Seen:
-    size: int
-    root: bytes
-    source: str
-
-
-def _accepted(store: Store) -> list[_Seen]:
-    """Checkpoints this mirror accepted (refused ones are kept as evidence only)."""
-    store.conn.execute(_MIRROR_SCHEMA)
-    rows = store.conn.execute(
-        "SELECT size, root, source FROM mirror_checkpoints WHERE accepted = 1 ORDER BY size"
-    ).fetchall()
-    return [_Seen(int(n), bytes(r), str(src)) for n, r, src in rows]
-
-
 def _remember(store: Store, cp: note.Checkpoint, text: str, source: str, *, accepted: bool) -> None:
-    try:
-        store.conn.execute(_MIRROR_SCHEMA)
-        store.conn.execute(
-            "INSERT OR IGNORE INTO mirror_checkpoints"
-            " (size, root, note, source, seen_ms, accepted) VALUES (?, ?, ?, ?, ?, ?)",
-            (cp.size, cp.root, text, source, time.time_ns() // 1_000_000, int(accepted)),
-        )
-    except sqlite3.Error as exc:  # pragma: no cover - disk errors
-        raise StoreError(f"cannot record a checkpoint in {store.path}: {exc}") from exc
+    """Keep ``cp`` with this sync's verdict in the mirror's evidence table."""
+    mirror_tables.record_checkpoint(
+        store,
+        size=cp.size,
+        root=cp.root,
+        note=text,
+        source=source,
+        seen_ms=time.time_ns() // 1_000_000,
+        accepted=accepted,
+    )
 
 
 def _refuse(store: Store, url: str, cp: note.Checkpoint, text: str, what: str) -> ForkError:
@@ -286,8 +247,7 @@ def _first_sync(
         if store.record(0).raw != genesis.raw:
             raise ProofError(f"{client.base}: the genesis record is not canonical")
     except BaseException:
-        store.close()
-        os.unlink(path)
+        store.discard()
         raise
     store.close()
     return Ledger(Store.open(path, synchronous="NORMAL")), verifier
@@ -345,7 +305,7 @@ def _sync_into(
             f"{url}'s checkpoint is not signed by this mirror's operator key "
             f"({led.verifier().vkey()}): {exc.message}"
         ) from exc
-    seen = _accepted(store)
+    seen = mirror_tables.accepted_checkpoints(store)
     local = led.size()
     remote = _RemoteTiles(http, cp.size)
     here = f"size {cp.size} root {_b64(cp.root)}"

@@ -5,7 +5,8 @@ checking that it is signed by a log key it trusts and that it is consistent with
 last checkpoint it cosigned for that origin, so a log that showed two different trees to
 two parties cannot get both cosigned by the same witness. Its state (per origin: size,
 root and the checkpoint) is written atomically (temporary file, fsync, rename, fsync of
-the directory) and under an exclusive lock **before** the cosignature is returned.
+the directory) and under an exclusive lock **before** the cosignature is returned; the
+file itself is :mod:`ledger.storage.witness_state`'s, and this module does no file I/O.
 
 * :class:`Witness`: the ``add-checkpoint`` logic of c2sp.org/tlog-witness v1.0.0, with its
   status codes (400 malformed or ``old > size``, 403 bad or missing log signature, 404
@@ -23,22 +24,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import fcntl
 import hashlib
-import json
-import os
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ledger.core import merkle, note
 from ledger.core.keys import PrivateKey
-from ledger.errors import LedgerError, ProofError, StoreError, WitnessError
+from ledger.errors import LedgerError, NotFoundError, ProofError, StoreError, WitnessError
 from ledger.storage.store import Store
+from ledger.storage.witness_state import Cosigned, WitnessState
 
 __all__ = [
     "MAX_PROOF_LINES",
@@ -123,79 +119,6 @@ def parse_proof_text(text: str) -> list[bytes]:
 
 
 # ---------------------------------------------------------------------------
-# State
-
-
-@dataclass(frozen=True)
-class _Latest:
-    size: int
-    root: bytes
-    checkpoint: str
-
-
-class _State:
-    """The witness's JSON state file: ``{"logs": {origin: {size, root, checkpoint}}}``."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        lock = self.path.with_name(self.path.name + ".lock")
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StoreError(f"cannot lock witness state {self.path}: {exc.strerror}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
-    def load(self) -> dict[str, _Latest]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"cannot read witness state {self.path}: {exc}") from exc
-        out = {}
-        for origin, v in data.get("logs", {}).items():
-            out[origin] = _Latest(int(v["size"]), base64.b64decode(v["root"]), v["checkpoint"])
-        return out
-
-    def save(self, logs: dict[str, _Latest]) -> None:
-        data = {
-            "version": 1,
-            "logs": {
-                o: {
-                    "size": v.size,
-                    "root": base64.b64encode(v.root).decode(),
-                    "checkpoint": v.checkpoint,
-                }
-                for o, v in sorted(logs.items())
-            },
-        }
-        directory = self.path.parent
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-            dfd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise StoreError(f"cannot write witness state {self.path}: {exc}") from exc
-
-
-# ---------------------------------------------------------------------------
 # The witness
 
 
@@ -215,7 +138,7 @@ class Witness:
         self.name = name or key.name
         self.verifier = note.Verifier.for_cosigner(self.name, key.public)
         self.logs = {v.name: v for v in logs}
-        self.state = _State(state)
+        self.state = WitnessState(state)
         self.clock = clock or (lambda: int(time.time()))
 
     def size(self, origin: str) -> int:
@@ -262,7 +185,7 @@ class Witness:
                 merkle.verify_consistency(old, cp.size, old_root, cp.root, list(proof))
             except ProofError as exc:
                 raise WitnessError(f"consistency proof: {exc.message}", status=422) from exc
-            logs[cp.origin] = _Latest(cp.size, cp.root, note.format_note(parsed))
+            logs[cp.origin] = Cosigned(cp.size, cp.root, note.format_note(parsed))
             self.state.save(logs)
         return note.cosign(parsed, self.name, self.key.seed, self.clock())
 
@@ -288,14 +211,11 @@ def attach_cosignatures(
             its size, or carries no valid cosignature of a known witness.
         NotFoundError: this ledger never signed a checkpoint of that size.
     """
-    from ledger.errors import NotFoundError
-    from ledger.net.mirror import checkpoint_at
-
     for w in witnesses:
         if w.sig_type != note.SIG_TYPE_COSIGNATURE_V1:
             raise ProofError(f"{w.name} is not a witness cosigner key (type 0x04)")
     cp, parsed = note.open_checkpoint(signed, operator)
-    stored = checkpoint_at(store, cp.size)
+    stored = store.checkpoint_at(cp.size)
     if stored is None:
         raise NotFoundError(f"no checkpoint of size {cp.size} here")
     if note.parse_note(stored).text != parsed.text:

@@ -1,10 +1,19 @@
-"""SQLite storage of the log (specs/log.md §4): the only module that touches the database.
+"""SQLite storage of the log (specs/log.md §5): opening, reading and appending.
 
-One file holds the append-only ``records`` table (triggers reject UPDATE and DELETE),
-the Merkle tree as C2SP tiles, the derived rules state, an index of which records
-touch which parcel, warnings, and signed checkpoints. Every append runs the rules
-engine inside one ``BEGIN IMMEDIATE`` transaction, so concurrent writers serialise
-and a rejected or interrupted append leaves the file unchanged.
+The modules of ``ledger/storage/`` (this one, ``schema``, ``statecheck`` and
+``mirror_tables``) are the only modules that touch SQLite; nothing above them runs SQL or
+imports ``sqlite3`` (``tests/unit/test_storage_layer.py`` checks). One file
+holds the append-only ``records`` table (triggers reject UPDATE and DELETE), the Merkle
+tree as C2SP tiles, the derived rules state, an index of which records touch which
+parcel, warnings, and signed checkpoints. Every append runs the rules engine inside one
+``BEGIN IMMEDIATE`` transaction, so concurrent writers serialise and a rejected or
+interrupted append leaves the file unchanged.
+
+What it deliberately does not do: create or change the schema (``schema.py`` holds every
+``CREATE`` statement and the version check that :meth:`Store.open` runs), and use
+sqlite-utils. Every statement here is raw ``sqlite3``: appends, record iteration, state
+loads and tile reads are the paths the benchmark measures (``bench/README.md``), and
+importing sqlite-utils (it imports click) costs far more than opening a ledger.
 
 Derived tables (``state``, ``tiles``, ``touches``, ``findings``) are caches of what
 a replay of ``records`` computes; ``verify`` recomputes and compares them.
@@ -32,65 +41,13 @@ from itertools import islice
 from typing import Any
 
 import msgpack
-import sqlite_utils
 
 from ledger.core import merkle, rules, tiles
 from ledger.core.encoding import decode, encode
 from ledger.core.model import ZERO_HASH, Record, SignedEntry, key_id
 from ledger.errors import ChainError, LedgerError, NotFoundError, StoreError
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-    idx INTEGER PRIMARY KEY,
-    id BLOB NOT NULL UNIQUE,
-    hash BLOB NOT NULL,
-    time INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    record BLOB NOT NULL,
-    json TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
-BEGIN SELECT RAISE(ABORT, 'kpledger records are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
-BEGIN SELECT RAISE(ABORT, 'kpledger records are append-only'); END;
-CREATE TABLE IF NOT EXISTS tiles (
-    level INTEGER NOT NULL, idx INTEGER NOT NULL, hashes BLOB NOT NULL,
-    PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS state (
-    kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, json TEXT NOT NULL,
-    PRIMARY KEY (kind, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS touches (item TEXT NOT NULL, idx INTEGER NOT NULL,
-    PRIMARY KEY (item, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS findings (
-    idx INTEGER NOT NULL, rule TEXT NOT NULL, message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS findings_idx ON findings (idx);
-CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
-CREATE VIEW IF NOT EXISTS entries AS
-    SELECT idx, lower(hex(id)) AS id, type, time AS appended_ms, json FROM records;
-CREATE VIEW IF NOT EXISTS participants AS
-    SELECT key AS name, json_extract(json, '$.roles') AS roles,
-           json_extract(json, '$.country') AS country,
-           json_extract(json, '$.kid') AS key_id,
-           json_extract(json, '$.revoked') AS revoked_at_record
-    FROM state WHERE kind = 'party';
-CREATE VIEW IF NOT EXISTS parcels AS
-    SELECT key AS id, json_extract(json, '$.kind') AS kind,
-           json_extract(json, '$.carats') AS points,
-           json_extract(json, '$.stones') AS stones,
-           json_extract(json, '$.holder') AS holder,
-           json_extract(json, '$.status') AS status,
-           json_extract(json, '$.comp') AS composition_ppm,
-           json_extract(json, '$.may') AS may_contain
-    FROM state WHERE kind = 'parcel';
-"""
-
-TRIGGERS = ("records_no_update", "records_no_delete")
+from ledger.storage import schema
+from ledger.storage.schema import TRIGGERS as TRIGGERS  # re-exported: Ledger.verify
 
 #: How sqlite3 reports a TEXT value that is not UTF-8 (see Store._rows).
 _UNDECODABLE = "Could not decode to UTF-8"
@@ -318,7 +275,6 @@ class Store:
     def __init__(self, path: str, conn: sqlite3.Connection) -> None:
         self.path = path
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         # Read-side cache of committed tiles. A tile of a given width never changes (the log
         # is append-only), so the cache stays valid while other processes append. Appends do
         # not use it: a rolled-back append must leave nothing behind.
@@ -350,12 +306,10 @@ class Store:
             raise StoreError(f"{path} already exists; kpledger will not overwrite a ledger")
         store = cls._connect(path)
         try:
-            store.conn.executescript(_SCHEMA)
-            store.conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot create ledger {path}: {exc}") from exc
+            schema.create(store.conn, path)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
@@ -371,16 +325,21 @@ class Store:
             )
         store = cls._connect(path, synchronous=synchronous)
         try:
-            row = store.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path} is not a kpledger ledger: {exc}") from exc
-        if row is None or row[0] != str(SCHEMA_VERSION):
-            raise StoreError(f"{path} is not a kpledger ledger of schema {SCHEMA_VERSION}")
+            schema.check_version(store.conn, path)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
         self._recent.reset()
         self.conn.close()
+
+    def discard(self) -> None:
+        """Close the store and delete its file: undo a :meth:`create` whose first
+        append failed, so that no half-made ledger is left behind."""
+        self.close()
+        os.unlink(self.path)
 
     def _token(self) -> tuple[int, int]:
         """What changes when anyone but this store's own write transactions writes."""
@@ -611,6 +570,11 @@ class Store:
     def checkpoints(self) -> list[tuple[int, str]]:
         rows = self.conn.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
         return [(int(s), str(n)) for s, n in rows]
+
+    def checkpoint_at(self, size: int) -> str | None:
+        """The stored checkpoint note of one tree size, or None."""
+        row = self.conn.execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
+        return None if row is None else str(row[0])
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         row = self.conn.execute(

@@ -6,10 +6,14 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli.main import main
 from ledger.ledger import Ledger
+from ledger.net.mirror import ForkError, sync
+from ledger.storage import mirror_tables
+from ledger.storage.store import Store
 from tests.cli.test_cli import Cli, export, make_cli
 from tests.node.conftest import NodeCli, Servers, file_digest
 
@@ -127,3 +131,62 @@ def test_sync_from_a_static_tile_host(tmp_path: Path, servers: Servers) -> None:
     # Nothing new: a second sync adds nothing and agrees.
     code, out, err = kp("--ledger", mirror, "--json", "sync", static.url)
     assert code == 0 and json.loads(out)["added"] == 0, err
+
+
+class DirClient:
+    """A ``NodeClient`` over a directory ``publish`` wrote; ``corrupt`` flips every
+    byte of the hash tiles it serves (a static host serving bad files for a while)."""
+
+    def __init__(self, root: Path, base: str) -> None:
+        self.root = root
+        self.base = base
+        self.corrupt = False
+
+    def get_text(self, path: str) -> str:
+        return (self.root / path.lstrip("/")).read_text(encoding="utf-8")
+
+    def get_bytes(self, path: str) -> bytes:
+        data = (self.root / path.lstrip("/")).read_bytes()
+        if self.corrupt and not path.startswith("/tile/entries/"):
+            data = bytes(b ^ 0xFF for b in data)
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_checkpoint_refused_once_is_accepted_by_a_later_good_sync(tmp_path: Path) -> None:
+    local = make_cli(tmp_path)
+    export(local)
+    site = tmp_path / "site"
+    local("checkpoint", "--key", local.key("op"))
+    local("publish", "--to", str(site))
+    host = DirClient(site, "https://tiles.example")
+    mirror = str(tmp_path / "mirror.db")
+    first = sync(mirror, host.base, client=host)
+
+    origin(local, "P2")
+    local("checkpoint", "--key", local.key("op"))
+    local("publish", "--to", str(site))
+    host.corrupt = True  # the consistency proof from bad tiles fails: refused
+    with pytest.raises(ForkError, match="the log was rewritten"):
+        sync(mirror, host.base, client=host)
+    assert mirror_size(mirror) == first.size
+
+    host.corrupt = False
+    report = sync(mirror, host.base, client=host)
+    assert report.size == mirror_size(local.db) > first.size
+    conn = sqlite3.connect(mirror)
+    verdicts = conn.execute(
+        "SELECT size, accepted FROM mirror_checkpoints ORDER BY size"
+    ).fetchall()
+    conn.close()
+    assert verdicts == [(first.size, 1), (report.size, 1)]
+    store = Store.open(mirror)
+    try:
+        assert [s.size for s in mirror_tables.accepted_checkpoints(store)] == [
+            first.size,
+            report.size,
+        ]
+    finally:
+        store.close()
