@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli.main import main
+from cli.app import main
 from ledger.ledger import Ledger
 from tests.cli.test_cli import Cli, export, make_cli
 from tests.node.conftest import NodeCli, Servers, file_digest
