@@ -957,7 +957,7 @@ def _kpledger_argv() -> list[str]:
     script = Path(sys.executable).with_name("kpledger")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from cli.main import run; run()"]
+    return [sys.executable, "-c", "from cli.app import run; run()"]
 
 
 def peak_rss(args: list[str]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""Parsers for CLI arguments: carats, money, dates, lists, outputs.
+"""Parsers for CLI arguments: carats, money, dates, lists, outputs, countries, roles.
 
 Each raises ``UsageError`` naming the option and the expected form, so a typo
-becomes one clear line and exit status 2.
+becomes one clear line and exit status 2. Syntax only: whether a parcel, participant or
+certificate exists, and what the rules allow, is the ledger's to say.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import re
 from typing import Any
 
-from ledger import EncodingError, LimitError, UsageError, check_date
+from ledger import ROLES, EncodingError, LimitError, UsageError, check_date
 
 _CARATS = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,2}))?\Z")  # ASCII digits only
 _AMOUNT = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,3}))?\Z")
@@ -108,3 +109,25 @@ def outputs(text: str, what: str, *, stones: bool = True) -> list[dict[str, Any]
             o["stones"] = positive_int(parts[2], f"{what} {parts[0]} stones")
         out.append(o)
     return out
+
+
+def country(text: str, what: str = "--country") -> str:
+    """``"bw"`` -> ``"BW"``: an ISO 3166-1 alpha-2 code, upper-cased."""
+    cc = text.upper()
+    if len(cc) != 2 or not cc.isalpha() or not cc.isascii():
+        raise UsageError(f"{what}: expected an ISO 3166-1 alpha-2 code like BW, got {text!r}")
+    return cc
+
+
+def countries(text: str, what: str) -> list[str]:
+    """``"RU,by"`` -> ``["RU", "BY"]``: a comma-separated list of country codes."""
+    return [country(c, what) for c in id_list(text, what)]
+
+
+def roles(text: str, what: str = "--role") -> list[str]:
+    """``"trader,cutter"`` -> ``["trader", "cutter"]``: known participant roles only."""
+    items = id_list(text, what)
+    for r in items:
+        if r not in ROLES:
+            raise UsageError(f"{what}: {r!r} is not one of {', '.join(ROLES)}")
+    return items

@@ -1,7 +1,12 @@
-"""Text and JSON formatting for the CLI (no ledger logic here)."""
+"""Text and JSON formatting for the CLI: entries, parcels, bundle reports, times.
+
+Turns what the library returns into the lines and JSON objects commands print. It
+decides nothing and reads no ledger: no hashing, rules or proof logic here.
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from typing import Any
@@ -19,6 +24,11 @@ def _default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def b64(data: bytes) -> str:
+    """Standard base64, as hashes and roots are shown (C2SP, RFC 9162 tooling)."""
+    return base64.b64encode(data).decode()
 
 
 def format_time(ms: int) -> str:
@@ -48,6 +58,22 @@ def parcel_line(p: dict[str, Any]) -> str:
         f"{p['id']:<16} {p['kind']:<9} {p['carats'] / 100:>10.2f} ct  {stones:<12} "
         f"{p['status']:<8} {p['holder']:<20} {lg.format_composition(p['comp'])}"
     )
+
+
+def parcel_json(p: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": p["id"],
+        "kind": p["kind"],
+        "carats": p["carats"] / 100,
+        "points": p["carats"],
+        "stones": p["stones"],
+        "holder": p["holder"],
+        "status": p["status"],
+        "composition_ppm": p["comp"],
+        "composition": lg.format_composition(p["comp"]),
+        "may_contain": p["may"],
+        "head": p["head"].hex(),
+    }
 
 
 def report_to_json(r: lg.BundleReport) -> dict[str, Any]:

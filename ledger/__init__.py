@@ -36,8 +36,16 @@ from ledger.core.note import (
     parse_note,
     parse_vkey,
 )
+from ledger.core.note import add_signature as add_note_signature
 from ledger.core.policy import Policy, parse_policy
-from ledger.core.proofs import MAX_BUNDLE_SIZE, Bundle, BundleReport, inspect_bundle, verify_bundle
+from ledger.core.proofs import (
+    MAX_BUNDLE_SIZE,
+    Bundle,
+    BundleReport,
+    bundle_digest,
+    inspect_bundle,
+    verify_bundle,
+)
 from ledger.core.rules import date_of, format_composition
 from ledger.errors import (
     ChainError,
@@ -58,7 +66,14 @@ from ledger.errors import (
 )
 
 if TYPE_CHECKING:
-    from ledger.api import LedgerAPI, Trace, VerifyReport, latest_failure, verify_consistency
+    from ledger.api import (
+        LedgerAPI,
+        Trace,
+        VerifyReport,
+        append_entries,
+        latest_failure,
+        verify_consistency,
+    )
     from ledger.ledger import Ledger
     from ledger.storage.entryfile import read_entry_file, write_entry_file
     from ledger.storage.keyfile import load_private, load_public, write_keypair
@@ -69,6 +84,7 @@ _LAZY = {
     "LedgerAPI": "ledger.api",
     "Trace": "ledger.api",
     "VerifyReport": "ledger.api",
+    "append_entries": "ledger.api",
     "latest_failure": "ledger.api",
     "verify_consistency": "ledger.api",
     "Ledger": "ledger.ledger",
@@ -127,6 +143,9 @@ __all__ = [
     "VerifyReport",
     "WitnessError",
     "__version__",
+    "add_note_signature",
+    "append_entries",
+    "bundle_digest",
     "check_date",
     "date_of",
     "entry_to_json",

@@ -5,7 +5,8 @@
 and any other caller are written against this protocol, so that every command works on a
 file and on a node alike.
 
-Here too are the checks a caller needs on top of the protocol, written once:
+Here too are what a caller needs on top of the protocol, written once:
+:func:`append_entries` (append, and sign a checkpoint that includes the entries),
 :func:`verify_consistency` (two signed checkpoints of one log) and :func:`latest_failure`
 (whether a bundle still shows an item's latest state). Pure apart from what the ledger
 passed in does.
@@ -34,6 +35,7 @@ __all__ = [
     "Signing",
     "Trace",
     "VerifyReport",
+    "append_entries",
     "entry_prefix",
     "latest_failure",
     "verify_consistency",
@@ -200,6 +202,38 @@ class LedgerAPI(Protocol):
     def consistency_proof(self, old: int, new: int) -> dict[str, Any]: ...
 
     def prove(self, pid: str, key: PrivateKey | None = None) -> bytes: ...
+
+
+def append_entries(
+    ledger: LedgerAPI,
+    entries: Sequence[SignedEntry],
+    *,
+    now: int,
+    checkpoint_key: PrivateKey | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Appended], str | None]:
+    """Append ``entries``; with ``checkpoint_key``, also sign a checkpoint that includes them.
+
+    A ledger file appends and signs in one transaction, so a checkpoint key that is not
+    the operator's writes nothing. A node signs a checkpoint after every append itself;
+    the operator's key then re-signs the node's latest one locally, which proves the node
+    holds the same key.
+
+    Returns:
+        The appended records and the signed checkpoint (None without ``checkpoint_key``).
+
+    Raises:
+        LedgerError: an entry is rejected (nothing is appended), or the checkpoint key is
+            not the operator's.
+    """
+    if checkpoint_key is None:
+        return ledger.append(entries, now=now, progress=progress), None
+    from ledger.ledger import Ledger
+
+    if isinstance(ledger, Ledger):
+        return ledger.append_checkpointed(entries, checkpoint_key, now=now, progress=progress)
+    done = ledger.append(entries, now=now, progress=progress)
+    return done, ledger.checkpoint(checkpoint_key)
 
 
 def verify_consistency(

@@ -82,7 +82,12 @@ class Ledger(Signing):
         return self.store.append(entries, now=now, progress=progress)
 
     def append_checkpointed(
-        self, entries: Sequence[SignedEntry], key: PrivateKey, *, now: int
+        self,
+        entries: Sequence[SignedEntry],
+        key: PrivateKey,
+        *,
+        now: int,
+        progress: Callable[[int], None] | None = None,
     ) -> tuple[list[Appended], str]:
         """Append and sign a checkpoint that includes the entries, in one transaction.
 
@@ -101,7 +106,7 @@ class Ledger(Signing):
             )
             return notes[-1]
 
-        done = self.store.append(entries, now=now, checkpoint=sign)
+        done = self.store.append(entries, now=now, progress=progress, checkpoint=sign)
         return done, notes[-1]
 
     # -- state lookups ----------------------------------------------------------

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 with atheris.instrument_imports():
     from cli import parse
-    from cli.main import read_entry_file
+    from ledger import read_entry_file
     from ledger.core import keys, note, proofs
     from ledger.core.model import Record, SignedEntry
     from ledger.errors import LedgerError

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from cli.main import main
+from cli.app import main
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 

@@ -10,6 +10,7 @@ the DAG is closed, and evaluates the buyer's policy.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -162,10 +163,18 @@ class BundleReport:
     warnings: list[tuple[int, str, str]] = field(default_factory=list)
     cosigners: dict[str, int] = field(default_factory=dict)
     policy_failures: list[str] = field(default_factory=list)
+    #: The registered roles of every participant the journey names (actor or counterparty).
+    roles: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.policy_failures
+
+
+def bundle_digest(data: bytes) -> str:
+    """The hex SHA-256 of a bundle file: how a buyer names exactly the bytes they checked
+    (the HTML report prints it and carries it in its QR code)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def ancestry(head: bytes, entries: Mapping[bytes, SignedEntry]) -> list[bytes]:
@@ -194,6 +203,7 @@ def verify_bundle(
     *,
     buyer_policy: policy.Policy | None = None,
     deny_origins: Sequence[str] = (),
+    require_latest: bool = False,
 ) -> BundleReport:
     """Verify a bundle offline and require the item to pass the policy.
 
@@ -201,7 +211,13 @@ def verify_bundle(
         ProofError: the checkpoint, an inclusion proof, an entry or the DAG is invalid.
         PolicyError: the proof is valid but the item fails the policy (every failure named).
     """
-    report = inspect_bundle(data, verifier, buyer_policy=buyer_policy, deny_origins=deny_origins)
+    report = inspect_bundle(
+        data,
+        verifier,
+        buyer_policy=buyer_policy,
+        deny_origins=deny_origins,
+        require_latest=require_latest,
+    )
     if report.policy_failures:
         raise PolicyError("; ".join(report.policy_failures), rule="R-SA-1")
     return report
@@ -213,12 +229,16 @@ def inspect_bundle(
     *,
     buyer_policy: policy.Policy | None = None,
     deny_origins: Sequence[str] = (),
+    require_latest: bool = False,
 ) -> BundleReport:
     """Verify a bundle offline and evaluate the policy, for display.
 
     Unlike :func:`verify_bundle`, a policy failure does not raise: the report's
     ``policy_failures`` lists every policy the item fails, so that a caller can show the
     whole verdict. A caller that decides on the item must check ``report.ok``.
+
+    With ``require_latest``, a bundle without the operator's attestation that it shows
+    the item's latest state fails (a bundle cut short then cannot pass).
 
     Raises:
         ProofError: the checkpoint, an inclusion proof, an entry or the DAG is invalid.
@@ -310,6 +330,10 @@ def inspect_bundle(
             continue
         shown.append((record, entry))
     report.journey = narrate(shown, state.get)
+    for name in sorted({n for s in report.journey for n in (s.actor, s.counterparty) if n}):
+        party = state.get("party", name)
+        if party is not None:
+            report.roles[name] = list(party["roles"])
     at_index = {record.index: eid for eid, (record, _) in result.entries.items()}
     report.warnings = [f for f in result.findings if at_index.get(f[0]) in dag_set]
     if buyer_policy is not None:
@@ -333,6 +357,11 @@ def inspect_bundle(
             report.policy_failures.append(
                 f"{len(missing)} transfer(s) of polished goods lack the SoW warranty"
             )
+    if require_latest and not attested:
+        report.policy_failures.append(
+            "the bundle carries no operator attestation that it shows the item's latest state "
+            "(make it with 'prove --key OPERATOR_KEY' or from a node, or check with --latest)"
+        )
     return report
 
 

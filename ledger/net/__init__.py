@@ -6,7 +6,8 @@ The façade of the network layer; the CLI's node commands import only these name
 * :func:`serve` (``ledger.net.node``): one ledger file served over HTTP;
 * :func:`publish` and :func:`sync` (``ledger.net.mirror``): static tlog-tiles and
   verifying mirrors;
-* :class:`Witness` and the witness service (``ledger.net.witness``).
+* :class:`Witness`, the witness service and :func:`submit_cosignatures`
+  (``ledger.net.witness``).
 
 Imported on first use (PEP 562): ``import ledger.net`` loads neither httpx nor FastAPI.
 """
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
         format_request,
         parse_proof_text,
         run_app,
+        submit_cosignatures,
     )
     from ledger.net.witness import create_app as create_witness_app
 
@@ -45,6 +47,7 @@ _LAZY = {
     "format_request": ("ledger.net.witness", "format_request"),
     "parse_proof_text": ("ledger.net.witness", "parse_proof_text"),
     "run_app": ("ledger.net.witness", "run_app"),
+    "submit_cosignatures": ("ledger.net.witness", "submit_cosignatures"),
 }
 
 
@@ -73,5 +76,6 @@ __all__ = [
     "publish",
     "run_app",
     "serve",
+    "submit_cosignatures",
     "sync",
 ]

@@ -18,6 +18,8 @@ file itself is :mod:`ledger.storage.witness_state`'s, and this module does no fi
 * :func:`attach_cosignatures`: what a ledger (node or file) does with cosignatures it
   receives: verify them against the witness keys it knows and add them to its stored
   checkpoint of that size, so that proof bundles carry them.
+* :func:`submit_cosignatures`: hand cosignatures to a ledger, a node (over HTTP) or a
+  ledger file alike.
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.core import merkle, note
 from ledger.core.keys import PrivateKey
 from ledger.errors import LedgerError, NotFoundError, ProofError, StoreError, WitnessError
 from ledger.storage.store import Store
 from ledger.storage.witness_state import Cosigned, WitnessState
+
+if TYPE_CHECKING:
+    from ledger.api import LedgerAPI
 
 __all__ = [
     "MAX_PROOF_LINES",
@@ -48,6 +53,7 @@ __all__ = [
     "parse_proof_text",
     "parse_request",
     "run_app",
+    "submit_cosignatures",
 ]
 
 #: A consistency proof has at most 63 hashes (tlog-witness).
@@ -231,6 +237,39 @@ def attach_cosignatures(
         text = note.add_signature(text, s.line())
     store.add_checkpoint(cp.size, text)
     return cp.size, sorted(verified), text
+
+
+def submit_cosignatures(
+    ledger: LedgerAPI, signed: str, witnesses: Sequence[note.Verifier] = ()
+) -> str:
+    """Attach the witness cosignatures in ``signed`` to ``ledger``'s stored checkpoint.
+
+    A node (:class:`ledger.net.client.RemoteLedger`) checks them against the witnesses of
+    its own policy; a ledger file (:class:`ledger.Ledger`) against ``witnesses``.
+
+    Returns:
+        The stored checkpoint note with the cosignatures added.
+
+    Raises:
+        ProofError: see :func:`attach_cosignatures` (the node answers the same).
+        NotFoundError: the ledger never signed a checkpoint of that size.
+        UsageError: ``ledger`` is neither a node nor a ledger file.
+    """
+    from ledger.errors import UsageError
+    from ledger.ledger import Ledger
+    from ledger.net.client import RemoteLedger
+
+    if isinstance(ledger, RemoteLedger):
+        return ledger.client.request(
+            "POST",
+            "/add-cosignature",
+            content=signed.encode(),
+            content_type="text/plain; charset=utf-8",
+            accept="text/plain",
+        ).text
+    if isinstance(ledger, Ledger):
+        return attach_cosignatures(ledger.store, signed, ledger.verifier(), witnesses)[2]
+    raise UsageError(f"cannot attach cosignatures to a {type(ledger).__name__}")
 
 
 # ---------------------------------------------------------------------------

@@ -316,7 +316,7 @@ def test_bad_input(shared: Cli, code: int, text: str, argv: list[str]) -> None:
 
 
 def test_every_command_has_a_bad_input_case() -> None:
-    from cli.main import main
+    from cli.app import main
 
     covered = {
         c[3][0]

@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from cli.main import main
+from cli.app import main
 
 PARTIES = [
     ("op", None, None, None),

@@ -32,8 +32,10 @@ import segno
 from click.testing import CliRunner, Result
 
 import ledger as lg
-from cli import report as rp
-from cli.main import main
+from cli.app import main
+from cli.report import layout as report_layout
+from cli.report import page as report_page
+from cli.report import text as report_text
 from tests.conftest import OPERATOR, OPERATOR_SEED, ORIGIN, World, fixed_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -269,13 +271,13 @@ def test_every_warn_rule_of_the_spec_is_explained() -> None:
     spec = (ROOT / "specs" / "rules.md").read_text()
     warn_rules = set(re.findall(r"^\| (R-[A-Z]+-\d+) \|[^|]*\| \*\*WARN\*\* \|", spec, re.M))
     assert warn_rules, "no WARN rule found in specs/rules.md"
-    assert warn_rules <= set(rp.WARN_EXPLANATIONS)
-    heading, text = rp.explain_warning("R-XX-9", "something odd")
-    assert "R-XX-9" in heading and "something odd" in text
+    assert warn_rules <= set(report_text.WARN_EXPLANATIONS)
+    heading, words = report_text.explain_warning("R-XX-9", "something odd")
+    assert "R-XX-9" in heading and "something odd" in words
 
 
 def test_shares_add_up_and_list_may_contain() -> None:
-    rows = rp.shares({"BW": 1, "CA": 1, "AO": 1}, ["AO", "BW", "CA", "RU"], ["RU"])
+    rows = report_page.shares({"BW": 1, "CA": 1, "AO": 1}, ["AO", "BW", "CA", "RU"], ["RU"])
     assert sum(r.hundredths for r in rows) == 10_000
     assert [r.percent for r in rows] == ["33.34%", "33.33%", "33.33%", "0.00%"]
     assert rows[-1].country == "RU" and rows[-1].denied and rows[-1].may_contain
@@ -284,16 +286,15 @@ def test_shares_add_up_and_list_may_contain() -> None:
 def test_layers_pull_late_origins_down() -> None:
     # 0 -> 1 -> 2 -> 3 -> 4 and a second origin 5 -> 6 -> 4 (a merge at 4).
     edges = [(0, 1), (1, 2), (2, 3), (3, 4), (5, 6), (6, 4)]
-    assert rp.layers(7, edges) == [0, 1, 2, 3, 4, 2, 3]
+    assert report_layout.layers(7, edges) == [0, 1, 2, 3, 4, 2, 3]
     with pytest.raises(ValueError, match="cycle"):
-        rp.layers(2, [(0, 1), (1, 0)])
+        report_layout.layers(2, [(0, 1), (1, 0)])
 
 
 def test_graph_of_the_chain(chain: Chain) -> None:
     data = chain.bundle.read_bytes()
     rep = lg.verify_bundle(data, lg.parse_vkey(chain.vkey.read_text().strip()))
-    entries, roles = rp._entries(data)
-    graph, journey = rp.journey_graph(rep, entries, roles)
+    graph, journey = report_layout.journey_graph(rep)
     kinds = sorted(b.kind.split()[0] for b in graph.boxes)
     expected = ["mine", "mine", "cert", "cert", "cert", "trader", "cutter", "grader", "retailer"]
     assert kinds == sorted(expected)
@@ -315,9 +316,10 @@ def test_graph_of_the_chain(chain: Chain) -> None:
 
 def test_text_is_shortened_to_fit() -> None:
     long = "Very Long Participant Name Trading Company (Pty) Ltd"
-    fitted = rp._fit(long, "name")
-    assert fitted.endswith("…") and rp.text_width(fitted, "name") <= rp.BOX_W - 2 * rp.PAD_X
-    assert rp._fit("Short", "name") == "Short"
+    fitted = report_layout.fit(long, "name")
+    assert fitted.endswith("…")
+    assert report_layout.text_width(fitted, "name") <= report_layout.BOX_W - 2 * report_layout.PAD_X
+    assert report_layout.fit("Short", "name") == "Short"
 
 
 # ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import pytest
 from tests.cli.test_cli import Cli, make_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-KPLEDGER = [sys.executable, "-c", "from cli.main import run; run()"]
+KPLEDGER = [sys.executable, "-c", "from cli.app import run; run()"]
 STATIC_SERVER = """
 import functools, http.server, sys
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])

@@ -12,7 +12,7 @@ import httpx
 from click.testing import CliRunner
 
 import ledger as lg
-from cli.main import main
+from cli.app import main
 from ledger.core import note
 from ledger.core.model import Signature, SignedEntry
 from tests.cli.test_cli import Cli, export, make_cli

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from cli.app import main
 from ledger.ledger import Ledger
 from ledger.net.mirror import ForkError, sync
 from ledger.storage import mirror_tables

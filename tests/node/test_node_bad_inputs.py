@@ -97,7 +97,7 @@ def test_bad_input(shared: Cli, code: int, text: str, argv: list[str]) -> None:
 
 
 def test_every_node_command_has_a_case() -> None:
-    from cli.node_cmds import publish, serve, sync, witness
+    from cli.commands.node import publish, serve, sync, witness
 
     names = {"serve", "publish", "sync", *(f"witness {n}" for n in witness.commands)}
     assert {serve.name, publish.name, sync.name} <= names

@@ -6,14 +6,23 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
 
 import ledger as lg
+from ledger.api import LedgerAPI
 from ledger.core import note
-from ledger.net.witness import Witness, WitnessError, format_request, parse_request
+from ledger.net.witness import (
+    Witness,
+    WitnessError,
+    format_request,
+    parse_request,
+    submit_cosignatures,
+)
 from tests.cli.test_cli import Cli, export, make_cli
+from tests.conftest import OPERATOR, World, fixed_key
 from tests.node.conftest import NodeCli, Servers, file_digest
 from tests.node.test_mirror import copy_ledger, origin
 
@@ -221,3 +230,15 @@ def test_node_gets_cosignatures_and_bundles_meet_the_quorum(
     node("prove", "P9", "-o", bundle)
     failed = node("verify-proof", bundle, "--trust", operator, "--policy", str(buyer), ok=False)
     assert failed.exit_code == 1 and "quorum" in failed.stderr
+
+
+def test_submit_cosignatures_to_a_ledger_file(world: World, tmp_path: Path) -> None:
+    text = world.ledger.checkpoint(world.keys[OPERATOR])
+    w = Witness(fixed_key("w1", 101), tmp_path / "w1.json", [world.ledger.verifier()])
+    cosigned = note.add_signature(text, w.add_checkpoint(0, [], text))
+    stored = submit_cosignatures(world.ledger, cosigned, [w.verifier])
+    assert stored == cosigned == world.ledger.latest_checkpoint()
+    with pytest.raises(lg.ProofError, match="no cosignature by a known witness"):
+        submit_cosignatures(world.ledger, text, [w.verifier])
+    with pytest.raises(lg.UsageError):
+        submit_cosignatures(cast(LedgerAPI, object()), cosigned, [w.verifier])

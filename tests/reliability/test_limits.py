@@ -27,7 +27,7 @@ import msgpack
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main as cli_main
+from cli.app import main as cli_main
 from ledger.core import encoding, keys, model, note, proofs
 from ledger.core.model import MAX_ENTRY_SIZE, MAX_RECORD_SIZE, Record, SignedEntry
 from ledger.errors import (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from ledger.core import proofs
@@ -37,3 +39,27 @@ def test_a_passing_policy_returns_the_report(world: World) -> None:
     assert report.ok and report.item == "RU-1" and report.may_contain == ["RU"]
     assert [s.type for s in report.journey] == ["origin"]
     assert report.journey[0].summary == "mined RU-1 at Mir: 100.00 ct, 20 stones"
+
+
+def test_require_latest_fails_a_bundle_without_the_operators_attestation(world: World) -> None:
+    data, verifier = _russian_parcel_bundle(world)  # proved without the operator key
+    report = proofs.inspect_bundle(data, verifier, require_latest=True)
+    assert not report.latest_attested and not report.ok
+    assert report.policy_failures == [
+        "the bundle carries no operator attestation that it shows the item's latest state "
+        "(make it with 'prove --key OPERATOR_KEY' or from a node, or check with --latest)"
+    ]
+    with pytest.raises(PolicyError):
+        proofs.verify_bundle(data, verifier, require_latest=True)
+    attested = world.ledger.prove("RU-1", world.keys[OPERATOR])
+    assert proofs.verify_bundle(attested, verifier, require_latest=True).latest_attested
+
+
+def test_the_report_names_the_roles_of_the_journeys_participants(world: World) -> None:
+    data, verifier = _russian_parcel_bundle(world)
+    assert proofs.inspect_bundle(data, verifier).roles == {"Mir": ["mine"]}
+
+
+def test_a_bundle_is_named_by_its_sha256(world: World) -> None:
+    data, _ = _russian_parcel_bundle(world)
+    assert proofs.bundle_digest(data) == hashlib.sha256(data).hexdigest()

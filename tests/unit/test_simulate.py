@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from cli.app import main
 from ledger.core.model import Record, SignedEntry
 from ledger.errors import LedgerError
 from ledger.ledger import Ledger
@@ -226,7 +226,7 @@ def test_cli_exits_1_when_an_invalid_operation_is_accepted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The summary still prints, then one error line and exit 1."""
-    import cli.simulate_cmd as cmd
+    import cli.commands.simulate as cmd
 
     def fake(path: str, **_: object) -> SimReport:
         r = SimReport(path=path, seed=1, lots=1, faults_tried=1, faults_accepted=1)

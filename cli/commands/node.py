@@ -1,25 +1,20 @@
-"""CLI commands of the node (specs/node.md): serve, publish, sync and witness.
+"""The network commands (specs/node.md): ``serve``, ``publish``, ``sync`` and ``witness``.
 
-``cli.main`` registers them with :func:`register`. They reach ``cli.main`` (the ``Ctx``,
-key loading) only when they run, so importing this module first is harmless.
+Serving a ledger file over HTTP, publishing it as static tlog-tiles, mirroring a node
+into a verified local copy, and cosigning checkpoints as a witness. The work is the
+network layer's (``ledger.net``: ``Node``, ``serve``, ``publish``, ``sync``, ``Witness``,
+``submit_cosignatures``); this module parses options, unlocks keys and prints. It holds
+no HTTP, storage or proof logic of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 import click
 
 import ledger as lg
-
-if TYPE_CHECKING:
-    from cli.main import Ctx
-    from ledger.core.policy import Witness as PolicyWitness
-
-
-def is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
+import ledger.net as lgnet
+from cli.context import Ctx, is_url, load_key, pass_ctx, read_text, trust
+from cli.render import echo_json
 
 
 def _split_listen(listen: str) -> tuple[str, int]:
@@ -29,41 +24,8 @@ def _split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _local_path(ctx: Ctx, command: str) -> str:
-    if is_url(ctx.ledger_path):
-        raise lg.UsageError(f"{command} needs a ledger file (--ledger FILE), not a node URL")
-    return ctx.ledger_path
-
-
-def _file_ledger(ctx: Ctx) -> lg.Ledger:
-    led = ctx.ledger()
-    if not isinstance(led, lg.Ledger):
-        raise lg.UsageError("this command needs a ledger file (--ledger FILE), not a node URL")
-    return led
-
-
-def _key(ctx: Ctx, path: str) -> lg.PrivateKey:
-    from cli.main import load_key
-
-    return load_key(ctx, path)
-
-
 def _vkeys(values: tuple[str, ...]) -> list[lg.Verifier]:
-    from cli.main import _trust
-
-    return [_trust(v) for v in values]
-
-
-def _read(path: str, what: str) -> str:
-    from cli.main import _read_text
-
-    return _read_text(path, what)
-
-
-def _echo_json(value: object) -> None:
-    from cli.render import echo_json
-
-    echo_json(value)
+    return [trust(v) for v in values]
 
 
 # ---------------------------------------------------------------------------
@@ -103,7 +65,7 @@ def _echo_json(value: object) -> None:
     type=click.IntRange(min=1024),
     help="Largest request body in bytes.",
 )
-@click.pass_obj
+@pass_ctx
 def serve(
     ctx: Ctx,
     key_file: str | None,
@@ -124,19 +86,14 @@ def serve(
       kpledger --ledger kp.db serve --key keys/operator.key --listen 127.0.0.1:8080
       kpledger --ledger http://127.0.0.1:8080 history JW-1
     """
-    from ledger.core.policy import parse_policy
-    from ledger.net import node
-
-    path = _local_path(ctx, "serve")
+    path = ctx.local_path("serve")
     host, port = _split_listen(listen)
-    key = _key(ctx, key_file) if key_file else None
-    witnesses: tuple[PolicyWitness, ...] = ()
-    if policy_file:
-        witnesses = parse_policy(_read(policy_file, "--policy")).witnesses
-    n = node.Node(path, key, limits=node.Limits(max_body, rate, burst), witnesses=witnesses)
+    key = load_key(ctx, key_file) if key_file else None
+    witnesses = lg.parse_policy(read_text(policy_file, "--policy")).witnesses if policy_file else ()
+    n = lgnet.Node(path, key, limits=lgnet.Limits(max_body, rate, burst), witnesses=witnesses)
     mode = "read-only mirror" if key is None else "operator node"
     try:
-        node.serve(
+        lgnet.serve(
             n,
             host,
             port,
@@ -152,7 +109,7 @@ def serve(
 @click.command()
 @click.option("--to", "directory", required=True, type=click.Path(file_okay=False))
 @click.option("--key", "key_file", help="Operator key: sign a checkpoint of the current log first.")
-@click.pass_obj
+@pass_ctx
 def publish(ctx: Ctx, directory: str, key_file: str | None) -> None:
     """Write the log as C2SP tlog-tiles (checkpoint, tiles, entry bundles) to a directory.
 
@@ -163,15 +120,12 @@ def publish(ctx: Ctx, directory: str, key_file: str | None) -> None:
     Example:
       kpledger --ledger kp.db publish --to /var/www/kp --key keys/operator.key
     """
-    from ledger.net.mirror import publish as do_publish
-
-    _local_path(ctx, "publish")
-    led = _file_ledger(ctx)
+    led = ctx.ledger_file("publish")
     if key_file:
-        led.checkpoint(_key(ctx, key_file))
-    report = do_publish(led, directory)
+        led.checkpoint(load_key(ctx, key_file))
+    report = lgnet.publish(led, directory)
     if ctx.json:
-        _echo_json(
+        echo_json(
             {
                 "directory": directory,
                 "size": report.size,
@@ -191,7 +145,7 @@ def publish(ctx: Ctx, directory: str, key_file: str | None) -> None:
 @click.option(
     "--trust", help="Operator vkey to pin on the first sync (default: trust on first use)."
 )
-@click.pass_obj
+@pass_ctx
 def sync(ctx: Ctx, url: str, trust: str | None) -> None:
     """Mirror a node (or a static tlog-tiles host) into the --ledger file, verifying it.
 
@@ -204,13 +158,11 @@ def sync(ctx: Ctx, url: str, trust: str | None) -> None:
     Example:
       kpledger --ledger mirror.db sync https://kp.example.org/ledger
     """
-    from ledger.net.mirror import sync as do_sync
-
-    path = _local_path(ctx, "sync")
+    path = ctx.local_path("sync")
     if not is_url(url):
         raise lg.UsageError(f"URL: expected http(s)://..., got {url!r}")
     pinned = _vkeys((trust,))[0] if trust else None
-    report = do_sync(path, url, trust=pinned)
+    report = lgnet.sync(path, url, trust=pinned)
     if report.trusted is not None:
         kid = lg.key_id(report.trusted.public).hex()
         ctx.info(
@@ -221,7 +173,7 @@ def sync(ctx: Ctx, url: str, trust: str | None) -> None:
     cp = lg.parse_checkpoint(lg.parse_note(report.checkpoint).text)
     added = report.size - report.old_size
     if ctx.json:
-        _echo_json(
+        echo_json(
             {
                 "url": url,
                 "size": report.size,
@@ -277,7 +229,7 @@ _name_option = click.option("--name", help="Cosigner key name (default: the key'
     help="Consistency proof from the last cosigned size (output of 'kpledger proof consistency').",
 )
 @click.argument("checkpoint_file", type=click.Path(dir_okay=False))
-@click.pass_obj
+@pass_ctx
 def witness_cosign(
     ctx: Ctx,
     key_file: str,
@@ -298,23 +250,20 @@ def witness_cosign(
       kpledger witness cosign --key w1.key --state w1.json --trust operator.vkey \\
           --proof p.txt checkpoint.txt > cosigned.txt
     """
-    from ledger.core import note
-    from ledger.net.witness import Witness, parse_proof_text
-
-    w = Witness(_key(ctx, key_file), state, _vkeys(trusted), name=name)
-    text = _read(checkpoint_file, "CHECKPOINT_FILE")
-    body = note.parse_checkpoint(note.parse_note(text).text)
+    w = lgnet.Witness(load_key(ctx, key_file), state, _vkeys(trusted), name=name)
+    text = read_text(checkpoint_file, "CHECKPOINT_FILE")
+    body = lg.parse_checkpoint(lg.parse_note(text).text)
     old = w.size(body.origin)
-    proof = parse_proof_text(_read(proof_file, "--proof")) if proof_file else []
+    proof = lgnet.parse_proof_text(read_text(proof_file, "--proof")) if proof_file else []
     if 0 < old < body.size and not proof:
         raise lg.UsageError(
             f"this witness last cosigned size {old} of {body.origin}: give --proof with the "
             f"output of 'kpledger proof consistency {old} {body.size}'"
         )
     line = w.add_checkpoint(old, proof, text)
-    signed = note.add_signature(text, line)
+    signed = lg.add_note_signature(text, line)
     if ctx.json:
-        _echo_json({"origin": body.origin, "size": body.size, "cosignature": line, "note": signed})
+        echo_json({"origin": body.origin, "size": body.size, "cosignature": line, "note": signed})
     else:
         click.echo(signed, nl=False)
 
@@ -327,7 +276,7 @@ def witness_cosign(
 @click.option(
     "--listen", default="127.0.0.1:8081", show_default=True, help="HOST:PORT (port 0: any)."
 )
-@click.pass_obj
+@pass_ctx
 def witness_serve(
     ctx: Ctx, key_file: str, state: str, trusted: tuple[str, ...], name: str | None, listen: str
 ) -> None:
@@ -341,12 +290,10 @@ def witness_serve(
       kpledger witness serve --key keys/w1.key --state w1.json --trust operator.vkey \\
           --listen 127.0.0.1:8081
     """
-    from ledger.net.witness import Witness, create_app, run_app
-
     host, port = _split_listen(listen)
-    w = Witness(_key(ctx, key_file), state, _vkeys(trusted), name=name)
-    run_app(
-        create_app(w),
+    w = lgnet.Witness(load_key(ctx, key_file), state, _vkeys(trusted), name=name)
+    lgnet.run_app(
+        lgnet.create_witness_app(w),
         host,
         port,
         ready=lambda url: click.echo(
@@ -358,7 +305,7 @@ def witness_serve(
 @witness.command("vkey")
 @click.argument("pubfile", type=click.Path(dir_okay=False))
 @_name_option
-@click.pass_obj
+@pass_ctx
 def witness_vkey(ctx: Ctx, pubfile: str, name: str | None) -> None:
     """Print a witness's cosigner verifier key (type 0x04) for policy files.
 
@@ -366,12 +313,10 @@ def witness_vkey(ctx: Ctx, pubfile: str, name: str | None) -> None:
     Example:
       kpledger witness vkey keys/w1.pub --name witness.example/w1
     """
-    from ledger.core.note import SIG_TYPE_COSIGNATURE_V1
-
     key_name, public = lg.load_public(pubfile)
-    vkey = lg.format_vkey(name or key_name, public, sig_type=SIG_TYPE_COSIGNATURE_V1)
+    vkey = lg.format_vkey(name or key_name, public, sig_type=lg.SIG_TYPE_COSIGNATURE_V1)
     if ctx.json:
-        _echo_json({"vkey": vkey})
+        echo_json({"vkey": vkey})
     else:
         click.echo(vkey)
 
@@ -384,7 +329,7 @@ def witness_vkey(ctx: Ctx, pubfile: str, name: str | None) -> None:
     multiple=True,
     help="Witness vkey to accept (needed for a ledger file; a node uses its policy).",
 )
-@click.pass_obj
+@pass_ctx
 def witness_submit(ctx: Ctx, file: str, vkeys: tuple[str, ...]) -> None:
     """Attach a witness's cosignatures to the ledger's stored checkpoint.
 
@@ -392,96 +337,18 @@ def witness_submit(ctx: Ctx, file: str, vkeys: tuple[str, ...]) -> None:
     Example:
       kpledger --ledger http://127.0.0.1:8080 witness submit cosigned.txt
     """
-    from ledger.net.witness import attach_cosignatures
-
-    text = _read(file, "FILE")
+    text = read_text(file, "FILE")
     if is_url(ctx.ledger_path):
-        from ledger.net.client import NodeClient
-
-        client = NodeClient(ctx.ledger_path)
-        try:
-            stored = client.request(
-                "POST",
-                "/add-cosignature",
-                content=text.encode(),
-                content_type="text/plain; charset=utf-8",
-                accept="text/plain",
-            ).text
-        finally:
-            client.close()
+        stored = lgnet.submit_cosignatures(ctx.ledger(), text)
     else:
         if not vkeys:
             raise lg.UsageError("give the witness's --vkey to attach to a ledger file")
-        led = _file_ledger(ctx)
-        _, _, stored = attach_cosignatures(led.store, text, led.verifier(), _vkeys(vkeys))
+        led = ctx.ledger_file()
+        stored = lgnet.submit_cosignatures(led, text, _vkeys(vkeys))
     if ctx.json:
-        _echo_json({"note": stored})
+        echo_json({"note": stored})
     else:
         click.echo(stored, nl=False)
 
 
-def start_node_process(db: str, key_file: str) -> tuple[str, Callable[[], None]]:
-    """Start ``kpledger --ledger DB serve`` on a free local port in a child process.
-
-    Returns the node's URL (once it answers) and a function that stops it. The key's
-    passphrase comes from ``KPLEDGER_PASSPHRASE`` (inherited).
-
-    Raises:
-        StoreError: the node did not start.
-    """
-    import re
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
-        [
-            sys.executable,
-            "-c",
-            "from cli.main import run; run()",
-            "--ledger",
-            db,
-            "serve",
-            "--key",
-            key_file,
-            "--listen",
-            "127.0.0.1:0",
-            "--rate",
-            "0",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-    def stop() -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:  # pragma: no cover - a hung node
-                proc.kill()
-                proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
-
-    line = proc.stderr.readline() if proc.stderr is not None else ""
-    found = re.search(r"http://[0-9.]+:[0-9]+", line)
-    deadline = time.monotonic() + 30
-    while found is not None and proc.poll() is None and time.monotonic() < deadline:
-        try:
-            httpx.get(found.group(0) + "/api/info", timeout=2)
-            return found.group(0), stop
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    stop()
-    raise lg.StoreError(f"the node did not start: {line.strip()}")
-
-
-def register(main: click.Group) -> None:
-    """Add the node commands to the ``kpledger`` group."""
-    for command in (serve, publish, sync, witness):
-        main.add_command(command)
+COMMANDS: tuple[click.Command, ...] = (serve, publish, sync, witness)

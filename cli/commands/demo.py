@@ -1,19 +1,28 @@
 """``kpledger demo``: a realistic supply chain played through the real CLI commands.
 
-Every step is the command a user would type, run in-process and echoed with a
-``$`` prompt, so the demo doubles as an end-to-end test of the CLI.
+Every step is the command a user would type, run in-process through the ``kpledger``
+group the demo itself was started from, and echoed with a ``$`` prompt, so the demo
+doubles as an end-to-end test of the CLI. It calls no library function directly (the
+commands do), and it writes only into its own work directory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shlex
 import shutil
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+
+import ledger as lg
+from cli.context import enable_key_cache
 
 PASSPHRASE = "demo passphrase - use a real one"  # noqa: S105 - demo keys only
 ORIGIN = "kp.example.org/ledger"
@@ -42,8 +51,9 @@ PARTIES = [
 
 
 class Story:
-    def __init__(self, directory: Path, node: str | None = None) -> None:
+    def __init__(self, directory: Path, app: click.Command, node: str | None = None) -> None:
         self.dir = directory
+        self.app = app  # the kpledger group every step runs through
         self.db = str(directory / "kpledger.db")
         self.node = node  # a node URL: commands run with --ledger URL instead of the file
         self.keys = directory / "keys"
@@ -60,12 +70,10 @@ class Story:
         """Run one kpledger command in-process, echo it, return its stdout."""
         from click.testing import CliRunner
 
-        from cli.main import main
-
         argv = ["--ledger", self.node or self.db, *args]
         if show:
             click.secho("$ kpledger " + " ".join(shlex.quote(a) for a in args), fg="cyan")
-        result = CliRunner().invoke(main, argv, catch_exceptions=False)
+        result = CliRunner().invoke(self.app, argv, catch_exceptions=False)
         out = result.stdout
         err = result.stderr
         if show and out.strip():
@@ -105,8 +113,6 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     Example:
       kpledger demo --dir /tmp/kp-demo
     """
-    from cli.main import enable_key_cache
-
     started = time.monotonic()
     path = Path(directory)
     if fresh and path.exists():
@@ -114,7 +120,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     path.mkdir(parents=True, exist_ok=True)
     os.environ["KPLEDGER_PASSPHRASE"] = PASSPHRASE
     enable_key_cache()
-    s = Story(path)
+    s = Story(path, click.get_current_context().find_root().command)
     expires = (dt.date.today() + dt.timedelta(days=90)).isoformat()
 
     s.heading("1. Keys: every participant creates an encrypted Ed25519 key")
@@ -127,8 +133,6 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     s.heading("2. The operator opens the ledger and records KP participation")
     s.run("init", "--key", s.key("operator"), "--origin", ORIGIN)
     if use_node:
-        from cli.node_cmds import start_node_process
-
         url, stop = start_node_process(s.db, s.key("operator"))
         click.get_current_context().call_on_close(stop)
         s.say(f"$ kpledger --ledger {s.db} serve --key {s.key('operator')}  # now at {url}")
@@ -609,3 +613,62 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         f"The story ran in {elapsed:.1f} s. Ledger: {s.db}; explore it with "
         f"'sqlite-utils tables {s.db}' or 'kpledger --ledger {s.db} log'."
     )
+
+
+def start_node_process(db: str, key_file: str) -> tuple[str, Callable[[], None]]:
+    """Start ``kpledger --ledger DB serve`` on a free local port in a child process.
+
+    Returns the node's URL (once it answers) and a function that stops it. The key's
+    passphrase comes from ``KPLEDGER_PASSPHRASE`` (inherited).
+
+    Raises:
+        StoreError: the node did not start.
+    """
+    import httpx
+
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
+        [
+            sys.executable,
+            "-c",
+            "from cli.app import run; run()",
+            "--ledger",
+            db,
+            "serve",
+            "--key",
+            key_file,
+            "--listen",
+            "127.0.0.1:0",
+            "--rate",
+            "0",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a hung node
+                proc.kill()
+                proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+    line = proc.stderr.readline() if proc.stderr is not None else ""
+    found = re.search(r"http://[0-9.]+:[0-9]+", line)
+    deadline = time.monotonic() + 30
+    while found is not None and proc.poll() is None and time.monotonic() < deadline:
+        try:
+            httpx.get(found.group(0) + "/api/info", timeout=2)
+            return found.group(0), stop
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    stop()
+    raise lg.StoreError(f"the node did not start: {line.strip()}")
+
+
+COMMANDS: tuple[click.Command, ...] = (demo,)

@@ -1,8 +1,9 @@
 """``kpledger simulate``: fill a new ledger with a realistic, reproducible supply chain.
 
-Registered on the ``main`` group at the end of ``cli.main``. The ledger work is
-``ledger.simulate.simulate``; this module only parses options, draws the progress bar
-and prints the summary.
+The ledger work is the simulator's (``ledger.sim.simulate``: the world, the flows, the
+injected faults and the summary lines); this module only parses options, draws the
+progress bar, optionally replays the new ledger with ``verify`` and prints the summary.
+It never writes to an existing ledger.
 """
 
 from __future__ import annotations
@@ -10,17 +11,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 import ledger as lg
+from cli.context import Ctx, pass_ctx
 from cli.render import echo_json
 from ledger.sim import FAULT_KINDS, KNOWN_GAPS, SimReport, iter_lines
 from ledger.sim import simulate as run_simulation
-
-if TYPE_CHECKING:
-    from cli.main import Ctx
 
 
 @click.command()
@@ -54,9 +53,7 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     help="Most entries per append transaction.",
 )
-# click.pass_obj rather than cli.main.pass_ctx: cli.main imports this module at its end,
-# so importing it back here would be circular. The object is the same Ctx.
-@click.pass_obj
+@pass_ctx
 def simulate(
     ctx: Ctx,
     parcels: int,
@@ -137,3 +134,6 @@ def _fail_if_accepted(report: SimReport) -> None:
         f"{report.faults_accepted} injected invalid operation(s) were ACCEPTED "
         f"(a rules-engine bug); first: {report.accepted[0]}"
     )
+
+
+COMMANDS: tuple[click.Command, ...] = (simulate,)

@@ -1,0 +1,355 @@
+"""Custody of parcels and stones: the entries participants sign as goods move.
+
+``origin`` (a mine registers rough), ``certificate issue`` (a KP authority), ``transfer``
+and its answers ``accept``, ``reject`` and ``cancel``, ``split``, ``merge``, ``cut``,
+``grade``, ``sell``, and ``submit`` for entries signed offline with ``--out``. Each
+command parses its options, asks the ledger for the current state it must reference
+(parcel heads, participant names, certificate figures), signs one entry and hands it to
+``cli.context.emit``. Whether the move is allowed (mass balance, roles, KP status,
+double spends) is the rules engine's to decide, not this module's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+import ledger as lg
+from cli import parse
+from cli.context import Ctx, emit, entry_options, pass_ctx, sign
+
+
+@click.command()
+@entry_options
+@click.option("--parcel", required=True, help="New parcel id.")
+@click.option("--carats", required=True, help="Weight in carats (2 decimals).")
+@click.option("--stones", required=True, help="Number of stones.")
+@click.option("--mine", "site", required=True, help="Mine or site name.")
+@click.option("--hs", default="7102.10", type=click.Choice(["7102.10", "7102.21", "7102.31"]))
+@pass_ctx
+def origin(
+    ctx: Ctx,
+    key_file: str,
+    out: str | None,
+    checkpoint_key: str | None,
+    parcel: str,
+    carats: str,
+    stones: str,
+    site: str,
+    hs: str,
+) -> None:
+    """Register a new rough parcel at its mine (mine role; KP participant country).
+
+    \b
+    Example:
+      kpledger origin --key jwaneng.key --parcel JW-2026-001 --carats 1250.00 --stones 3400 \\
+          --mine "Jwaneng pit 3"
+    """
+    fields = {
+        "parcel": parcel,
+        "carats": parse.carats(carats, "--carats"),
+        "stones": parse.positive_int(stones, "--stones"),
+        "mine": site,
+        "hs": hs,
+    }
+    emit(ctx, [sign(ctx, key_file, "origin", fields)], out, checkpoint_key)
+
+
+@click.group()
+def certificate() -> None:
+    """Issue KP certificates (an authority of the exporter's country).
+
+    \b
+    Example:
+      kpledger certificate issue --key bw-kp.key --number BW-2026-0001 --parcels JW-1 \\
+          --exporter Jwaneng --importer "Antwerp Rough" --value-usd 1640000 --expires 2026-12-31
+    """
+
+
+@certificate.command("issue")
+@entry_options
+@click.option("--number", required=True, help="Unique number starting with the country code.")
+@click.option("--parcels", required=True, help="Comma-separated parcel ids of the shipment.")
+@click.option("--exporter", required=True, help="Exporting participant (name or key-id prefix).")
+@click.option("--importer", required=True, help="Importing participant (name or key-id prefix).")
+@click.option("--value-usd", required=True, help="Declared value in US dollars.")
+@click.option("--expires", required=True, help="Expiry date YYYY-MM-DD.")
+@pass_ctx
+def certificate_issue(
+    ctx: Ctx,
+    key_file: str,
+    out: str | None,
+    checkpoint_key: str | None,
+    number: str,
+    parcels: str,
+    exporter: str,
+    importer: str,
+    value_usd: str,
+    expires: str,
+) -> None:
+    """Issue a KP certificate for one shipment; carats, count, HS codes and origins are computed.
+
+    \b
+    Example:
+      kpledger certificate issue --key bw-kp.key --number BW-2026-0001 --parcels JW-1,JW-2 \\
+          --exporter Jwaneng --importer "Antwerp Rough" --value-usd 1640000 --expires 2026-12-31
+    """
+    fields = ctx.ledger().certificate_fields(
+        number=number,
+        parcels=parse.id_list(parcels, "--parcels"),
+        exporter=exporter,
+        importer=importer,
+        value_usd_cents=parse.money(value_usd, "USD", "--value-usd")["amount"],
+        expires=parse.date(expires, "--expires"),
+    )
+    emit(ctx, [sign(ctx, key_file, "certificate.issue", fields)], out, checkpoint_key)
+
+
+@click.command()
+@entry_options
+@click.option("--parcels", required=True, help="Comma-separated parcel or stone ids.")
+@click.option("--to", "receiver", required=True, help="Receiver (name or key-id prefix).")
+@click.option("--certificate", "number", help="KP certificate number (rough across a border).")
+@click.option("--price", nargs=2, metavar="AMOUNT CUR", help="Price, e.g. --price 1250.00 USD.")
+@click.option("--warranty", is_flag=True, help="Attach the System of Warranties statement (2021).")
+@pass_ctx
+def transfer(
+    ctx: Ctx,
+    key_file: str,
+    out: str | None,
+    checkpoint_key: str | None,
+    parcels: str,
+    receiver: str,
+    number: str | None,
+    price: tuple[str, str] | None,
+    warranty: bool,
+) -> None:
+    """Offer parcels to a receiver; they stay locked until accepted, rejected or cancelled.
+
+    \b
+    Example:
+      kpledger transfer --key jwaneng.key --parcels JW-1 --to "Antwerp Rough" \\
+          --certificate BW-2026-0001 --price 1640000 USD --warranty
+    """
+    led = ctx.ledger()
+    fields: dict[str, Any] = {
+        "to": led.party(receiver)["name"],
+        "inputs": [led.input_ref(p) for p in parse.id_list(parcels, "--parcels")],
+    }
+    if number:
+        fields["certificate"] = number
+    if price:
+        fields["price"] = parse.money(price[0], price[1])
+    if warranty:
+        fields["warranty"] = "2021"
+    emit(ctx, [sign(ctx, key_file, "transfer", fields)], out, checkpoint_key)
+
+
+def _answer(entry_type: str, doc: str) -> click.Command:
+    @entry_options
+    @click.argument("transfer_id")
+    @pass_ctx
+    def command(
+        ctx: Ctx, key_file: str, out: str | None, checkpoint_key: str | None, transfer_id: str
+    ) -> None:
+        tid = ctx.ledger().resolve_entry(transfer_id)
+        emit(ctx, [sign(ctx, key_file, entry_type, {"transfer": tid})], out, checkpoint_key)
+
+    command.__doc__ = doc
+    return click.command(entry_type)(command)
+
+
+accept = _answer(
+    "accept",
+    """Accept a transfer offered to you: custody moves to you.
+
+    \b
+    Example:
+      kpledger accept --key antwerp.key 3fa2c1d0
+    """,
+)
+reject = _answer(
+    "reject",
+    """Reject a transfer offered to you: the parcels unlock at the sender.
+
+    \b
+    Example:
+      kpledger reject --key antwerp.key 3fa2c1d0
+    """,
+)
+cancel = _answer(
+    "cancel",
+    """Cancel your own pending transfer offer.
+
+    \b
+    Example:
+      kpledger cancel --key jwaneng.key 3fa2c1d0
+    """,
+)
+
+
+@click.command()
+@entry_options
+@click.option("--parcel", required=True, help="The parcel to split.")
+@click.option("--into", required=True, help="Outputs ID:CARATS[:STONES],...")
+@pass_ctx
+def split(
+    ctx: Ctx, key_file: str, out: str | None, checkpoint_key: str | None, parcel: str, into: str
+) -> None:
+    """Split a parcel; outputs never weigh more than the input.
+
+    \b
+    Example:
+      kpledger split --key antwerp.key --parcel JW-1 --into JW-1a:600:1700,JW-1b:649.5:1700
+    """
+    fields = {
+        "input": ctx.ledger().input_ref(parcel),
+        "outputs": parse.outputs(into, "--into"),
+    }
+    emit(ctx, [sign(ctx, key_file, "split", fields)], out, checkpoint_key)
+
+
+@click.command()
+@entry_options
+@click.option("--parcels", required=True, help="Parcels to merge.")
+@click.option("--into", required=True, help="New parcel id (or ID:CARATS to declare a loss).")
+@pass_ctx
+def merge(
+    ctx: Ctx, key_file: str, out: str | None, checkpoint_key: str | None, parcels: str, into: str
+) -> None:
+    """Merge parcels into one; origin shares are mass-weighted, may-contain is the union.
+
+    \b
+    Example:
+      kpledger merge --key dubai.key --parcels JW-1a,DV-7 --into DXB-MIX-1
+    """
+    led = ctx.ledger()
+    ids = parse.id_list(parcels, "--parcels")
+    inputs = [led.input_ref(p) for p in ids]
+    if ":" in into:
+        output = parse.outputs(into, "--into")[0]
+    else:
+        output = {"parcel": into, "carats": sum(led.parcel(p)["carats"] for p in ids)}
+    emit(
+        ctx,
+        [sign(ctx, key_file, "merge", {"inputs": inputs, "output": output})],
+        out,
+        checkpoint_key,
+    )
+
+
+@click.command()
+@entry_options
+@click.option("--parcels", required=True, help="Rough parcels to cut.")
+@click.option("--into", required=True, help="Polished stones STONE:CARATS,...")
+@click.option("--byproduct", help="By-products ID:CARATS,...")
+@pass_ctx
+def cut(
+    ctx: Ctx,
+    key_file: str,
+    out: str | None,
+    checkpoint_key: str | None,
+    parcels: str,
+    into: str,
+    byproduct: str | None,
+) -> None:
+    """Cut rough into polished stones (cutter role); a yield outside 15-70% is flagged.
+
+    \b
+    Example:
+      kpledger cut --key surat.key --parcels SUR-1 --into ST-001:1.02,ST-002:0.71 \\
+          --byproduct SUR-1-chips:0.30
+    """
+    led = ctx.ledger()
+    fields: dict[str, Any] = {
+        "inputs": [led.input_ref(p) for p in parse.id_list(parcels, "--parcels")],
+        "stones": parse.outputs(into, "--into", stones=False),
+    }
+    if byproduct:
+        fields["byproducts"] = parse.outputs(byproduct, "--byproduct")
+    emit(ctx, [sign(ctx, key_file, "cut", fields)], out, checkpoint_key)
+
+
+@click.command()
+@entry_options
+@click.option("--stone", required=True, help="The polished stone.")
+@click.option("--report", required=True, help="Grading report number.")
+@click.option("--carats", help="Graded weight, if re-weighed.")
+@pass_ctx
+def grade(
+    ctx: Ctx,
+    key_file: str,
+    out: str | None,
+    checkpoint_key: str | None,
+    stone: str,
+    report: str,
+    carats: str | None,
+) -> None:
+    """Record a grading report for a stone you hold (grader role).
+
+    \b
+    Example:
+      kpledger grade --key lab.key --stone ST-001 --report GIA-2231457
+    """
+    fields: dict[str, Any] = {"input": ctx.ledger().input_ref(stone), "report": report}
+    if carats:
+        fields["carats"] = parse.carats(carats, "--carats")
+    emit(ctx, [sign(ctx, key_file, "grade", fields)], out, checkpoint_key)
+
+
+@click.command()
+@entry_options
+@click.option("--stone", required=True, help="The polished stone sold.")
+@click.option("--price", nargs=2, metavar="AMOUNT CUR", help="Sale price.")
+@pass_ctx
+def sell(
+    ctx: Ctx,
+    key_file: str,
+    out: str | None,
+    checkpoint_key: str | None,
+    stone: str,
+    price: tuple[str, str] | None,
+) -> None:
+    """Record a retail sale (retailer role); the stone's custody chain ends here.
+
+    \b
+    Example:
+      kpledger sell --key ny-retail.key --stone ST-001 --price 6400.00 USD
+    """
+    fields: dict[str, Any] = {"input": ctx.ledger().input_ref(stone)}
+    if price:
+        fields["price"] = parse.money(price[0], price[1])
+    emit(ctx, [sign(ctx, key_file, "sell", fields)], out, checkpoint_key)
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--checkpoint-key", type=click.Path(dir_okay=False), help="Also sign a checkpoint.")
+@pass_ctx
+def submit(ctx: Ctx, files: tuple[str, ...], checkpoint_key: str | None) -> None:
+    """Append entries signed offline with --out (all in one transaction).
+
+    \b
+    Example:
+      kpledger transfer --key offline/trader.key --parcels P1 --to Surat --out t.kpe
+      kpledger submit t.kpe
+    """
+    entries = [e for f in files for e in lg.read_entry_file(f)]
+    emit(ctx, entries, None, checkpoint_key)
+
+
+COMMANDS: tuple[click.Command, ...] = (
+    origin,
+    certificate,
+    transfer,
+    accept,
+    reject,
+    cancel,
+    split,
+    merge,
+    cut,
+    grade,
+    sell,
+    submit,
+)

@@ -1,0 +1,225 @@
+"""Checkpoints and proofs: ``checkpoint``, ``proof``, ``verify-consistency``, ``prove``,
+``verify-proof``.
+
+The operator signs checkpoints; anyone prints RFC 9162 proofs, checks that the log only
+grew, writes an item's provenance bundle, and verifies one offline with only the
+operator's verifier key. Every check is a library call (``lg.verify_consistency``,
+``lg.inspect_bundle``, ``lg.latest_failure``); this module reads the files named on the
+command line and prints the verdict, and does no hashing or proof arithmetic itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+import ledger as lg
+from cli import parse
+from cli.context import Ctx, fail_usage, load_key, pass_ctx, read_text
+from cli.context import trust as trusted
+from cli.render import b64, echo_json, format_report, report_to_json
+
+
+@click.command()
+@click.option("--key", "key_file", help="Operator key: sign the current tree head.")
+@click.option("--show", "show_latest", is_flag=True, help="Print the latest checkpoint.")
+@pass_ctx
+def checkpoint(ctx: Ctx, key_file: str | None, show_latest: bool) -> None:
+    """Sign (or show) a C2SP checkpoint of the current tree head.
+
+    \b
+    Example:
+      kpledger checkpoint --key operator.key > checkpoint.txt
+      kpledger checkpoint --show
+    """
+    led = ctx.ledger()
+    if key_file is None and not show_latest:
+        fail_usage("give --key OPERATOR_KEY to sign, or --show to print the latest")
+    text = led.checkpoint(load_key(ctx, key_file)) if key_file else led.latest_checkpoint()
+    if ctx.json:
+        cp = lg.parse_checkpoint(lg.parse_note(text).text)
+        echo_json({"origin": cp.origin, "size": cp.size, "root": b64(cp.root), "note": text})
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group()
+def proof() -> None:
+    """Print RFC 9162 inclusion and consistency proofs.
+
+    \b
+    Example:
+      kpledger --json proof inclusion 12 --size 40
+    """
+
+
+@proof.command("inclusion")
+@click.argument("index", type=click.IntRange(min=0))
+@click.option("--size", type=click.IntRange(min=1), help="Tree size (default: current).")
+@pass_ctx
+def proof_inclusion(ctx: Ctx, index: int, size: int | None) -> None:
+    """Inclusion proof of record INDEX in the tree of SIZE leaves.
+
+    \b
+    Example:
+      kpledger proof inclusion 3 --size 8
+    """
+    p = ctx.ledger().inclusion_proof(index, size)
+    data = {
+        "leafIdx": p["leafIdx"],
+        "treeSize": p["treeSize"],
+        "leafHash": b64(p["leafHash"]),
+        "root": b64(p["root"]),
+        "proof": [b64(h) for h in p["proof"]],
+    }
+    if ctx.json:
+        echo_json(data)
+    else:
+        click.echo(f"index {data['leafIdx']}\nsize {data['treeSize']}\nleaf {data['leafHash']}")
+        click.echo(f"root {data['root']}")
+        for h in data["proof"]:
+            click.echo(h)
+
+
+@proof.command("consistency")
+@click.argument("old", type=click.IntRange(min=0))
+@click.argument("new", type=click.IntRange(min=0))
+@pass_ctx
+def proof_consistency(ctx: Ctx, old: int, new: int) -> None:
+    """Consistency proof between tree sizes OLD and NEW.
+
+    \b
+    Example:
+      kpledger proof consistency 10 40
+    """
+    p = ctx.ledger().consistency_proof(old, new)
+    data = {
+        "size1": p["size1"],
+        "size2": p["size2"],
+        "root1": b64(p["root1"]),
+        "root2": b64(p["root2"]),
+        "proof": [b64(h) for h in p["proof"]],
+    }
+    if ctx.json:
+        echo_json(data)
+    else:
+        click.echo(f"old {old} {data['root1']}\nnew {new} {data['root2']}")
+        for h in data["proof"]:
+            click.echo(h)
+
+
+@click.command("verify-consistency")
+@click.argument("old_file", type=click.Path(dir_okay=False))
+@click.argument("new_file", type=click.Path(dir_okay=False))
+@click.option("--trust", required=True, help="Operator verifier key (vkey) or a file with it.")
+@pass_ctx
+def verify_consistency(ctx: Ctx, old_file: str, new_file: str, trust: str) -> None:
+    """Check that the log only grew between two signed checkpoints (needs the ledger).
+
+    \b
+    Example:
+      kpledger verify-consistency cp-old.txt cp-new.txt --trust operator.vkey
+    """
+    verifier = trusted(trust)
+    old_note = read_text(old_file, "OLD_CHECKPOINT")
+    new_note = read_text(new_file, "NEW_CHECKPOINT")
+    old, new = lg.verify_consistency(ctx.ledger(), old_note, new_note, verifier)
+    if ctx.json:
+        echo_json({"consistent": True, "old": old, "new": new})
+    else:
+        click.echo(f"consistent: size {old} -> {new}, the log only grew")
+
+
+@click.command()
+@click.argument("item")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Bundle file.")
+@click.option(
+    "--key",
+    "key_file",
+    help="Operator key: also attest that the item's state in the bundle is its latest.",
+)
+@pass_ctx
+def prove(ctx: Ctx, item: str, output: str, key_file: str | None) -> None:
+    """Write the self-contained provenance bundle of a parcel or stone.
+
+    A node, or --key OPERATOR_KEY, adds a signed attestation that the bundle shows the
+    item's latest state (so a bundle cut short fails verify-proof).
+
+    \b
+    Example:
+      kpledger prove ST-001 -o ST-001.kpproof
+    """
+    key = load_key(ctx, key_file) if key_file else None
+    data = ctx.ledger().prove(item, key)
+    Path(output).write_bytes(data)
+    if ctx.json:
+        echo_json({"item": item, "file": output, "bytes": len(data)})
+    else:
+        click.echo(f"wrote {output} ({len(data)} bytes)")
+
+
+@click.command("verify-proof")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--trust", required=True, help="Operator verifier key (vkey) or a file with it.")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Policy file.")
+@click.option("--deny-origin", help="Comma-separated countries the item must not contain.")
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="Also ask --ledger (a mirror file or a node URL) whether the item has later events.",
+)
+@click.option(
+    "--require-latest",
+    is_flag=True,
+    help="Fail unless the operator attests in the bundle that it shows the latest state.",
+)
+@pass_ctx
+def verify_proof(
+    ctx: Ctx,
+    file: str,
+    trust: str,
+    policy_file: str | None,
+    deny_origin: str | None,
+    latest: bool,
+    require_latest: bool,
+) -> None:
+    """Verify a provenance bundle offline: no ledger, no network, only the trusted key.
+
+    A bundle proves the item's history up to its last event in the bundle. That this is
+    the item's latest state (no later sale, say) is proven only by the operator's
+    attestation in the bundle (checked when present; --require-latest demands it) or,
+    online, by --latest.
+
+    \b
+    Example:
+      kpledger verify-proof ST-001.kpproof --trust operator.vkey --deny-origin RU
+      kpledger --ledger https://kp.example.org verify-proof ST-001.kpproof \\
+          --trust operator.vkey --latest
+    """
+    verifier = trusted(trust)
+    pol = lg.parse_policy(read_text(policy_file, "--policy")) if policy_file else None
+    deny = parse.countries(deny_origin, "--deny-origin") if deny_origin else []
+    data = parse.read_limited(file, lg.MAX_BUNDLE_SIZE, "FILE")
+    report = lg.inspect_bundle(
+        data, verifier, buyer_policy=pol, deny_origins=deny, require_latest=require_latest
+    )
+    if latest:
+        stale = lg.latest_failure(ctx.ledger(), report)
+        if stale is not None:
+            report.policy_failures.append(stale)
+    if ctx.json:
+        echo_json(report_to_json(report))
+    else:
+        click.echo(format_report(report))
+    if not report.ok:
+        raise lg.PolicyError("; ".join(report.policy_failures), rule="R-SA-1")
+
+
+COMMANDS: tuple[click.Command, ...] = (
+    checkpoint,
+    proof,
+    verify_consistency,
+    prove,
+    verify_proof,
+)

@@ -1,0 +1,116 @@
+"""``kpledger report``: write the buyer's HTML provenance page of a stone or parcel.
+
+The bundle (a file, or made by the ledger) is verified first by the library
+(``lg.inspect_bundle``); nothing is written if it fails. The page itself is
+``cli.report.render_report``'s; this module reads the options and files, writes the page
+and prints the verdict.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+import ledger as lg
+from cli import parse
+from cli.context import Ctx, pass_ctx, read_text
+from cli.context import trust as trusted
+from cli.render import echo_json
+from cli.report import render_report
+
+
+@click.command("report")
+@click.argument("item")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write."
+)
+@click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False),
+    help="Report on this bundle file instead of the ledger (needs --trust).",
+)
+@click.option(
+    "--trust",
+    help="Operator verifier key (vkey) or a file with it (default: the ledger's own key).",
+)
+@click.option("--deny-origin", help="Comma-separated countries the item must not contain.")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Policy file.")
+@pass_ctx
+def report(
+    ctx: Ctx,
+    item: str,
+    output: str,
+    bundle_file: str | None,
+    trust: str | None,
+    deny_origin: str | None,
+    policy_file: str | None,
+) -> None:
+    """Write a self-contained HTML provenance report of a verified stone or parcel.
+
+    The bundle is verified first (as verify-proof does); nothing is written if it
+    fails. The page shows the verdict and policy, the journey graph with every KP
+    certificate, the origin composition, the cutting yield, every warning in plain
+    words, and a QR code of the bundle's SHA-256 with the command that re-checks it.
+    If the policy fails, the page is written and the exit code is 1.
+
+    \b
+    Example:
+      kpledger report ST-0001 -o ST-0001.html
+      kpledger report ST-0001 -o ST-0001.html --bundle ST-0001.kpproof \\
+          --trust operator.vkey --deny-origin RU
+    """
+    pol = lg.parse_policy(read_text(policy_file, "--policy")) if policy_file else None
+    deny = parse.countries(deny_origin, "--deny-origin") if deny_origin else []
+    if bundle_file is not None:
+        if trust is None:
+            raise lg.UsageError("--bundle needs --trust (the operator's verifier key)")
+        verifier = trusted(trust)
+        data = parse.read_limited(bundle_file, lg.MAX_BUNDLE_SIZE, "--bundle")
+    else:
+        led = ctx.ledger()
+        verifier = trusted(trust) if trust is not None else led.verifier()
+        data = led.prove(item)
+    rep = lg.inspect_bundle(data, verifier, buyer_policy=pol, deny_origins=deny)
+    if rep.item != item:
+        raise lg.UsageError(f"the bundle is the proof of {rep.item}, not of {item}")
+    trust_name = "operator.vkey"
+    if trust is not None and os.path.exists(trust):
+        trust_name = Path(trust).name
+    html = render_report(
+        rep,
+        data,
+        verifier=verifier,
+        deny_origins=deny,
+        policy=pol,
+        policy_name=Path(policy_file).name if policy_file else None,
+        bundle_name=Path(bundle_file).name if bundle_file else None,
+        trust_name=trust_name,
+    )
+    try:
+        Path(output).write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise lg.UsageError(f"cannot write {output}: {exc.strerror}") from exc
+    digest = lg.bundle_digest(data)
+    if ctx.json:
+        echo_json(
+            {
+                "item": rep.item,
+                "file": output,
+                "bytes": len(html.encode()),
+                "sha256": digest,
+                "policy_ok": rep.ok,
+                "policy_failures": rep.policy_failures,
+                "warnings": len(rep.warnings),
+            }
+        )
+    else:
+        verdict = "valid" if rep.ok else "REJECTED BY POLICY"
+        click.echo(f"wrote {output} ({verdict}; bundle sha256 {digest[:16]}…)")
+    if not rep.ok:
+        raise lg.PolicyError("; ".join(rep.policy_failures), rule="R-SA-1")
+
+
+COMMANDS: tuple[click.Command, ...] = (report,)

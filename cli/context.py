@@ -1,0 +1,254 @@
+"""What every ``kpledger`` command shares: the global options and the ledger they name.
+
+* :class:`Ctx` holds the global options (``--ledger``, ``--json``, ``--quiet``,
+  ``--debug``) and opens the ledger on first use, typed as :class:`ledger.LedgerAPI`: a
+  ledger file, or a :class:`ledger.net.RemoteLedger` when ``--ledger`` is an http(s) URL.
+* :func:`load_key` unlocks key files (passphrase from ``KPLEDGER_PASSPHRASE`` or a prompt).
+* :func:`entry_options`, :func:`sign` and :func:`emit` are the shared path of every
+  command that makes an entry: :func:`emit` is the one place that appends or writes
+  ``--out``.
+* :func:`trust` and :func:`read_text` read a verifier key and a text file given on the
+  command line.
+
+It defines no command and does not import ``cli.app`` or any ``cli.commands`` module, so
+every command module can import it. What a ledger does on append, checkpoint or verify is
+the library's (``ledger``); this module only calls it and prints the outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+import ledger as lg
+from cli.render import echo_json
+
+if TYPE_CHECKING:
+    from ledger.net import RemoteLedger
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def now_ms() -> int:
+    """The wall clock in milliseconds since the epoch (the library takes time as a value)."""
+    return time.time_ns() // 1_000_000
+
+
+def is_url(text: str) -> bool:
+    """Whether ``--ledger`` names a node rather than a file."""
+    return text.startswith(("http://", "https://"))
+
+
+def fail_usage(message: str) -> NoReturn:
+    raise lg.UsageError(message)
+
+
+class Ctx:
+    """Global options, shared by every command."""
+
+    def __init__(self, ledger_path: str, as_json: bool, quiet: bool, debug: bool) -> None:
+        self.ledger_path = ledger_path
+        self.json = as_json
+        self.quiet = quiet
+        self.debug = debug
+        self._file: lg.Ledger | None = None
+        self._remote: RemoteLedger | None = None
+
+    def ledger(self) -> lg.LedgerAPI:
+        """The ledger file, or a node when --ledger is an http(s) URL (specs/node.md)."""
+        if is_url(self.ledger_path):
+            if self._remote is None:
+                from ledger.net import RemoteLedger
+
+                self._remote = RemoteLedger(self.ledger_path)
+            return self._remote
+        return self.ledger_file()
+
+    def local_path(self, command: str = "this command") -> str:
+        """The --ledger path, for a command that works on a file only.
+
+        Raises:
+            UsageError: --ledger is a node URL.
+        """
+        if is_url(self.ledger_path):
+            raise lg.UsageError(f"{command} needs a ledger file (--ledger FILE), not a node URL")
+        return self.ledger_path
+
+    def ledger_file(self, command: str = "this command") -> lg.Ledger:
+        """The --ledger file, opened (see :meth:`local_path`)."""
+        path = self.local_path(command)
+        if self._file is None:
+            self._file = lg.Ledger.open(path)
+        return self._file
+
+    def close(self) -> None:
+        for led in (self._file, self._remote):
+            if led is not None:
+                led.close()
+        self._file = None
+        self._remote = None
+
+    def info(self, message: str) -> None:
+        """A diagnostic line on stderr (silenced by --quiet)."""
+        if not self.quiet:
+            click.echo(message, err=True)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+# ---------------------------------------------------------------------------
+# Keys
+
+
+def passphrase_source(ctx: Ctx, path: str) -> Callable[[], str]:
+    """Where the passphrase of the key file ``path`` comes from, asked only if encrypted."""
+
+    def get() -> str:
+        env = os.environ.get("KPLEDGER_PASSPHRASE")
+        if env is not None:
+            return env
+        if not sys.stdin.isatty():
+            raise lg.KeyFileError(
+                f"{path} is encrypted: set KPLEDGER_PASSPHRASE or run in a terminal"
+            )
+        return str(click.prompt(f"Passphrase for {path}", hide_input=True, err=True))
+
+    return get
+
+
+_KEY_CACHE: dict[tuple[str, bytes], lg.PrivateKey] | None = None
+
+
+def enable_key_cache() -> None:
+    """Keep unlocked keys for the rest of this process (the demo signs ~100 entries).
+
+    Off by default: a normal invocation unlocks its key once and exits.
+    """
+    global _KEY_CACHE
+    _KEY_CACHE = {}
+
+
+def load_key(ctx: Ctx, path: str) -> lg.PrivateKey:
+    """Unlock the private key file ``path`` (cached by path and content if enabled)."""
+    if _KEY_CACHE is None:
+        return lg.load_private(path, passphrase_source(ctx, path))
+    try:
+        content = Path(path).read_bytes()
+    except OSError:
+        return lg.load_private(path, passphrase_source(ctx, path))
+    cache_key = (os.path.abspath(path), content)
+    if cache_key not in _KEY_CACHE:
+        _KEY_CACHE[cache_key] = lg.load_private(path, passphrase_source(ctx, path))
+    return _KEY_CACHE[cache_key]
+
+
+# ---------------------------------------------------------------------------
+# Readers of command-line files
+
+
+def trust(value: str) -> lg.Verifier:
+    """A verifier key given inline or as a file holding one."""
+    text = value
+    if "+" not in value or os.path.exists(value):
+        try:
+            text = Path(value).read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise lg.UsageError(f"--trust: cannot read verifier key file {value}") from exc
+    return lg.parse_vkey(text)
+
+
+def read_text(path: str, what: str) -> str:
+    """The UTF-8 text of ``path``, named ``what`` in errors."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise lg.ProofError(f"{what}: {path} is not UTF-8 text") from exc
+    except OSError as exc:
+        raise lg.UsageError(f"{what}: cannot read {path}: {exc.strerror}") from exc
+
+
+# ---------------------------------------------------------------------------
+# Entry-producing commands: shared options and the one place that appends
+
+
+def entry_options(f: F) -> F:
+    """``--key``, ``--checkpoint-key`` and ``--out``, the options of every signed entry."""
+    f = click.option(
+        "--out",
+        type=click.Path(dir_okay=False),
+        help="Write the signed entry to FILE instead of appending (offline signing).",
+    )(f)
+    f = click.option(
+        "--checkpoint-key",
+        type=click.Path(dir_okay=False),
+        help="Operator key: also sign a checkpoint that includes this entry.",
+    )(f)
+    f = click.option("--key", "key_file", required=True, help="The signer's private key.")(f)
+    return f
+
+
+def sign(
+    ctx: Ctx, key_file: str, entry_type: str, fields: dict[str, Any], **kw: Any
+) -> lg.SignedEntry:
+    """Sign an entry of this ledger's origin with the key in ``key_file`` (not appended)."""
+    k = load_key(ctx, key_file)
+    return ctx.ledger().sign(entry_type, fields, k, now=now_ms(), **kw)
+
+
+def emit(
+    ctx: Ctx,
+    entries: Sequence[lg.SignedEntry],
+    out: str | None,
+    checkpoint_key: str | None = None,
+) -> None:
+    """Append (or write to --out) signed entries and report ids and warnings."""
+    if out is not None:
+        lg.write_entry_file(out, entries)
+        if ctx.json:
+            echo_json([{"id": e.id.hex(), "type": e.type, "file": out} for e in entries])
+        else:
+            for e in entries:
+                click.echo(e.id.hex())
+            ctx.info(
+                f"wrote {len(entries)} signed entr{'y' if len(entries) == 1 else 'ies'} to {out}"
+            )
+        return
+    led = ctx.ledger()
+    # Unlock the checkpoint key first: a wrong passphrase must not leave a half-done job.
+    operator = load_key(ctx, checkpoint_key) if checkpoint_key is not None else None
+    cp = None
+    if len(entries) >= 100 and sys.stderr.isatty() and not ctx.quiet and not ctx.json:
+        with click.progressbar(length=len(entries), label="appending", file=sys.stderr) as bar:
+            done, cp = lg.append_entries(
+                led, entries, now=now_ms(), checkpoint_key=operator, progress=bar.update
+            )
+    else:
+        done, cp = lg.append_entries(led, entries, now=now_ms(), checkpoint_key=operator)
+    if ctx.json:
+        rows = [
+            {
+                "id": a.entry.id.hex(),
+                "index": a.index,
+                "type": a.entry.type,
+                "warnings": [{"rule": w.rule, "message": w.message} for w in a.warnings],
+            }
+            for a in done
+        ]
+        result: Any = rows[0] if len(rows) == 1 else rows
+        if cp is not None:
+            result = {"entries": rows, "checkpoint": cp}
+        echo_json(result)
+        return
+    for a in done:
+        click.echo(a.entry.id.hex())
+        for w in a.warnings:
+            ctx.info(f"warning: {w}")
+    if cp is not None:
+        click.echo(cp, nl=False)
