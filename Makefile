@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-deps lint typecheck pytest fuzz fuzz-atheris soak bench clean
+.PHONY: demo test test-deps lint typecheck layers pytest fuzz fuzz-atheris soak bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/kpledger demo --dir demo-run
 
-test: $(STAMP) test-deps lint typecheck pytest
+test: $(STAMP) test-deps lint typecheck layers pytest
 
 test-deps:
 	bash tools/install-test-deps.sh
@@ -28,6 +28,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The layers of ledger/ and cli/ (import-linter contracts in pyproject.toml).
+layers: $(STAMP)
+	$(BIN)/lint-imports
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q

@@ -1,6 +1,6 @@
 """Simulated ledgers for the benchmarks, built once and cached outside the repository.
 
-A ledger is built with ``ledger.simulate.simulate`` (no injected faults) into a work
+A ledger is built with ``ledger.sim.simulate`` (no injected faults) into a work
 directory under the system temp dir (``$KPLEDGER_BENCH_DIR`` overrides it). The file name
 carries the number of lots, the seed and a hash of the ``ledger/`` sources, so a change
 to the library (encoding, rules, simulator) builds a fresh ledger instead of reusing one
@@ -145,7 +145,7 @@ def build(entries: int, *, seed: int = SEED, reuse: bool = False) -> tuple[Path,
 
 
 def operator_key(seed: int = SEED) -> PrivateKey:
-    """The simulator's operator key (derived from the seed as ``ledger.simulate`` does)."""
+    """The simulator's operator key (derived from the seed as ``ledger.sim`` does)."""
     return PrivateKey(OPERATOR, hashlib.sha256(f"{seed}/{OPERATOR}".encode()).digest())
 
 

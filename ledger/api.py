@@ -142,6 +142,15 @@ class LedgerAPI(Protocol):
         progress: Callable[[int], None] | None = None,
     ) -> list[Appended]: ...
 
+    def append_checkpointed(
+        self,
+        entries: Sequence[SignedEntry],
+        key: PrivateKey,
+        *,
+        now: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[list[Appended], str]: ...
+
     def parcel(self, pid: str) -> dict[str, Any]: ...
 
     def input_ref(self, pid: str) -> dict[str, Any]: ...
@@ -228,12 +237,7 @@ def append_entries(
     """
     if checkpoint_key is None:
         return ledger.append(entries, now=now, progress=progress), None
-    from ledger.ledger import Ledger
-
-    if isinstance(ledger, Ledger):
-        return ledger.append_checkpointed(entries, checkpoint_key, now=now, progress=progress)
-    done = ledger.append(entries, now=now, progress=progress)
-    return done, ledger.checkpoint(checkpoint_key)
+    return ledger.append_checkpointed(entries, checkpoint_key, now=now, progress=progress)
 
 
 def verify_consistency(

@@ -55,10 +55,7 @@ class Ledger(Signing):
         try:
             store.append([entry], now=now)
         except BaseException:
-            store.close()
-            import os
-
-            os.unlink(path)
+            store.discard()  # no half-made ledger is left behind
             raise
         return cls(store)
 

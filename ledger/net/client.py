@@ -220,6 +220,27 @@ class RemoteLedger(Signing):
             progress(len(done))
         return done
 
+    def append_checkpointed(
+        self,
+        entries: Sequence[SignedEntry],
+        key: PrivateKey,
+        *,
+        now: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[list[Appended], str]:
+        """Append, then re-sign the node's checkpoint with the operator ``key``.
+
+        The node signs a checkpoint after every append itself; re-signing it locally proves
+        the node holds the operator key this user holds (see :meth:`checkpoint`).
+
+        Raises:
+            ProofError: ``key`` is not the operator's (checked before anything is sent).
+        """
+        if key.kid != self.operator:
+            raise ProofError("only the operator key signs checkpoints")
+        done = self.append(entries, now=now, progress=progress)
+        return done, self.checkpoint(key)
+
     # -- state lookups ----------------------------------------------------------
 
     def parcel(self, pid: str) -> dict[str, Any]:

@@ -60,6 +60,42 @@ def test_multi_party_flow_through_the_node(scene: Scene) -> None:
     shown = node("checkpoint", "--show").stdout
     assert node("checkpoint", "--key", node.key("op")).stdout == shown
     node.rejected("checkpoint", "--key", node.key("ant"), contains="only the operator")
+    # --checkpoint-key through a node: the node appends, the operator re-signs its head.
+    grown = json.loads(
+        node(
+            "origin",
+            "--key",
+            node.key("mine"),
+            "--parcel",
+            "P9",
+            "--carats",
+            "1.00",
+            "--stones",
+            "2",
+            "--mine",
+            "Pit 9",
+            "--checkpoint-key",
+            node.key("op"),
+            json_out=True,
+        ).stdout
+    )
+    assert grown["checkpoint"] == node("checkpoint", "--show").stdout
+    node.rejected(
+        "origin",
+        "--key",
+        node.key("mine"),
+        "--parcel",
+        "P10",
+        "--carats",
+        "1.00",
+        "--stones",
+        "2",
+        "--mine",
+        "Pit 9",
+        "--checkpoint-key",
+        node.key("ant"),
+        contains="only the operator",
+    )
     bundle = str(node.tmp / "st1.kpproof")
     node("prove", "ST-1", "-o", bundle)
     vkey = node("key", "vkey", node.pub("op"), "--name", "test.example/ledger").stdout.strip()

@@ -8,7 +8,6 @@ public method the protocol lacks, so that the CLI never reaches past it.
 from __future__ import annotations
 
 import inspect
-from typing import Any, cast
 
 import pytest
 
@@ -80,34 +79,6 @@ def test_append_entries_with_a_wrong_checkpoint_key_writes_nothing(world: World)
             checkpoint_key=world.keys["Jwaneng"],
         )
     assert world.ledger.size() == size
-
-
-class _Node:
-    """A ledger that is not a file: appends, then answers checkpoints (as a node does)."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.calls: list[str] = []
-
-    def append(self, entries: Any, *, now: int, progress: Any = None) -> Any:
-        self.calls.append("append")
-        return self.ledger.append(entries, now=now, progress=progress)
-
-    def checkpoint(self, key: Any) -> str:
-        self.calls.append("checkpoint")
-        return self.ledger.checkpoint(key)
-
-
-def test_append_entries_on_a_node_appends_then_checkpoints(world: World) -> None:
-    node = _Node(world.ledger)
-    done, cp = append_entries(
-        cast(LedgerAPI, node),
-        [_origin_entry(world, "A-1")],
-        now=world.now,
-        checkpoint_key=world.keys[OPERATOR],
-    )
-    assert node.calls == ["append", "checkpoint"] and cp == world.ledger.latest_checkpoint()
-    assert len(done) == 1
 
 
 def test_verify_consistency_of_two_checkpoints(world: World) -> None:
