@@ -1,6 +1,6 @@
 """SQLite storage of the log (specs/log.md §5): opening, reading and appending.
 
-The modules of ``ledger/storage/`` (this one, ``schema``, ``statecheck`` and
+The modules of ``ledger/storage/`` (this one, ``schema``, ``cache``, ``statecheck`` and
 ``mirror_tables``) are the only modules that touch SQLite; nothing above them runs SQL or
 imports ``sqlite3`` (``tests/unit/test_storage_layer.py`` checks). One file
 holds the append-only ``records`` table (triggers reject UPDATE and DELETE), the Merkle
@@ -30,117 +30,26 @@ and falls back to it for anything unusual.
 
 from __future__ import annotations
 
-import json
-import json.encoder
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import islice
 from typing import Any
-
-import msgpack
 
 from ledger.core import merkle, rules, tiles
 from ledger.core.encoding import decode, encode
 from ledger.core.model import ZERO_HASH, Record, SignedEntry, key_id
 from ledger.errors import ChainError, LedgerError, NotFoundError, StoreError
 from ledger.storage import schema
+from ledger.storage.cache import Recent, SqlBacking, SqlTiles
+from ledger.storage.columns import check_row_cache as check_row_cache  # re-exported: verify
+from ledger.storage.columns import entry_json, render_sorted
+from ledger.storage.columns import state_json as state_json  # re-exported
 from ledger.storage.schema import TRIGGERS as TRIGGERS  # re-exported: Ledger.verify
 
 #: How sqlite3 reports a TEXT value that is not UTF-8 (see Store._rows).
 _UNDECODABLE = "Could not decode to UTF-8"
-
-# -- JSON columns ------------------------------------------------------------------------
-
-
-def _hex_default(value: Any) -> Any:
-    """``default`` of the JSON encoders: bytes become lowercase hex, as ``_jsonable`` did."""
-    if isinstance(value, bytes):
-        return value.hex()
-    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
-
-
-def _json_renderer(*, sort_keys: bool) -> Callable[[Any], str]:
-    """``json.dumps(value, separators=(",", ":"), sort_keys=..., default=_hex_default)``.
-
-    One C encoder does the walk, converting bytes where it meets them instead of after a
-    Python pre-pass. It is built once and keeps no per-call state (no ``markers``), so it
-    can be shared by threads. A circular value raises RecursionError, as the ``_jsonable``
-    pre-pass of the old rendering did.
-    """
-    slow = json.JSONEncoder(separators=(",", ":"), sort_keys=sort_keys, default=_hex_default)
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has the C encoder
-        return slow.encode
-    fast = make(
-        None, _hex_default, json.encoder.encode_basestring_ascii, None, ":", ",",
-        sort_keys, False, True,
-    )  # fmt: skip
-
-    def render(value: Any) -> str:
-        return "".join(fast(value, 0))
-
-    probe = {"b": [b"\x01\xff", 1, None, True], "a": '\u00e9"', "c": {"z": -2, "y": "x"}}
-    try:
-        same = render(probe) == slow.encode(probe)
-    except TypeError:  # pragma: no cover - another C encoder signature
-        same = False
-    return render if same else slow.encode
-
-
-_render_sorted = _json_renderer(sort_keys=True)
-_render_plain = _json_renderer(sort_keys=False)
-
-
-def state_json(value: Any) -> str:
-    """The readable ``json`` column of a state row (keys sorted, bytes as hex)."""
-    return _render_sorted(value)
-
-
-def _entry_json(entry: SignedEntry) -> str:
-    """The ``json`` column of a record: ``json.dumps(entry_to_json(entry))``, compact."""
-    body = entry.body
-    fields = body.fields
-    return _render_plain(
-        {
-            "id": entry.id.hex(),
-            "type": body.type,
-            "ledger": body.ledger,
-            "signer": body.signer.hex(),
-            "time": body.time,
-            "fields": fields if type(fields) is dict else dict(fields),
-            "sigs": [{"kid": s.kid.hex(), "sig": s.sig.hex()} for s in entry.sigs],
-        }
-    )
-
-
-# -- canonical encoding of state values ---------------------------------------------------
-
-
-_unpackb = msgpack.unpackb
-
-
-def _decode_trusted(raw: bytes) -> Any:
-    """Decode bytes already known canonical (they passed :func:`decode` or came from
-    :func:`ledger.encoding.encode`): the value ``decode`` returns, without re-checking."""
-    return _unpackb(raw, raw=False, use_list=True, strict_map_key=False)
-
-
-def check_row_cache(record: Record, entry: SignedEntry, cached: Sequence[Any]) -> None:
-    """Compare a row's cached columns with its decoded record.
-
-    Raises:
-        ChainError: a cached column differs (R-ST-2).
-    """
-    expected = (entry.id, record.hash, record.time, entry.type, _entry_json(entry))
-    if cached == expected:  # the usual case: one C comparison
-        return
-    names = ("id", "hash", "time", "type", "json")
-    for name, want, got in zip(names, expected, cached, strict=True):
-        if (bytes(got) if isinstance(got, (bytes, memoryview)) else got) != want:
-            raise ChainError(f"stored column {name} differs from the record", rule="R-ST-2")
 
 
 @dataclass(frozen=True)
@@ -153,122 +62,6 @@ class Appended:
     warnings: tuple[rules.Finding, ...]
 
 
-# -- what the last appends left behind ------------------------------------------------------
-
-#: State rows kept between appends: ~0.5 KiB each with their keys, so at most ~4 MiB. On
-#: the simulated workload 8192 rows serve as many reads as 32768 would.
-_RECENT_STATE = 1 << 13
-
-_StateKey = tuple[str, str]
-
-
-class _Recent:
-    """Rows of the file as this connection last committed or read them under the write lock.
-
-    Valid only while ``token`` (``PRAGMA data_version``, ``total_changes``) is what the
-    connection reports at the start of the next write transaction: another connection's
-    commit changes the first, a write through this connection outside the store's own
-    transactions changes the second. Anything unexpected forgets everything.
-    """
-
-    __slots__ = ("edge", "head", "poisoned", "state", "token")
-
-    def __init__(self) -> None:
-        self.token: tuple[int, int] | None = None
-        self.state: dict[_StateKey, bytes | None] = {}
-        self.head: tuple[int, bytes] | None = None
-        self.edge: dict[int, tuple[int, bytes]] = {}  # level -> (tile index, tile bytes)
-        self.poisoned = False
-
-    def reset(self) -> None:
-        self.token = None
-        self.state = {}
-        self.head = None
-        self.edge = {}
-        self.poisoned = False
-
-    def remember(
-        self,
-        written: Mapping[_StateKey, bytes],
-        head: tuple[int, bytes],
-        tiles_written: Mapping[tuple[int, int], bytes],
-    ) -> None:
-        state = self.state
-        for k, raw in written.items():
-            state.pop(k, None)
-            state[k] = raw
-        if len(state) > _RECENT_STATE:
-            for k in list(islice(state, len(state) - _RECENT_STATE // 2)):
-                del state[k]
-        self.head = head
-        edge = self.edge
-        for (level, idx), blob in tiles_written.items():
-            have = edge.get(level)
-            if have is None or have[0] <= idx:
-                edge[level] = (idx, blob)
-
-
-class _SqlBacking:
-    """State rows for the rules engine; with ``recent``, rows known from earlier appends."""
-
-    def __init__(
-        self, conn: sqlite3.Connection, recent: dict[_StateKey, bytes | None] | None = None
-    ) -> None:
-        self.conn = conn
-        self.recent = recent
-        #: Canonical bytes (None: no row) of every row loaded, to skip unchanged writes.
-        self.loaded: dict[_StateKey, bytes | None] = {}
-
-    def load(self, kind: str, key: str) -> Any | None:
-        k = (kind, key)
-        recent = self.recent
-        if recent is not None and k in recent:
-            raw = recent.pop(k)
-            recent[k] = raw  # most recently used last
-            self.loaded[k] = raw
-            return None if raw is None else _decode_trusted(raw)
-        row = self.conn.execute(
-            "SELECT value FROM state WHERE kind = ? AND key = ?", (kind, key)
-        ).fetchone()
-        if row is None:
-            value, raw = None, None
-        else:
-            value = decode(row[0])
-            raw = bytes(row[0])
-        self.loaded[k] = raw
-        if recent is not None:
-            recent[k] = raw
-        return value
-
-
-class _SqlTiles:
-    """Tiles from SQLite; with ``edge``, right-edge tiles known from earlier appends."""
-
-    def __init__(
-        self, conn: sqlite3.Connection, edge: dict[int, tuple[int, bytes]] | None = None
-    ) -> None:
-        self.conn = conn
-        self.edge = edge
-
-    def read_tiles(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
-        out: dict[tuple[int, int], bytes] = {}
-        edge = self.edge
-        for level, idx in keys:
-            if edge is not None:
-                have = edge.get(level)
-                if have is not None and have[0] == idx:
-                    out[(level, idx)] = have[1]
-                    continue
-            row = self.conn.execute(
-                "SELECT hashes FROM tiles WHERE level = ? AND idx = ?", (level, idx)
-            ).fetchone()
-            if row is not None:
-                out[(level, idx)] = row[0]
-                if edge is not None and type(row[0]) is bytes:
-                    edge[level] = (idx, row[0])
-        return out
-
-
 class Store:
     """A ledger file. Open with :meth:`open` (existing) or :meth:`create` (new)."""
 
@@ -279,8 +72,8 @@ class Store:
         # is append-only), so the cache stays valid while other processes append. Appends do
         # not use it: a rolled-back append must leave nothing behind.
         self._tile_cache = tiles.TileCache()
-        # What the last write transaction committed, for the next append (see _Recent).
-        self._recent = _Recent()
+        # What the last write transaction committed, for the next append (see Recent).
+        self._recent = Recent()
 
     # -- opening --------------------------------------------------------------
 
@@ -519,7 +312,7 @@ class Store:
         return out
 
     def state_value(self, kind: str, key: str) -> Any | None:
-        return _SqlBacking(self.conn).load(kind, key)
+        return SqlBacking(self.conn).load(kind, key)
 
     def state_items(self, kind: str) -> list[tuple[str, Any]]:
         rows = self.conn.execute(
@@ -554,7 +347,7 @@ class Store:
         return [(int(i), str(r), str(m)) for i, r, m in rows]
 
     def tile_reader(self) -> tiles.TileReader:
-        return _SqlTiles(self.conn)
+        return SqlTiles(self.conn)
 
     def hash_reader(self, size: int) -> merkle.HashReader:
         return tiles.TileHashReader(self.tile_reader(), size, cache=self._tile_cache)
@@ -608,7 +401,7 @@ class Store:
         with self._write() as conn:
             recent = self._recent
             size, prev = recent.head if recent.head is not None else self._head()
-            backing = _SqlBacking(conn, recent.state)
+            backing = SqlBacking(conn, recent.state)
             state = rules.State(backing)
             known = self._stored_ids(conn, [e.id for e in entries])
             done: list[Appended] = []
@@ -653,7 +446,7 @@ class Store:
                             r.time,
                             a.entry.type,
                             r.raw,
-                            _entry_json(a.entry),
+                            entry_json(a.entry),
                         )
                         for r, a in zip(records, done, strict=True)
                     ],
@@ -673,7 +466,7 @@ class Store:
             )
             if checkpoint is not None:
                 # Signed inside the same transaction: one fsync for entries and tree head.
-                reader = tiles.TileHashReader(_SqlTiles(conn), new_size)
+                reader = tiles.TileHashReader(SqlTiles(conn), new_size)
                 root = merkle.tree_root(new_size, reader)
                 before = conn.total_changes
                 note_text = checkpoint(new_size, root)
@@ -718,7 +511,7 @@ class Store:
             written[k] = raw
             if loaded is not None and loaded.get(k) == raw:
                 continue
-            rows.append((k[0], k[1], raw, _render_sorted(value)))
+            rows.append((k[0], k[1], raw, render_sorted(value)))
         if rows:
             # An upsert, not INSERT OR REPLACE: the same rows, but an existing row is
             # updated where it is instead of deleted and inserted again (~1/3 cheaper).
@@ -740,7 +533,7 @@ class Store:
     ) -> dict[tuple[int, int], bytes]:
         """Write the tiles that ``hashes`` change; returns them. The levels of the tiles
         this completes go to ``completed``."""
-        updated = tiles.append_to_tiles(old_size, hashes, _SqlTiles(conn, edge), cache=completed)
+        updated = tiles.append_to_tiles(old_size, hashes, SqlTiles(conn, edge), cache=completed)
         # INSERT OR REPLACE (not an upsert, unlike the state rows): deleting the old tile
         # first frees its overflow pages for the new one, ~1 WAL page less per commit.
         conn.executemany(

@@ -31,7 +31,7 @@ from ledger.core.model import Record, SignedEntry
 from ledger.errors import ChainError, RuleError
 from ledger.ledger import Ledger
 from ledger.sim import simulate
-from ledger.storage import store as store_mod
+from ledger.storage import columns
 from ledger.storage.store import (
     Store,
     check_row_cache,
@@ -264,7 +264,7 @@ def test_every_stored_row_renders_as_before(sim: Store, sim_records: list[Record
         entry = record.entry()
         types.add(entry.type)
         assert idx == record.index and raw == record.raw
-        assert store_mod._entry_json(entry) == old_entry_json(entry) == cached[4]
+        assert columns.entry_json(entry) == old_entry_json(entry) == cached[4]
         check_row_cache(record, entry, cached)
         old_check_row_cache(record, entry, cached)
     assert len(types) >= 14
@@ -298,7 +298,7 @@ def test_entry_json_is_the_old_rendering(
 ) -> None:
     entry = sim_records[which % len(sim_records)].entry()
     entry = dataclasses.replace(entry, body=dataclasses.replace(entry.body, fields=fields))
-    assert store_mod._entry_json(entry) == old_entry_json(entry)
+    assert columns.entry_json(entry) == old_entry_json(entry)
 
 
 def test_check_row_cache_reports_the_same_errors(sim_records: list[Record]) -> None:

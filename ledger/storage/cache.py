@@ -1,0 +1,134 @@
+"""What a store remembers between its own appends, and the readers the engine uses.
+
+``Recent``: the rows this connection last committed or read under the write lock (state
+rows as canonical bytes, the head of the chain, the right-edge tiles), valid only while
+nothing else wrote to the file. ``SqlBacking`` and ``SqlTiles``: state rows and tiles
+for the rules engine and the tile code, read from SQLite or from ``Recent``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from itertools import islice
+from typing import Any
+
+from ledger.core.encoding import decode
+from ledger.storage.columns import decode_trusted
+
+__all__ = ["Recent", "SqlBacking", "SqlTiles"]
+
+# -- what the last appends left behind ------------------------------------------------------
+
+#: State rows kept between appends: ~0.5 KiB each with their keys, so at most ~4 MiB. On
+#: the simulated workload 8192 rows serve as many reads as 32768 would.
+_RECENT_STATE = 1 << 13
+
+_StateKey = tuple[str, str]
+
+
+class Recent:
+    """Rows of the file as this connection last committed or read them under the write lock.
+
+    Valid only while ``token`` (``PRAGMA data_version``, ``total_changes``) is what the
+    connection reports at the start of the next write transaction: another connection's
+    commit changes the first, a write through this connection outside the store's own
+    transactions changes the second. Anything unexpected forgets everything.
+    """
+
+    __slots__ = ("edge", "head", "poisoned", "state", "token")
+
+    def __init__(self) -> None:
+        self.token: tuple[int, int] | None = None
+        self.state: dict[_StateKey, bytes | None] = {}
+        self.head: tuple[int, bytes] | None = None
+        self.edge: dict[int, tuple[int, bytes]] = {}  # level -> (tile index, tile bytes)
+        self.poisoned = False
+
+    def reset(self) -> None:
+        self.token = None
+        self.state = {}
+        self.head = None
+        self.edge = {}
+        self.poisoned = False
+
+    def remember(
+        self,
+        written: Mapping[_StateKey, bytes],
+        head: tuple[int, bytes],
+        tiles_written: Mapping[tuple[int, int], bytes],
+    ) -> None:
+        state = self.state
+        for k, raw in written.items():
+            state.pop(k, None)
+            state[k] = raw
+        if len(state) > _RECENT_STATE:
+            for k in list(islice(state, len(state) - _RECENT_STATE // 2)):
+                del state[k]
+        self.head = head
+        edge = self.edge
+        for (level, idx), blob in tiles_written.items():
+            have = edge.get(level)
+            if have is None or have[0] <= idx:
+                edge[level] = (idx, blob)
+
+
+class SqlBacking:
+    """State rows for the rules engine; with ``recent``, rows known from earlier appends."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, recent: dict[_StateKey, bytes | None] | None = None
+    ) -> None:
+        self.conn = conn
+        self.recent = recent
+        #: Canonical bytes (None: no row) of every row loaded, to skip unchanged writes.
+        self.loaded: dict[_StateKey, bytes | None] = {}
+
+    def load(self, kind: str, key: str) -> Any | None:
+        k = (kind, key)
+        recent = self.recent
+        if recent is not None and k in recent:
+            raw = recent.pop(k)
+            recent[k] = raw  # most recently used last
+            self.loaded[k] = raw
+            return None if raw is None else decode_trusted(raw)
+        row = self.conn.execute(
+            "SELECT value FROM state WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+        if row is None:
+            value, raw = None, None
+        else:
+            value = decode(row[0])
+            raw = bytes(row[0])
+        self.loaded[k] = raw
+        if recent is not None:
+            recent[k] = raw
+        return value
+
+
+class SqlTiles:
+    """Tiles from SQLite; with ``edge``, right-edge tiles known from earlier appends."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, edge: dict[int, tuple[int, bytes]] | None = None
+    ) -> None:
+        self.conn = conn
+        self.edge = edge
+
+    def read_tiles(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        out: dict[tuple[int, int], bytes] = {}
+        edge = self.edge
+        for level, idx in keys:
+            if edge is not None:
+                have = edge.get(level)
+                if have is not None and have[0] == idx:
+                    out[(level, idx)] = have[1]
+                    continue
+            row = self.conn.execute(
+                "SELECT hashes FROM tiles WHERE level = ? AND idx = ?", (level, idx)
+            ).fetchone()
+            if row is not None:
+                out[(level, idx)] = row[0]
+                if edge is not None and type(row[0]) is bytes:
+                    edge[level] = (idx, row[0])
+        return out
