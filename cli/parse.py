@@ -65,6 +65,13 @@ def positive_int(text: str, what: str) -> int:
     return int(text)
 
 
+def whole(text: str, what: str) -> int:
+    """A non-negative whole number (ASCII digits)."""
+    if not _DIGITS.match(text):
+        raise UsageError(f"{what}: expected a whole number, got {text!r}")
+    return int(text)
+
+
 def money(amount: str, currency: str, what: str = "price") -> dict[str, Any]:
     """``("1250.00", "USD")`` -> ``{"amount": 125000, "currency": "USD"}`` (minor units)."""
     cur = currency.upper()
@@ -85,6 +92,30 @@ def date(text: str, what: str) -> str:
         return check_date(text, what)
     except EncodingError as exc:
         raise UsageError(f"{what}: expected a date YYYY-MM-DD, got {text!r}") from exc
+
+
+_INSTANT = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?)?Z?\Z"
+)
+
+
+def instant(text: str, what: str) -> int:
+    """``2026-03-01`` or ``2026-03-01T14:30[:05][Z]`` (UTC) -> milliseconds since 1970."""
+    import datetime as dt
+
+    m = _INSTANT.match(text.strip())
+    if not m:
+        raise UsageError(
+            f"{what}: expected a UTC time like 2026-03-01 or 2026-03-01T14:30Z, got {text!r}"
+        )
+    day = date(m.group(1), what)
+    hour, minute, second = (int(g) if g else 0 for g in m.groups()[1:])
+    if hour > 23 or minute > 59 or second > 59:
+        raise UsageError(f"{what}: {text!r} is not a time of day")
+    moment = dt.datetime.fromisoformat(day).replace(
+        hour=hour, minute=minute, second=second, tzinfo=dt.UTC
+    )
+    return int(moment.timestamp()) * 1000
 
 
 def id_list(text: str, what: str) -> list[str]:

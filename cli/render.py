@@ -76,11 +76,16 @@ def parcel_json(p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def failure_json(f: lg.Failure) -> dict[str, str]:
+    return {"rule": f.rule, "message": f.message}
+
+
 def report_to_json(r: lg.BundleReport) -> dict[str, Any]:
     return {
         "valid": True,
         "policy_ok": r.ok,
-        "policy_failures": r.policy_failures,
+        "policy_failures": [failure_json(f) for f in r.policy_failures],
+        "quarantine": [lg.void_to_json(v) for v in r.quarantine],
         "item": r.item,
         "kind": r.kind,
         "carats": r.carats / 100,
@@ -157,10 +162,16 @@ def format_report(r: lg.BundleReport) -> str:
             lines.append(f"  record {i}: {rule}: {m}")
     else:
         lines.append("Warnings: none")
+    if r.quarantine:
+        lines.append(
+            "QUARANTINED (R-ID-2): the ancestry holds entries signed with a compromised key:"
+        )
+        for v in r.quarantine:
+            lines.append(f"  {v.describe()}")
     if r.ok:
         lines.append("VERDICT: VALID - the proof verifies and the policy holds.")
     else:
         lines.append("VERDICT: REJECTED BY POLICY - the proof verifies, but:")
         for f in r.policy_failures:
-            lines.append(f"  - {f}")
+            lines.append(f"  - {f.rule}: {f.message}")
     return "\n".join(lines)

@@ -42,11 +42,18 @@ from ledger.core.proofs import (
     MAX_BUNDLE_SIZE,
     Bundle,
     BundleReport,
+    Failure,
     bundle_digest,
     inspect_bundle,
     verify_bundle,
 )
-from ledger.core.rules import date_of, format_composition
+from ledger.core.rules import (
+    PARAMETERS,
+    VoidEntry,
+    date_of,
+    format_composition,
+    void_to_json,
+)
 from ledger.errors import (
     ChainError,
     EncodingError,
@@ -110,6 +117,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_BUNDLE_SIZE",
+    "PARAMETERS",
     "ROLES",
     "SIG_TYPE_COSIGNATURE_V1",
     "SIG_TYPE_ED25519",
@@ -119,6 +127,7 @@ __all__ = [
     "ChainError",
     "Checkpoint",
     "EncodingError",
+    "Failure",
     "ForkError",
     "KeyFileError",
     "Ledger",
@@ -141,6 +150,7 @@ __all__ = [
     "UsageError",
     "Verifier",
     "VerifyReport",
+    "VoidEntry",
     "WitnessError",
     "__version__",
     "add_note_signature",
@@ -164,6 +174,7 @@ __all__ = [
     "read_entry_file",
     "verify_bundle",
     "verify_consistency",
+    "void_to_json",
     "write_entry_file",
     "write_keypair",
 ]

@@ -24,6 +24,7 @@ from ledger.core.journey import Step
 from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, Record, SignedEntry, add_signature, sign_body
 from ledger.core.proofs import BundleReport
+from ledger.core.rules import VoidEntry
 from ledger.errors import ProofError, UsageError
 from ledger.storage.store import Appended
 
@@ -64,6 +65,12 @@ class VerifyReport:
     warnings: Counter[str] = field(default_factory=Counter)
     checkpoints: int = 0
     scope: str = FILE_SCOPE
+    #: Items whose ancestry holds an entry signed with a compromised key (R-ID-2), each
+    #: with the first such entry; empty when no key was ever compromised.
+    quarantined: dict[str, VoidEntry] = field(default_factory=dict)
+    #: Accepted crossings whose import confirmation is overdue (R-KP-3, WARN): certificate
+    #: number and days since acceptance.
+    unconfirmed: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +82,8 @@ class Trace:
     steps: list[Step]
     certificates: list[dict[str, Any]]
     origins: list[dict[str, Any]]
+    #: Entries of the ancestry signed with a compromised key (R-ID-2): quarantined if any.
+    quarantine: list[VoidEntry] = field(default_factory=list)
 
 
 def entry_prefix(text: str) -> str:
@@ -164,6 +173,10 @@ class LedgerAPI(Protocol):
     def inventory(self, name: str) -> list[dict[str, Any]]: ...
 
     def transfer(self, transfer_id: bytes) -> dict[str, Any]: ...
+
+    def certificate(self, number: str) -> dict[str, Any]: ...
+
+    def parameters(self, day: str) -> list[dict[str, Any]]: ...
 
     def resolve_entry(self, text: str) -> bytes: ...
 

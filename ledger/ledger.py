@@ -8,7 +8,7 @@ so callers, tests and the simulator control time. ``verify`` is :mod:`ledger.ver
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ledger.api import LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
 from ledger.core import merkle, note, proofs, rules
@@ -160,6 +160,32 @@ class Ledger(Signing):
             raise NotFoundError(f"no transfer {transfer_id.hex()[:16]}")
         return dict(value)
 
+    def certificate(self, number: str) -> dict[str, Any]:
+        """A KP certificate as the ledger holds it (issue, shipment, confirmation).
+
+        Raises:
+            NotFoundError: no certificate of that number.
+        """
+        value = self.store.state_value("cert", number)
+        if value is None:
+            raise NotFoundError(f"no KP certificate {number!r} in this ledger", rule="R-KP-2")
+        return dict(value)
+
+    def parameters(self, day: str) -> list[dict[str, Any]]:
+        """Every rule parameter: its value in force on ``day``, default, meaning, changes."""
+        state = rules.State(_StoreBacking(self.store))
+        return [
+            {
+                "name": name,
+                "value": rules.param(state, name, day),
+                "default": spec.default,
+                "meaning": spec.meaning,
+                "rule": spec.rule,
+                "changes": [list(c) for c in state.get("param", name) or ()],
+            }
+            for name, spec in sorted(rules.PARAMETERS.items())
+        ]
+
     def resolve_entry(self, text: str) -> bytes:
         """An entry id from its hex or a unique hex prefix (at least 8 digits)."""
         t = entry_prefix(text)
@@ -244,10 +270,15 @@ class Ledger(Signing):
         steps = narrate(pairs, self.store.state_value)
         certs = []
         origins = []
+        issues = []
         for step in steps:
             if step.type == "transfer" and step.certificate is not None:
                 cert = self.store.state_value("cert", step.certificate) or {}
-                certs.append({k: v for k, v in cert.items() if k not in ("id", "used")})
+                shown = {k: v for k, v in cert.items() if k not in ("id", "used", "accepted")}
+                shown["confirmed"] = "confirmed" in cert
+                certs.append(shown)
+                if "id" in cert:
+                    issues.append(self.entry(cert["id"]))
             if step.type == "origin":
                 parcel, points = step.outputs[0]
                 origins.append(
@@ -259,7 +290,11 @@ class Ledger(Signing):
                         "by": step.actor,
                     }
                 )
-        return Trace(item, steps, certs, origins)
+        void = rules.quarantine([*pairs, *issues], self._key)
+        return Trace(item, steps, certs, origins, void)
+
+    def _key(self, kid: bytes) -> rules.KeyInfo | None:
+        return cast("rules.KeyInfo | None", self.store.state_value("kid", kid.hex()))
 
     # -- verification -------------------------------------------------------------
 
@@ -384,6 +419,16 @@ class Ledger(Signing):
             attestation,
         )
         return bundle.encode()
+
+
+class _StoreBacking:
+    """The state table as the rules engine's backing (read-only lookups)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self, kind: str, key: str) -> Any | None:
+        return self.store.state_value(kind, key)
 
 
 if TYPE_CHECKING:  # mypy checks that a ledger file is a LedgerAPI

@@ -126,7 +126,36 @@ def _replay_and_compare(
                     "(the log was rewritten)",
                     rule="R-CH-2",
                 )
-    return VerifyReport(result.size, result.root, result.warnings, len(cps), scope=FILE_SCOPE)
+    report = VerifyReport(result.size, result.root, result.warnings, len(cps), scope=FILE_SCOPE)
+    findings_of_the_log(store, report)
+    return report
+
+
+class _StoredState:
+    """The (verified) state table as the rules engine's backing."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self, kind: str, key: str) -> Any | None:
+        return self.store.state_value(kind, key)
+
+
+def findings_of_the_log(store: Store, report: VerifyReport) -> None:
+    """What a verified log says beyond its records' own findings: the items quarantined by
+    a compromised key (R-ID-2) and the crossings whose import confirmation is overdue as of
+    the last record (R-KP-3, counted as warnings)."""
+    compromised = {bytes.fromhex(k): v for k, v in store.state_items("kid") if "compromised" in v}
+    if compromised:
+        report.quarantined = replay.quarantined_items(store.iter_records(), compromised.get)
+    last = store.last_time()
+    if last is not None:
+        certs = [v for _, v in store.state_items("cert")]
+        report.unconfirmed = rules.overdue_confirmations(
+            certs, rules.State(_StoredState(store)), last
+        )
+        if report.unconfirmed:
+            report.warnings["R-KP-3"] += len(report.unconfirmed)
 
 
 def _checked_rows(
@@ -276,6 +305,6 @@ def _main_stage(exc: LedgerError, phase: int) -> int:
     """The stage of an error of the unchecked replay (see STAGE_*)."""
     if isinstance(exc, UncheckedParseError):
         return STAGE_UNCHECKED
-    if isinstance(exc, ChainError) and exc.rule == "R-CH-1":
+    if isinstance(exc, ChainError) and exc.rule in ("R-CH-1", "R-TM-5"):
         return STAGE_CHAIN
     return (STAGE_RULES_BEFORE_SIGS, STAGE_SIGS, STAGE_RULES_AFTER_SIGS)[phase]

@@ -308,10 +308,14 @@ class World:
         self.parties[name] = Party(name, tuple(roles), country, seed)
         return appended
 
-    def revoke(self, name: str, *, reason: str | None = None) -> Appended:
+    def revoke(
+        self, name: str, *, reason: str | None = None, compromised_since: int | None = None
+    ) -> Appended:
         fields: dict[str, Any] = {"name": name}
         if reason is not None:
             fields["reason"] = reason
+        if compromised_since is not None:
+            fields["compromised_since"] = compromised_since
         return self.act("participant.revoke", fields, OPERATOR)
 
     def rotate(self, name: str, *, seed: int, cosign_old: bool = True) -> Appended:
@@ -331,6 +335,11 @@ class World:
         )
 
     # -- parcels -------------------------------------------------------------------
+
+    def set_param(self, name: str, value: int, start: str) -> Appended:
+        """Set rule parameter ``name`` to ``value`` from date ``start`` (operator)."""
+        fields = {"name": name, "value": value, "from": start}
+        return self.act("param.set", fields, OPERATOR)
 
     def origin(
         self,
@@ -465,6 +474,26 @@ class World:
             certificate = cert.entry.fields["number"]
         offer = self.transfer(sender, receiver, parcels, certificate=certificate, warranty=warranty)
         return self.accept(receiver, offer)
+
+    def confirm(
+        self,
+        authority: str,
+        number: str,
+        *,
+        carats: int | None = None,
+        count: int | None = None,
+        shipment: bytes | None = None,
+    ) -> Appended:
+        """The importing ``authority`` confirms receipt under certificate ``number``; the
+        figures default to the certificate's."""
+        cert = self.ledger.certificate(number)
+        fields = {
+            "number": number,
+            "shipment": cert["used"] if shipment is None else shipment,
+            "carats": cert["carats"] if carats is None else carats,
+            "count": len(cert["parcels"]) if count is None else count,
+        }
+        return self.act("certificate.confirm", fields, authority)
 
     @staticmethod
     def _outputs(outputs: Sequence[Output]) -> list[dict[str, Any]]:

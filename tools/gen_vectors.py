@@ -58,6 +58,7 @@ SEEDS = {
     "jwaneng-new": bytes([5]) * 32,
     "surat": bytes([6]) * 32,
     "lab": bytes([7]) * 32,
+    "be-authority": bytes([8]) * 32,
 }
 NAMES = {
     "operator": "KP Ledger Operator",
@@ -66,6 +67,7 @@ NAMES = {
     "antwerp": "Antwerp Rough Trading",
     "surat": "Surat Cutting Works",
     "lab": "Gemological Lab",
+    "be-authority": "Belgian KP Authority",
 }
 
 
@@ -230,6 +232,21 @@ def _steps(ids: dict[str, bytes]) -> list[tuple[str, list[str], Callable[[], dic
             "participant.revoke",
             ["operator"],
             lambda: {"name": NAMES["jwaneng"], "reason": "mine closed"},
+        ),
+        (
+            "param.set",
+            ["operator"],
+            lambda: {"name": "cert-validity-days", "value": 90, "from": "2024-07-01"},
+        ),
+        (
+            "certificate.confirm",
+            ["be-authority"],
+            lambda: {
+                "number": "BW0012345",
+                "shipment": ids["transfer"],
+                "carats": 124_995,
+                "count": 1,
+            },
         ),
     ]
 

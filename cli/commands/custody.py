@@ -17,7 +17,7 @@ import click
 
 import ledger as lg
 from cli import parse
-from cli.context import Ctx, emit, entry_options, pass_ctx, sign
+from cli.context import Ctx, emit, entry_options, fail_usage, pass_ctx, sign
 
 
 @click.command()
@@ -58,7 +58,7 @@ def origin(
 
 @click.group()
 def certificate() -> None:
-    """Issue KP certificates (an authority of the exporter's country).
+    """Issue KP certificates, and confirm imports (the authorities of both countries).
 
     \b
     Example:
@@ -104,6 +104,42 @@ def certificate_issue(
         expires=parse.date(expires, "--expires"),
     )
     emit(ctx, [sign(ctx, key_file, "certificate.issue", fields)], out, checkpoint_key)
+
+
+@certificate.command("confirm")
+@entry_options
+@click.argument("number")
+@click.option(
+    "--carats", help="Weight received, in carats (default: the weight the certificate states)."
+)
+@pass_ctx
+def certificate_confirm(
+    ctx: Ctx,
+    key_file: str,
+    out: str | None,
+    checkpoint_key: str | None,
+    number: str,
+    carats: str | None,
+) -> None:
+    """Confirm receipt of an accepted import (the importing country's authority, R-KP-3).
+
+    Binds the certificate, the shipment it travelled under and the received weight; a
+    confirmation that contradicts the shipment is refused.
+
+    \b
+    Example:
+      kpledger certificate confirm BW-2026-0001 --key be-kp.key --carats 1250.00
+    """
+    cert = ctx.ledger().certificate(number)
+    if cert.get("used") is None:
+        fail_usage(f"KP certificate {number!r} was not used for a shipment yet")
+    fields = {
+        "number": number,
+        "shipment": cert["used"],
+        "carats": parse.carats(carats, "--carats") if carats else cert["carats"],
+        "count": len(cert["parcels"]),
+    }
+    emit(ctx, [sign(ctx, key_file, "certificate.confirm", fields)], out, checkpoint_key)
 
 
 @click.command()

@@ -121,7 +121,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     os.environ["KPLEDGER_PASSPHRASE"] = PASSPHRASE
     enable_key_cache()
     s = Story(path, click.get_current_context().find_root().command)
-    expires = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    expires = (dt.date.today() + dt.timedelta(days=45)).isoformat()
 
     s.heading("1. Keys: every participant creates an encrypted Ed25519 key")
     s.say("Keys are sealed with scrypt + ChaCha20-Poly1305 (passphrase from KPLEDGER_PASSPHRASE).")

@@ -207,13 +207,12 @@ def verify_proof(
     if latest:
         stale = lg.latest_failure(ctx.ledger(), report)
         if stale is not None:
-            report.policy_failures.append(stale)
+            report.fail("R-PF-1", stale)
     if ctx.json:
         echo_json(report_to_json(report))
     else:
         click.echo(format_report(report))
-    if not report.ok:
-        raise lg.PolicyError("; ".join(report.policy_failures), rule="R-SA-1")
+    report.raise_if_failed()
 
 
 COMMANDS: tuple[click.Command, ...] = (

@@ -129,6 +129,7 @@ def trace(ctx: Ctx, item: str) -> None:
                 "composition": comp,
                 "origins": t.origins,
                 "certificates": t.certificates,
+                "quarantine": [lg.void_to_json(v) for v in t.quarantine],
                 "entries": [
                     {
                         "index": s.index,
@@ -158,6 +159,12 @@ def trace(ctx: Ctx, item: str) -> None:
     click.echo("entries:")
     for s in t.steps:
         click.echo(f"  {s.index:>6}  {format_time(s.time)}  {s.type:<18} {s.actor} ({s.country})")
+    if t.quarantine:
+        click.echo(
+            "QUARANTINED (R-ID-2): the ancestry holds entries signed with a compromised key:"
+        )
+        for void in t.quarantine:
+            click.echo(f"  {void.describe()}")
 
 
 @click.command()
@@ -215,6 +222,12 @@ def verify(ctx: Ctx, jobs: int | None) -> None:
                 "root": b64(report.root),
                 "warnings": dict(report.warnings),
                 "checkpoints": report.checkpoints,
+                "quarantined": {
+                    item: lg.void_to_json(void) for item, void in report.quarantined.items()
+                },
+                "unconfirmed": [
+                    {"certificate": number, "days": days} for number, days in report.unconfirmed
+                ],
             }
         )
         return
@@ -223,6 +236,18 @@ def verify(ctx: Ctx, jobs: int | None) -> None:
         f"valid: {report.size} records, root {b64(report.root)}, "
         f"{report.checkpoints} checkpoints consistent; warnings: {warns}"
     )
+    for number, days in report.unconfirmed:
+        click.echo(
+            f"R-KP-3: the import under KP certificate {number} is unconfirmed {days} days "
+            "after its acceptance"
+        )
+    if report.quarantined:
+        click.echo(
+            f"R-ID-2: {len(report.quarantined)} items quarantined (their ancestry holds entries "
+            "signed with a compromised key):"
+        )
+        for item, void in sorted(report.quarantined.items()):
+            click.echo(f"  {item}: {void.describe()}")
 
 
 COMMANDS: tuple[click.Command, ...] = (log_cmd, show, history, trace, inventory, verify)

@@ -101,6 +101,12 @@ def participant_add(
 @entry_options
 @click.argument("name")
 @click.option("--reason", help="Why (kept in the entry).")
+@click.option(
+    "--compromised-since",
+    "since",
+    help="The key was stolen at this UTC time (YYYY-MM-DD[THH:MM[:SS]]): what it signed "
+    "from then on is void and the goods descending from it are quarantined.",
+)
 @pass_ctx
 def participant_revoke(
     ctx: Ctx,
@@ -109,16 +115,25 @@ def participant_revoke(
     checkpoint_key: str | None,
     name: str,
     reason: str | None,
+    since: str | None,
 ) -> None:
     """Revoke a participant's key: its later entries are rejected.
+
+    With --compromised-since T, entries the key signed from T on are void: every item
+    descending from one is quarantined (verify lists them, verify-proof fails, R-ID-2),
+    and certificates the participant issued can no longer be used.
 
     \b
     Example:
       kpledger participant revoke --key operator.key "Shady Trading" --reason "key lost"
+      kpledger participant revoke --key operator.key "XX KP Authority" \
+          --reason "key stolen" --compromised-since 2026-03-01T08:00Z
     """
     fields: dict[str, Any] = {"name": ctx.ledger().party(name)["name"]}
     if reason:
         fields["reason"] = reason
+    if since is not None:
+        fields["compromised_since"] = parse.instant(since, "--compromised-since")
     emit(ctx, [sign(ctx, key_file, "participant.revoke", fields)], out, checkpoint_key)
 
 
@@ -245,4 +260,67 @@ def kp_status_list(ctx: Ctx) -> None:
         click.echo(f"{cc}: " + "; ".join(f"{s} from {d}" for d, s in periods))
 
 
-COMMANDS: tuple[click.Command, ...] = (init, participant, kp_status)
+@click.group()
+def param() -> None:
+    """Set and list the ledger's rule parameters (operator only for changes).
+
+    Each parameter holds from a date on and never changes retroactively (R-PA-1).
+
+    \b
+    Example:
+      kpledger param set cert-validity-days 90 --from 2026-06-01 --key operator.key
+      kpledger param list
+    """
+
+
+@param.command("set")
+@entry_options
+@click.argument("name", type=click.Choice(sorted(lg.PARAMETERS)), metavar="NAME")
+@click.argument("value")
+@click.option("--from", "start", required=True, help="First day the value holds (YYYY-MM-DD).")
+@pass_ctx
+def param_set(
+    ctx: Ctx,
+    key_file: str,
+    out: str | None,
+    checkpoint_key: str | None,
+    name: str,
+    value: str,
+    start: str,
+) -> None:
+    """Set a rule parameter from a date on.
+
+    \b
+    Example:
+      kpledger param set confirm-days 45 --from 2026-06-01 --key operator.key
+    """
+    fields = {
+        "name": name,
+        "value": parse.whole(value, "VALUE"),
+        "from": parse.date(start, "--from"),
+    }
+    emit(ctx, [sign(ctx, key_file, "param.set", fields)], out, checkpoint_key)
+
+
+@param.command("list")
+@pass_ctx
+def param_list(ctx: Ctx) -> None:
+    """Every rule parameter: its value today, its default and the changes recorded.
+
+    \b
+    Example:
+      kpledger param list
+    """
+    rows = ctx.ledger().parameters(lg.date_of(now_ms()))
+    if ctx.json:
+        echo_json(rows)
+        return
+    for row in rows:
+        changes = "; ".join(f"{v} from {d}" for d, v in row["changes"]) or "never set"
+        click.echo(
+            f"{row['name']:<22} {row['value']:>6}  (default {row['default']}; {changes}): "
+            f"{row['meaning']}"
+        )
+
+
+COMMANDS: tuple[click.Command, ...] = (init, participant, kp_status, param)

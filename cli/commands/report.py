@@ -17,7 +17,7 @@ import ledger as lg
 from cli import parse
 from cli.context import Ctx, pass_ctx, read_text
 from cli.context import trust as trusted
-from cli.render import echo_json
+from cli.render import echo_json, failure_json
 from cli.report import render_report
 
 
@@ -102,15 +102,14 @@ def report(
                 "bytes": len(html.encode()),
                 "sha256": digest,
                 "policy_ok": rep.ok,
-                "policy_failures": rep.policy_failures,
+                "policy_failures": [failure_json(f) for f in rep.policy_failures],
                 "warnings": len(rep.warnings),
             }
         )
     else:
         verdict = "valid" if rep.ok else "REJECTED BY POLICY"
         click.echo(f"wrote {output} ({verdict}; bundle sha256 {digest[:16]}…)")
-    if not rep.ok:
-        raise lg.PolicyError("; ".join(rep.policy_failures), rule="R-SA-1")
+    rep.raise_if_failed()
 
 
 COMMANDS: tuple[click.Command, ...] = (report,)

@@ -41,6 +41,13 @@ ROLES = ("authority", "mine", "trader", "cutter", "grader", "retailer")
 KP_STATUSES = ("participant", "suspended", "withdrawn")
 HS_CODES = ("7102.10", "7102.21", "7102.31")
 WARRANTY_STATEMENTS = ("2021", "2002")
+#: Rule parameters a ``param.set`` entry may set (specs/rules.md §3.4).
+PARAMETER_NAMES = (
+    "cert-validity-days",
+    "confirm-days",
+    "mass-tolerance-points",
+    "mass-tolerance-ppm",
+)
 
 _COUNTRY = re.compile(r"[A-Z]{2}\Z")
 _CURRENCY = re.compile(r"[A-Z]{3}\Z")
@@ -234,12 +241,23 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
         },
         {},
     ),
-    "participant.revoke": ({"name": _name}, {"reason": _text}),
+    "participant.revoke": (
+        {"name": _name},
+        {"reason": _text, "compromised_since": _uint},
+    ),
     "participant.rotate": ({"name": _name, "pub": lambda v, p: _bin(v, p, 32)}, {}),
     "kp-status.set": (
         {
             "country": _country,
             "status": lambda v, p: _one_of(v, p, KP_STATUSES),
+            "from": check_date,
+        },
+        {},
+    ),
+    "param.set": (
+        {
+            "name": lambda v, p: _one_of(v, p, PARAMETER_NAMES),
+            "value": _uint,
             "from": check_date,
         },
         {},
@@ -268,6 +286,15 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
             "count": lambda v, p: _uint(v, p, positive=True),
             "hs": lambda v, p: _list(v, p, lambda h, q: _one_of(h, q, HS_CODES)),
             "origins": lambda v, p: _list(v, p, _country),
+        },
+        {},
+    ),
+    "certificate.confirm": (
+        {
+            "number": _ident,
+            "shipment": lambda v, p: _bin(v, p, 32),
+            "carats": lambda v, p: _uint(v, p, positive=True),
+            "count": lambda v, p: _uint(v, p, positive=True),
         },
         {},
     ),

@@ -38,7 +38,7 @@ _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _SEPARATOR = re.compile("[ \t]+")
 _COUNTRY = re.compile("[A-Z]{2}")
 _THRESHOLD = re.compile("[1-9][0-9]{0,3}")
-_REQUIREMENTS = ("kp-certified", "warranty")
+_REQUIREMENTS = ("kp-certified", "warranty", "import-confirmed")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class Policy:
     deny_origins: frozenset[str] = frozenset()
     require_kp: bool = False
     require_warranty: bool = False
+    require_import_confirmed: bool = False
 
     def log_verifiers(self) -> list[Verifier]:
         """Return the verifiers of the trusted logs, for ``note.open_checkpoint``."""
@@ -261,4 +262,5 @@ def parse_policy(text: str | bytes) -> Policy:
         deny_origins=frozenset(parser.deny),
         require_kp="kp-certified" in parser.require,
         require_warranty="warranty" in parser.require,
+        require_import_confirmed="import-confirmed" in parser.require,
     )

@@ -19,6 +19,7 @@ from ledger.core import merkle, note, replay, rules
 from ledger.core.encoding import decode, encode, require_map
 from ledger.core.journey import Step, narrate
 from ledger.core.model import Record, SignedEntry
+from ledger.core.rules import VoidEntry
 from ledger.errors import EncodingError, LedgerError, PolicyError, ProofError
 
 if TYPE_CHECKING:
@@ -139,6 +140,17 @@ def check_attestation(text: str, verifier: note.Verifier) -> tuple[str, int, str
     return origin, int(size), item, head
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why an item fails: the rule ID and a plain-words message."""
+
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
 @dataclass
 class BundleReport:
     """What a buyer is told: the item, its journey, certificates, origin and verdict."""
@@ -162,13 +174,31 @@ class BundleReport:
     certificates: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[tuple[int, str, str]] = field(default_factory=list)
     cosigners: dict[str, int] = field(default_factory=dict)
-    policy_failures: list[str] = field(default_factory=list)
+    #: Everything the item fails: quarantine (R-ID-2) and the buyer's policy, each with its
+    #: rule ID.
+    policy_failures: list[Failure] = field(default_factory=list)
     #: The registered roles of every participant the journey names (actor or counterparty).
     roles: dict[str, list[str]] = field(default_factory=dict)
+    #: Entries of the ancestry signed with a compromised key (R-ID-2): the item is
+    #: quarantined when this is not empty.
+    quarantine: list[VoidEntry] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.policy_failures
+
+    def fail(self, rule: str, message: str) -> None:
+        self.policy_failures.append(Failure(rule, message))
+
+    def raise_if_failed(self) -> None:
+        """Raise the failures as one :class:`PolicyError` naming the first one's rule.
+
+        Raises:
+            PolicyError: the item is quarantined or fails the policy.
+        """
+        if self.policy_failures:
+            rule = self.policy_failures[0].rule
+            raise PolicyError("; ".join(f.message for f in self.policy_failures), rule=rule)
 
 
 def bundle_digest(data: bytes) -> str:
@@ -218,8 +248,7 @@ def verify_bundle(
         deny_origins=deny_origins,
         require_latest=require_latest,
     )
-    if report.policy_failures:
-        raise PolicyError("; ".join(report.policy_failures), rule="R-SA-1")
+    report.raise_if_failed()
     return report
 
 
@@ -324,12 +353,16 @@ def inspect_bundle(
                     "origins": list(f["origins"]),
                     "authority": cert["authority"],
                     "value_usd_cents": f["value"]["amount"],
+                    "confirmed": "confirmed" in cert,
                 }
             )
         elif eid not in dag_set:
             continue
         shown.append((record, entry))
     report.journey = narrate(shown, state.get)
+    report.quarantine = rules.quarantine(shown, state.key)
+    for void in report.quarantine:
+        report.fail("R-ID-2", f"quarantined: {void.describe()}")
     for name in sorted({n for s in report.journey for n in (s.actor, s.counterparty) if n}):
         party = state.get("party", name)
         if party is not None:
@@ -343,24 +376,34 @@ def inspect_bundle(
         try:
             policy.check_quorum(buyer_policy, set(report.cosigners))
         except PolicyError as exc:
-            report.policy_failures.append(exc.message)
+            report.fail("R-CH-2", exc.message)
     denied = set(deny_origins) | (set(buyer_policy.deny_origins) if buyer_policy else set())
     hit = sorted(denied & set(item["may"]))
     if hit:
-        report.policy_failures.append(
+        report.fail(
+            "R-SA-1",
             f"may contain diamonds from denied origin {', '.join(hit)} "
-            "(conservative may-contain set; no de minimis)"
+            "(conservative may-contain set; no de minimis)",
         )
     if buyer_policy is not None and buyer_policy.require_warranty:
         missing = [w for w in report.warnings if w[1] == "R-SW-1"]
         if missing:
-            report.policy_failures.append(
-                f"{len(missing)} transfer(s) of polished goods lack the SoW warranty"
+            report.fail(
+                "R-SW-1", f"{len(missing)} transfer(s) of polished goods lack the SoW warranty"
+            )
+    if buyer_policy is not None and buyer_policy.require_import_confirmed:
+        unconfirmed = [c["number"] for c in report.certificates if not c["confirmed"]]
+        if unconfirmed:
+            report.fail(
+                "R-KP-3",
+                "the importing authority has not confirmed receipt of the crossing(s) under "
+                f"KP certificate {', '.join(unconfirmed)}",
             )
     if require_latest and not attested:
-        report.policy_failures.append(
+        report.fail(
+            "R-PF-1",
             "the bundle carries no operator attestation that it shows the item's latest state "
-            "(make it with 'prove --key OPERATOR_KEY' or from a node, or check with --latest)"
+            "(make it with 'prove --key OPERATOR_KEY' or from a node, or check with --latest)",
         )
     return report
 
@@ -397,6 +440,8 @@ def collect(
                 cert = get_state("cert", f["certificate"])
                 if cert:
                     todo.append(cert["id"])
+                    if "confirmed" in cert:
+                        todo.append(cert["confirmed"])
         if entry.type == "certificate.issue":
             parties.update((f["exporter"], f["importer"]))
             # The certificate checks the exporter held its parcels: their states are ancestors
@@ -410,6 +455,8 @@ def collect(
             countries.add(party["country"])
     for country in countries:
         ids.update(get_state("kp-entries", country) or [])
+    for name in rules.PARAMETERS:  # the rule parameters the replay judges by
+        ids.update(get_state("param-entries", name) or [])
     return ids
 
 

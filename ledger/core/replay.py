@@ -95,6 +95,7 @@ def replay(
     expected = 0
     prev = ZERO_HASH
     last_index = -1
+    last_time = 0
     for index, raw in rows:
         entry_id: bytes | None = None
         try:
@@ -124,6 +125,12 @@ def replay(
                     )
             elif index <= last_index:
                 raise ChainError("records are not in log order", rule="R-CH-1")
+            if record.time < last_time:
+                raise ChainError(
+                    f"append time {record.time} is earlier than the {last_time} of the record "
+                    "before it (the log's clock never runs backwards)",
+                    rule="R-TM-5",
+                )
             if not unchecked:
                 try:
                     entry = record.entry()
@@ -153,6 +160,7 @@ def replay(
         compact.append(record.hash)
         prev = record.hash
         last_index = index
+        last_time = record.time
         expected = index + 1
         if progress is not None:
             progress(1)
@@ -160,3 +168,19 @@ def replay(
     result.root = compact.root()
     result.last_hash = prev
     return result
+
+
+def quarantined_items(
+    records: Iterable[bytes], key: Callable[[bytes], rules.KeyInfo | None]
+) -> dict[str, rules.VoidEntry]:
+    """Every item whose ancestry holds a void entry (R-ID-2), with the first such entry.
+
+    One forward pass over ``records`` (raw record bytes in log order, already verified:
+    they are parsed without the canonical checks). ``key`` answers for the keys that were
+    compromised; others may answer None.
+    """
+    spread = rules.Propagation(key)
+    for raw in records:
+        record, entry = parse_unchecked(raw)
+        spread.add(record, entry)
+    return spread.items

@@ -30,7 +30,7 @@ import httpx
 
 from ledger import errors
 from ledger.api import NODE_SCOPE, LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
-from ledger.core import merkle, note, replay
+from ledger.core import merkle, note, replay, rules
 from ledger.core.journey import step_from_json
 from ledger.core.keys import PrivateKey
 from ledger.core.model import (
@@ -264,6 +264,12 @@ class RemoteLedger(Signing):
     def transfer(self, transfer_id: bytes) -> dict[str, Any]:
         return dict(self.client.get_value("/api/transfer", id=transfer_id.hex()))
 
+    def certificate(self, number: str) -> dict[str, Any]:
+        return dict(self.client.get_value("/api/certificate", number=number))
+
+    def parameters(self, day: str) -> list[dict[str, Any]]:
+        return list(self.client.get_value("/api/parameters", day=day))
+
     def resolve_entry(self, text: str) -> bytes:
         return bytes(self.client.get_value("/api/resolve", prefix=entry_prefix(text)))
 
@@ -340,7 +346,8 @@ class RemoteLedger(Signing):
     def trace(self, pid: str) -> Trace:
         t = self.client.get_value("/api/trace", item=pid)
         steps = [step_from_json(s) for s in t["steps"]]
-        return Trace(t["item"], steps, t["certificates"], t["origins"])
+        void = [rules.void_from_json(v) for v in t.get("quarantine", ())]
+        return Trace(t["item"], steps, t["certificates"], t["origins"], void)
 
     # -- verification -------------------------------------------------------------
 
@@ -362,9 +369,11 @@ class RemoteLedger(Signing):
         """
         del jobs, chunk  # one local replay; the download dominates
         leaves: list[bytes] = []
+        last_time = [0]
 
         def on_record(record: Record, entry: SignedEntry) -> None:
             leaves.append(record.hash)
+            last_time[0] = record.time
 
         rows = enumerate(self.raw_records())
         result = replay.replay(rows, progress=progress, on_record=on_record)
@@ -394,9 +403,18 @@ class RemoteLedger(Signing):
                     rule="R-CH-2",
                 )
             checkpoints = 1
-        return VerifyReport(
+        report = VerifyReport(
             result.size, result.root, result.warnings, checkpoints, scope=NODE_SCOPE
         )
+        state = result.state  # every value: a replay without backing keeps them all
+        compromised = {bytes.fromhex(k): v for k, v in state.items("kid") if "compromised" in v}
+        if compromised:  # a second download, only when some key was compromised
+            report.quarantined = replay.quarantined_items(self.raw_records(), compromised.get)
+        certs = [v for _, v in state.items("cert")]
+        report.unconfirmed = rules.overdue_confirmations(certs, state, last_time[0])
+        if report.unconfirmed:
+            report.warnings["R-KP-3"] += len(report.unconfirmed)
+        return report
 
     # -- checkpoints and proofs ---------------------------------------------------
 

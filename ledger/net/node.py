@@ -44,9 +44,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.core import merkle, note, tiles
+from ledger.core import merkle, note, rules, tiles
 from ledger.core.journey import step_to_json
 from ledger.core.keys import PrivateKey
+from ledger.core.model import check_date
 from ledger.core.policy import Witness as PolicyWitness
 from ledger.core.wire import MAX_BATCH, MSGPACK, pack, unpack_entries
 from ledger.errors import (
@@ -532,6 +533,19 @@ def create_app(node: Node) -> FastAPI:
     async def transfer(request: Request, transfer_id: Annotated[str, _HEX_ID]) -> Response:
         return _respond(request, led.transfer(bytes.fromhex(transfer_id)))
 
+    @app.get("/api/certificate", summary="A KP certificate", responses=_MSGPACK_OR_JSON)
+    async def certificate(
+        request: Request, number: Annotated[str, Query(max_length=64)]
+    ) -> Response:
+        return _respond(request, led.certificate(number))
+
+    @app.get("/api/parameters", summary="The rule parameters on a date", responses=_MSGPACK_OR_JSON)
+    async def parameters(
+        request: Request,
+        day: Annotated[str, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")],
+    ) -> Response:
+        return _respond(request, led.parameters(check_date(day, "day")))
+
     @app.get(
         "/api/certificate-fields",
         summary="Fields of a KP certificate for parcels as they are now",
@@ -570,6 +584,7 @@ def create_app(node: Node) -> FastAPI:
             {
                 "item": t.item,
                 "steps": [step_to_json(s) for s in t.steps],
+                "quarantine": [rules.void_to_json(v) for v in t.quarantine],
                 "certificates": t.certificates,
                 "origins": t.origins,
             },

@@ -214,13 +214,15 @@ def _double_spend(ctx: FaultInjector, fid: str) -> Attempt | None:
 
 @fault("mass-inflation", "R-MB-1")
 def _mass_inflation(ctx: FaultInjector, fid: str) -> Attempt | None:
-    """A split whose outputs weigh 0.1-5 % more than its input."""
+    """A split whose outputs weigh more than its input beyond the weighing tolerance (two
+    points, or 0.05 % of the input), by 0.1-5 % more."""
     pid = ctx.stock_parcel()
     if pid is None:
         return None
     p = ctx.mirror.parcels[pid]
     holder = ctx.cast.actors[p.holder]
-    extra = max(1, p.carats * ctx.rng.randint(1, 50) // 1000)
+    beyond = max(2, p.carats // 2000) + 1  # τ of R-MB-1 at its default parameters, plus one
+    extra = beyond + p.carats * ctx.rng.randint(1, 50) // 1000
     half = p.carats // 2
     outputs = [
         {"parcel": f"{fid}-A", "carats": max(1, half)},

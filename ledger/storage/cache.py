@@ -41,7 +41,7 @@ class Recent:
     def __init__(self) -> None:
         self.token: tuple[int, int] | None = None
         self.state: dict[_StateKey, bytes | None] = {}
-        self.head: tuple[int, bytes] | None = None
+        self.head: tuple[int, bytes, int] | None = None  # (size, last hash, last time)
         self.edge: dict[int, tuple[int, bytes]] = {}  # level -> (tile index, tile bytes)
         self.poisoned = False
 
@@ -55,7 +55,7 @@ class Recent:
     def remember(
         self,
         written: Mapping[_StateKey, bytes],
-        head: tuple[int, bytes],
+        head: tuple[int, bytes, int],
         tiles_written: Mapping[tuple[int, int], bytes],
     ) -> None:
         state = self.state

@@ -187,13 +187,19 @@ class Store:
         row = self.conn.execute("SELECT COUNT(*) FROM records").fetchone()
         return int(row[0])
 
-    def _head(self) -> tuple[int, bytes]:
+    def _head(self) -> tuple[int, bytes, int]:
+        """``(size, hash of the last record, append time of the last record)``."""
         row = self.conn.execute(
-            "SELECT idx, hash FROM records ORDER BY idx DESC LIMIT 1"
+            "SELECT idx, hash, time FROM records ORDER BY idx DESC LIMIT 1"
         ).fetchone()
         if row is None:
-            return 0, ZERO_HASH
-        return int(row[0]) + 1, bytes(row[1])
+            return 0, ZERO_HASH, 0
+        return int(row[0]) + 1, bytes(row[1]), int(row[2])
+
+    def last_time(self) -> int | None:
+        """The append time of the last record (None for an empty log)."""
+        row = self.conn.execute("SELECT time FROM records ORDER BY idx DESC LIMIT 1").fetchone()
+        return None if row is None else int(row[0])
 
     def record(self, index: int) -> Record:
         row = self.conn.execute("SELECT record FROM records WHERE idx = ?", (index,)).fetchone()
@@ -400,7 +406,10 @@ class Store:
         completed = tiles.TileCache()
         with self._write() as conn:
             recent = self._recent
-            size, prev = recent.head if recent.head is not None else self._head()
+            size, prev, last_time = recent.head if recent.head is not None else self._head()
+            # The log's clock never runs backwards (R-TM-5): an operator clock set back
+            # appends at the time of the last record instead.
+            now = max(now, last_time)
             backing = SqlBacking(conn, recent.state)
             state = rules.State(backing)
             known = self._stored_ids(conn, [e.id for e in entries])
@@ -477,7 +486,7 @@ class Store:
                     (new_size, note_text),
                 )
             # Kept only if the COMMIT succeeds (_write forgets everything otherwise).
-            recent.remember(written, (new_size, prev), tiles_written)
+            recent.remember(written, (new_size, prev, now), tiles_written)
         self._tile_cache.absorb(completed)  # committed: full tiles never change again
         return done
 

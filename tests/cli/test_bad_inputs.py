@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import Cli, export, make_cli
+from tests.cli.test_cli import EXPIRES, Cli, export, make_cli
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +93,62 @@ CASES: list[tuple[str, int, str, list[str]]] = [
         1,
         "no participant",
         ["participant", "revoke", "--key", "{key:op}", "Nobody"],
+    ),
+    (
+        "participant-revoke-bad-compromise-time",
+        2,
+        "--compromised-since",
+        ["participant", "revoke", "--key", "{key:op}", "Shop", "--compromised-since", "yesterday"],
+    ),
+    (
+        "participant-revoke-compromise-after-revocation",
+        1,
+        "R-ID-2",
+        [
+            "participant",
+            "revoke",
+            "--key",
+            "{key:op}",
+            "Shop",
+            "--compromised-since",
+            "2099-01-01T00:00Z",
+        ],
+    ),
+    (
+        "param-set-unknown",
+        2,
+        "is not one of",
+        ["param", "set", "no-such", "1", "--from", "2030-01-01", "--key", "{key:op}"],
+    ),
+    (
+        "param-set-retroactive",
+        1,
+        "R-PA-1",
+        ["param", "set", "confirm-days", "20", "--from", "2001-01-01", "--key", "{key:op}"],
+    ),
+    (
+        "param-set-by-trader",
+        1,
+        "R-ID-3",
+        ["param", "set", "confirm-days", "20", "--from", "2099-01-01", "--key", "{key:ant}"],
+    ),
+    (
+        "certificate-confirm-unknown",
+        1,
+        "no KP certificate",
+        ["certificate", "confirm", "XX-1", "--key", "{key:kpbe}"],
+    ),
+    (
+        "certificate-confirm-by-exporting-side",
+        1,
+        "R-KP-3",
+        ["certificate", "confirm", "BW-0001", "--key", "{key:kpbw}"],
+    ),
+    (
+        "certificate-confirm-wrong-weight",
+        1,
+        "R-KP-3",
+        ["certificate", "confirm", "BW-0001", "--key", "{key:kpbe}", "--carats", "50.00"],
     ),
     (
         "participant-revoke-by-trader",
@@ -206,7 +262,7 @@ CASES: list[tuple[str, int, str, list[str]]] = [
             "--value-usd",
             "12.345",
             "--expires",
-            "2099-01-01",
+            "{expires}",
         ],
     ),
     (
@@ -298,6 +354,7 @@ def _expand(c: Cli, argv: list[str]) -> list[str]:
         elif a.startswith("{pub:"):
             a = c.pub(a[5:-1])
         a = a.replace("{tmp}", str(c.tmp)).replace("{genesis}", genesis).replace("{vkey}", vkey)
+        a = a.replace("{expires}", EXPIRES)
         out.append(a)
     return out
 
@@ -320,7 +377,7 @@ def test_every_command_has_a_bad_input_case() -> None:
 
     covered = {
         c[3][0]
-        if c[3][0] not in ("key", "participant", "kp-status", "certificate", "proof")
+        if c[3][0] not in ("key", "participant", "kp-status", "certificate", "proof", "param")
         else f"{c[3][0]} {c[3][1]}"
         for c in CASES
     }
@@ -341,6 +398,7 @@ def test_every_command_has_a_bad_input_case() -> None:
         "report",
         "participant list",
         "kp-status list",
+        "param list",  # no arguments to get wrong; test_cli runs it
         "split",
         "transfer",
         "serve",

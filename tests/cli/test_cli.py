@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -69,6 +70,10 @@ class Cli:
         assert "Traceback" not in result.output
         assert self.snapshot() == before
         return result
+
+
+#: An expiry date a KP certificate issued today may carry (within the default 60 days).
+EXPIRES = (dt.date.today() + dt.timedelta(days=30)).isoformat()
 
 
 def make_cli(tmp_path: Path) -> Cli:
@@ -143,7 +148,7 @@ def export(cli: Cli, parcel: str = "P1", number: str = "BW-0001") -> str:
         "--value-usd",
         "13100",
         "--expires",
-        "2099-01-01",
+        EXPIRES,
     )
     tid = cli(
         "transfer",
@@ -328,7 +333,7 @@ def test_bad_inputs_are_one_line_and_change_nothing(cli: Cli) -> None:
         "--value-usd",
         "1",
         "--expires",
-        "2099-01-01",
+        EXPIRES,
         contains="R-KP-6",
     )
 

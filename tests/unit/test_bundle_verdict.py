@@ -30,7 +30,8 @@ def test_inspect_bundle_reports_the_same_failure_without_raising(world: World) -
     data, verifier = _russian_parcel_bundle(world)
     report = proofs.inspect_bundle(data, verifier, deny_origins=["RU"])
     assert not report.ok
-    assert any("denied origin RU" in f for f in report.policy_failures)
+    assert any("denied origin RU" in f.message for f in report.policy_failures)
+    assert [f.rule for f in report.policy_failures] == ["R-SA-1"]
 
 
 def test_a_passing_policy_returns_the_report(world: World) -> None:
@@ -45,9 +46,12 @@ def test_require_latest_fails_a_bundle_without_the_operators_attestation(world: 
     data, verifier = _russian_parcel_bundle(world)  # proved without the operator key
     report = proofs.inspect_bundle(data, verifier, require_latest=True)
     assert not report.latest_attested and not report.ok
-    assert report.policy_failures == [
-        "the bundle carries no operator attestation that it shows the item's latest state "
-        "(make it with 'prove --key OPERATOR_KEY' or from a node, or check with --latest)"
+    assert [(f.rule, f.message) for f in report.policy_failures] == [
+        (
+            "R-PF-1",
+            "the bundle carries no operator attestation that it shows the item's latest state "
+            "(make it with 'prove --key OPERATOR_KEY' or from a node, or check with --latest)",
+        )
     ]
     with pytest.raises(PolicyError):
         proofs.verify_bundle(data, verifier, require_latest=True)

@@ -61,9 +61,14 @@ VALID: dict[str, dict[str, Any]] = {
         "roles": ["mine", "trader"],
         "country": "BW",
     },
-    "participant.revoke": {"name": "Debswana Jwaneng", "reason": "key lost"},
+    "participant.revoke": {
+        "name": "Debswana Jwaneng",
+        "reason": "key stolen",
+        "compromised_since": 1_700_000_000_000,
+    },
     "participant.rotate": {"name": "Debswana Jwaneng", "pub": ed25519.public_key(CAROL)},
     "kp-status.set": {"country": "BW", "status": "participant", "from": "2003-01-01"},
+    "param.set": {"name": "cert-validity-days", "value": 90, "from": "2026-01-01"},
     "origin": {
         "parcel": "P-1",
         "carats": 125_000,
@@ -84,6 +89,12 @@ VALID: dict[str, dict[str, Any]] = {
         "count": 2,
         "hs": ["7102.10", "7102.21"],
         "origins": ["BW", "ZA"],
+    },
+    "certificate.confirm": {
+        "number": "BW0012345",
+        "shipment": HEAD,
+        "carats": 124_990,
+        "count": 2,
     },
     "transfer": {
         "to": "Antwerp Rough Trading",

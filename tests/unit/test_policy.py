@@ -63,6 +63,8 @@ def test_minimal_policy_and_whitespace() -> None:
         "  \t# comment\n\n \t quorum \t none \t\n\t#x\nrequire kp-certified\nrequire kp-certified\n"
     )
     assert p.quorum == "none" and p.require_kp and not p.require_warranty
+    assert not p.require_import_confirmed
+    assert parse_policy("require import-confirmed\nquorum none").require_import_confirmed
     assert parse_policy("deny-origin RU\ndeny-origin CF,RU\nquorum none\n").deny_origins == {
         "RU",
         "CF",

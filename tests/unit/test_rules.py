@@ -20,7 +20,7 @@ from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, Signature, SignedEntry, sign_body
 from ledger.core.rules import MAX_SKEW_MS, OFFER_TTL_MS, PPM
 from ledger.errors import ChainError, EncodingError, NotFoundError, RuleError
-from tests.conftest import DAY, HOUR, MINUTE, OPERATOR, ORIGIN, World, fixed_key
+from tests.conftest import DAY, HOUR, MINUTE, OPERATOR, ORIGIN, World, date_at, fixed_key
 
 BW, BE = "Jwaneng", "Antwerp Trader"
 
@@ -237,19 +237,19 @@ class TestEnvelopeChainTime:
             world.append(entry)
         world.append(world.sign("origin", origin_fields("P1"), "Jwaneng"))
 
-    def test_R_CH_2_genesis_only_first(self, world: World) -> None:
+    def test_R_CH_4_genesis_only_first(self, world: World) -> None:
         op = world.keys[OPERATOR]
         fields = {"operator": op.public, "name": OPERATOR}
-        with world.rejected("R-CH-2"):
+        with world.rejected("R-CH-4"):
             world.act("genesis", fields, OPERATOR)
         assert world.ledger.size() > 1  # the first genesis was accepted
 
-    def test_R_CH_2_first_record_must_be_genesis(self) -> None:
+    def test_R_CH_4_first_record_must_be_genesis(self) -> None:
         key = fixed_key("Jwaneng", 30)
         entry = sign_body(Body("origin", ORIGIN, key.kid, 0, origin_fields("P1")), [key.seed])
         with pytest.raises(RuleError) as info:
             rules.apply(rules.State(), entry, index=0, now=0)
-        assert info.value.rule == "R-CH-2"
+        assert info.value.rule == "R-CH-4"
 
     def test_R_CH_3_same_entry_twice(self, world: World) -> None:
         entry = world.sign("origin", origin_fields("P1"), "Jwaneng")
@@ -425,36 +425,70 @@ class TestCustody:
 
 
 class TestMassBalance:
+    # τ of R-MB-1 at the default parameters: max(1 point per weighed output, 0.05 % of
+    # the input). For the 100-ct P1: 5 points.
+
     def test_R_MB_1_split(self, world: World, p1: str) -> None:
         with world.rejected("R-MB-1"):
-            world.split("Jwaneng", p1, [("A", 6_000), ("B", 4_001)])
-        world.split("Jwaneng", p1, [("A", 6_000), ("B", 3_990)])  # 0.1 ct lost is fine
-        assert world.parcel("B")["carats"] == 3_990
+            world.split("Jwaneng", p1, [("A", 6_000), ("B", 4_006)])  # 6 points over τ=5
+        done = world.split("Jwaneng", p1, [("A", 6_000), ("B", 4_005)])  # within τ
+        assert world.parcel("B")["carats"] == 4_005
+        assert [w.rule for w in done.warnings] == []
+
+    def test_R_MB_1_split_loss_beyond_tolerance_is_a_warning(self, world: World, p1: str) -> None:
+        done = world.split("Jwaneng", p1, [("A", 6_000), ("B", 3_490)])  # 5.10 ct lost
+        assert [w.rule for w in done.warnings] == ["R-MB-1"]
+        assert "5.10 ct less than the 100.00 ct" in done.warnings[0].message
+        stored = [rule for _, rule, _ in world.ledger.store.findings(done.index)]
+        assert stored == ["R-MB-1"]
+        assert world.verify().warnings["R-MB-1"] == 1
+
+    def test_R_MB_1_split_loss_within_tolerance_is_silent(self, world: World, p1: str) -> None:
+        done = world.split("Jwaneng", p1, [("A", 6_000), ("B", 3_995)])
+        assert done.warnings == ()
 
     def test_R_MB_1_merge(self, world: World) -> None:
         world.origin("Jwaneng", "P1", carats=4_000)
         world.origin("Jwaneng", "P2", carats=6_000)
         with world.rejected("R-MB-1"):
-            world.merge("Jwaneng", ["P1", "P2"], "M", carats=10_001)
+            world.merge("Jwaneng", ["P1", "P2"], "M", carats=10_006)
         with world.rejected("R-MB-1"):
             world.merge("Jwaneng", ["P1"], "M")
-        world.merge("Jwaneng", ["P1", "P2"], "M")
-        assert world.parcel("M")["carats"] == 10_000
+        world.merge("Jwaneng", ["P1", "P2"], "M", carats=10_005)
+        assert world.parcel("M")["carats"] == 10_005
+
+    def test_R_MB_1_merge_declared_loss_is_a_warning(self, world: World) -> None:
+        world.origin("Jwaneng", "P1", carats=4_000)
+        world.origin("Jwaneng", "P2", carats=6_000)
+        done = world.merge("Jwaneng", ["P1", "P2"], "M", carats=9_000)
+        assert [w.rule for w in done.warnings] == ["R-MB-1"]
 
     def test_R_MB_1_grading_cannot_add_weight(self, world: World, polished: list[str]) -> None:
         stone = polished[0]
         world.ship("Surat Cutter", "New York Lab", [stone], warranty="2021")
         with world.rejected("R-MB-1"):
-            world.grade("New York Lab", stone, carats=2_001)
-        world.grade("New York Lab", stone, report="GIA-123", carats=1_998)
-        assert world.parcel(stone)["carats"] == 1_998
+            world.grade("New York Lab", stone, carats=2_002)  # τ = 1 point for one weighing
+        done = world.grade("New York Lab", stone, report="GIA-123", carats=1_990)
+        assert world.parcel(stone)["carats"] == 1_990
         assert world.parcel(stone)["report"] == "GIA-123"
+        assert done.warnings == ()  # the lab's weight replaces the cutter's: no loss
+
+    def test_R_MB_1_tolerance_is_a_rule_parameter(self, world: World, p1: str) -> None:
+        world.set_param("mass-tolerance-ppm", 0, world.today)
+        world.set_param("mass-tolerance-points", 0, date_at(world.now + 2 * DAY))
+        with world.rejected("R-MB-1"):  # τ = 2 points for two outputs, 5 over
+            world.split("Jwaneng", p1, [("A", 6_000), ("B", 4_005)])
+        world.advance(3 * DAY)
+        with world.rejected("R-MB-1"):  # τ = 0 now
+            world.split("Jwaneng", p1, [("A", 6_000), ("B", 4_001)])
+        done = world.split("Jwaneng", p1, [("A", 6_000), ("B", 3_999)])
+        assert [w.rule for w in done.warnings] == ["R-MB-1"]
 
     def test_R_MB_2_cut(self, world: World, p1: str) -> None:
         world.ship("Jwaneng", "Surat Cutter", [p1])
         with world.rejected("R-MB-2"):
-            world.cut("Surat Cutter", [p1], [("S1", 4_000)], byproducts=[("B1", 6_001)])
-        world.cut("Surat Cutter", [p1], [("S1", 4_000)], byproducts=[("B1", 6_000)])
+            world.cut("Surat Cutter", [p1], [("S1", 4_000)], byproducts=[("B1", 6_006)])
+        world.cut("Surat Cutter", [p1], [("S1", 4_000)], byproducts=[("B1", 6_005)])
         assert world.parcel("B1")["kind"] == "byproduct"
         assert world.parcel("B1")["hs"] == "7102.21"
 
@@ -482,15 +516,15 @@ class TestMassBalance:
         world.cut("Surat Cutter", ["R1"], four[:3])
         world.cut("Surat Cutter", ["R2"], [("T0", 3_000, 1)])
 
-    def test_R_MB_4_kind_of_goods(self, world: World, polished: list[str]) -> None:
+    def test_R_MB_6_kind_of_goods(self, world: World, polished: list[str]) -> None:
         s1, s2 = polished
-        with world.rejected("R-MB-4"):
+        with world.rejected("R-MB-6"):
             world.split("Surat Cutter", s1, [("A", 1_000), ("B", 1_000)])
-        with world.rejected("R-MB-4"):
+        with world.rejected("R-MB-6"):
             world.merge("Surat Cutter", [s1, s2], "M")
-        with world.rejected("R-MB-4"):
+        with world.rejected("R-MB-6"):
             world.cut("Surat Cutter", [s1], [("X", 500)])
-        with world.rejected("R-MB-4"):  # byproducts are not re-cut
+        with world.rejected("R-MB-6"):  # byproducts are not re-cut
             world.cut("Surat Cutter", ["B1"], [("X", 500)])
         world.split("Surat Cutter", "B1", [("B2", 1_500), ("B3", 1_500)])
 
@@ -764,7 +798,7 @@ def test_composition_follows_the_goods(world: World) -> None:
 def test_full_chain_verifies(world: World) -> None:
     world.origin("Jwaneng", "P1", carats=50_000, stones=40)
     world.ship("Jwaneng", "Antwerp Trader", ["P1"])
-    world.split("Antwerp Trader", "P1", [("P1a", 30_000, 25), ("P1b", 19_900, 15)])
+    world.split("Antwerp Trader", "P1", [("P1a", 30_000, 25), ("P1b", 19_980, 15)])
     world.ship("Antwerp Trader", "Dubai Trader", ["P1b"])
     world.ship("Antwerp Trader", "Surat Cutter", ["P1a"])
     world.cut("Surat Cutter", ["P1a"], [("S1", 5_000), ("S2", 4_000)], byproducts=[("BP", 8_000)])

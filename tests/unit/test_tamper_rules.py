@@ -109,7 +109,7 @@ def _inflating_cut(w: World) -> SignedEntry:
     fields = {
         "inputs": [w.ref("P1")],
         "stones": [{"parcel": "S1", "carats": 5_000}],
-        "byproducts": [{"parcel": "B1", "carats": 5_001}],
+        "byproducts": [{"parcel": "B1", "carats": 5_006}],  # 6 points over τ = 5
     }
     return w.sign("cut", fields, "Surat Cutter")
 
@@ -118,7 +118,7 @@ def _inflating_merge(w: World) -> SignedEntry:
     w.origin("Jwaneng", "P2", carats=1_000)
     fields = {
         "inputs": [w.ref("P1"), w.ref("P2")],
-        "output": {"parcel": "M", "carats": 11_001},
+        "output": {"parcel": "M", "carats": 11_007},  # 7 points over τ = 5
     }
     return w.sign("merge", fields, "Jwaneng")
 
@@ -208,7 +208,7 @@ def _second_genesis(w: World) -> SignedEntry:
         ("R-TM-3", _expired_accept),
         ("R-TM-4", _stale_claim),
         ("R-EN-2", _other_ledger),
-        ("R-CH-2", _second_genesis),
+        ("R-CH-4", _second_genesis),
     ],
     ids=lambda v: v if isinstance(v, str) else v.__name__.strip("_"),
 )

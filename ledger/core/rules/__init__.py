@@ -11,24 +11,55 @@ as ``index``. Append, ``verify`` and offline proof verification all call ``apply
 
 from __future__ import annotations
 
-from ledger.core.rules.calendar import date_of, date_start_ms
+from ledger.core.rules.act import Act
+from ledger.core.rules.calendar import (
+    date_of,
+    date_start_ms,
+    days_between,
+    iso_time,
+    judged_days,
+)
 from ledger.core.rules.composition import PPM, format_composition, mix_compositions
 from ledger.core.rules.engine import HANDLERS, apply
-from ledger.core.rules.kp import kp_status, require_good_standing
+from ledger.core.rules.kp import kp_status, overdue_confirmations, require_good_standing
 from ledger.core.rules.params import (
     MAX_AGE_MS,
     MAX_SKEW_MS,
     OFFER_TTL_MS,
     OPERATOR_ROLE,
+    PARAMETERS,
     RECEIVER_ROLES,
     ROUGH_KINDS,
     STONES_PER_ROUGH,
     YIELD_MAX_PERMILLE,
     YIELD_MIN_PERMILLE,
+    Parameter,
+    param,
+    tolerance,
 )
 from ledger.core.rules.parcels import entry_parents
+from ledger.core.rules.quarantine import (
+    Propagation,
+    VoidEntry,
+    find_void,
+    quarantine,
+    void_from_json,
+    void_to_json,
+)
 from ledger.core.rules.signers import Signer
-from ledger.core.rules.state import Backing, Finding, Outcome, State, fail
+from ledger.core.rules.state import (
+    Backing,
+    Certificate,
+    Finding,
+    KeyInfo,
+    Meta,
+    Outcome,
+    Parcel,
+    Party,
+    State,
+    Transfer,
+    fail,
+)
 
 __all__ = [
     "HANDLERS",
@@ -36,24 +67,45 @@ __all__ = [
     "MAX_SKEW_MS",
     "OFFER_TTL_MS",
     "OPERATOR_ROLE",
+    "PARAMETERS",
     "PPM",
     "RECEIVER_ROLES",
     "ROUGH_KINDS",
     "STONES_PER_ROUGH",
     "YIELD_MAX_PERMILLE",
     "YIELD_MIN_PERMILLE",
+    "Act",
     "Backing",
+    "Certificate",
     "Finding",
+    "KeyInfo",
+    "Meta",
     "Outcome",
+    "Parameter",
+    "Parcel",
+    "Party",
+    "Propagation",
     "Signer",
     "State",
+    "Transfer",
+    "VoidEntry",
     "apply",
     "date_of",
     "date_start_ms",
+    "days_between",
     "entry_parents",
     "fail",
+    "find_void",
     "format_composition",
+    "iso_time",
+    "judged_days",
     "kp_status",
     "mix_compositions",
+    "overdue_confirmations",
+    "param",
+    "quarantine",
     "require_good_standing",
+    "tolerance",
+    "void_from_json",
+    "void_to_json",
 ]

@@ -12,21 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ledger.core.model import SignedEntry
-from ledger.core.rules import custody, registry, transform
-from ledger.core.rules.kp import certificate_issue
+from ledger.core.rules import custody, kp, registry, transform
+from ledger.core.rules.act import Act
 from ledger.core.rules.params import MAX_AGE_MS, MAX_SKEW_MS
-from ledger.core.rules.signers import Signer, signer_of, verify_sigs
+from ledger.core.rules.signers import signer_of, verify_sigs
 from ledger.core.rules.state import Outcome, State, fail
 
-Handler = Callable[[State, SignedEntry, Signer, int, int, Outcome], None]
+Handler = Callable[[Act], None]
 
 HANDLERS: dict[str, Handler] = {
     "participant.add": registry.participant_add,
     "participant.revoke": registry.participant_revoke,
     "participant.rotate": registry.participant_rotate,
     "kp-status.set": registry.kp_status_set,
+    "param.set": registry.param_set,
     "origin": transform.origin,
-    "certificate.issue": certificate_issue,
+    "certificate.issue": kp.certificate_issue,
+    "certificate.confirm": kp.certificate_confirm,
     "transfer": custody.transfer,
     "accept": custody.accept,
     "reject": custody.reject,
@@ -65,9 +67,9 @@ def _apply(state: State, entry: SignedEntry, *, index: int, now: int) -> Outcome
         raise fail("R-TM-4", "the entry's claimed time is more than 30 days before its append time")
     if entry.type == "genesis":
         return registry.genesis(state, entry, index, now)
-    meta = state.get("meta", "ledger")
+    meta = state.meta()
     if meta is None:
-        raise fail("R-CH-2", "the first record must be the genesis entry")
+        raise fail("R-CH-4", "the first record must be the genesis entry")
     if entry.body.ledger != meta["origin"]:
         raise fail(
             "R-EN-2",
@@ -78,5 +80,5 @@ def _apply(state: State, entry: SignedEntry, *, index: int, now: int) -> Outcome
     verify_sigs(state, entry, {})
     state.phase = 2
     out = Outcome()
-    HANDLERS[entry.type](state, entry, signer, index, now, out)
+    HANDLERS[entry.type](Act(state, entry, signer, index, now, out))
     return out

@@ -1,9 +1,19 @@
-"""The numbers the rules use (specs/rules.md §1): skews, windows, yields and role sets.
+"""The numbers the rules use (specs/rules.md §2, §3.4): fixed constants and the ledger's
+rule parameters.
 
-Constants only; no logic. Each names the rule it serves.
+Fixed constants are the same on every ledger. **Rule parameters** are set per ledger by
+signed ``param.set`` entries, each with the date from which it holds (R-PA-1); a rule
+reads the value in force on the date it judges (:func:`param`), or the default here when
+none was set. Pure.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ledger.core.rules.state import State
 
 #: Allowed clock skew between a claimed entry time and the append time (R-TM-1).
 MAX_SKEW_MS = 5 * 60 * 1000
@@ -24,3 +34,49 @@ RECEIVER_ROLES = ("trader", "cutter", "grader", "retailer")
 ROUGH_KINDS = ("rough", "byproduct")
 #: The role of the genesis key.
 OPERATOR_ROLE = "operator"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A rule parameter: its default, its allowed range and what it governs."""
+
+    default: int
+    low: int
+    high: int
+    rule: str
+    meaning: str
+
+
+#: The rule parameters a ledger may set (specs/rules.md §3.4).
+PARAMETERS: dict[str, Parameter] = {
+    "cert-validity-days": Parameter(
+        60, 1, 366, "R-KP-6", "longest validity of a KP certificate, issue to expiry, in days"
+    ),
+    "confirm-days": Parameter(
+        30, 1, 366, "R-KP-3", "days after acceptance within which an import is confirmed"
+    ),
+    "mass-tolerance-points": Parameter(
+        1, 0, 100, "R-MB-1", "weighing tolerance per weighed output, in points (1/100 ct)"
+    ),
+    "mass-tolerance-ppm": Parameter(
+        500, 0, 10_000, "R-MB-1", "weighing tolerance relative to the input mass, in ppm"
+    ),
+}
+
+
+def param(state: State, name: str, day: str) -> int:
+    """The value of rule parameter ``name`` in force on ``day`` (its default if unset)."""
+    value = PARAMETERS[name].default
+    for start, v in state.get("param", name) or ():
+        if start <= day:
+            value = int(v)
+        else:
+            break
+    return value
+
+
+def tolerance(state: State, day: str, mass: int, weighings: int) -> int:
+    """τ of R-MB-1 in points: ``max(points × weighings, mass × ppm / 10⁶)``."""
+    per = param(state, "mass-tolerance-points", day)
+    ppm = param(state, "mass-tolerance-ppm", day)
+    return max(per * weighings, mass * ppm // 1_000_000)

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ledger.core.model import SignedEntry
+from ledger.core.rules.act import Act
 from ledger.core.rules.params import MAX_SKEW_MS
-from ledger.core.rules.signers import Signer
-from ledger.core.rules.state import State, fail
+from ledger.core.rules.state import Parcel, State, fail
 
 
 def entry_parents(entry: SignedEntry) -> list[bytes]:
@@ -23,11 +23,13 @@ def entry_parents(entry: SignedEntry) -> list[bytes]:
     return []
 
 
-def live_input(
-    state: State, signer: Signer, inp: Mapping[str, Any], entry_time: int
-) -> dict[str, Any]:
+def live_input(a: Act, inp: Mapping[str, Any]) -> Parcel:
+    """The parcel an input names, usable by the signer now (R-CU-1/2/3/6, R-TM-2).
+
+    Returns a copy the caller may change and put back.
+    """
     pid = inp["parcel"]
-    parcel = state.get("parcel", pid)
+    parcel = a.state.parcel(pid)
     if parcel is None:
         raise fail("R-CU-6", f"unknown parcel {pid!r}")
     if parcel["status"] == "consumed":
@@ -40,62 +42,64 @@ def live_input(
             f"parcel {pid!r} is at state {parcel['head'].hex()[:16]}, "
             f"not {inp['head'].hex()[:16]} (stale or double spend)",
         )
-    if parcel["holder"] != signer.name:
-        raise fail("R-CU-1", f"{signer.name!r} is not the custodian of {pid!r}")
+    if parcel["holder"] != a.signer.name:
+        raise fail("R-CU-1", f"{a.signer.name!r} is not the custodian of {pid!r}")
     if parcel["status"] == "locked":
         raise fail("R-CU-2", f"parcel {pid!r} is locked in a pending transfer")
-    if entry_time + MAX_SKEW_MS < parcel["time"]:
+    if a.time + MAX_SKEW_MS < parcel["time"]:
         raise fail(
             "R-TM-2",
             f"entry time is earlier than the last event of {pid!r} beyond the allowed skew",
         )
-    return dict(parcel)
+    return parcel.copy()
 
 
 def new_id(state: State, pid: str) -> None:
+    """R-CU-7: an id is never used twice."""
     if state.get("parcel", pid) is not None:
         raise fail("R-CU-7", f"parcel or stone id {pid!r} is already in use")
 
 
-def consume(state: State, parcel: dict[str, Any], entry: SignedEntry) -> None:
-    parcel = dict(parcel)
+def consume(a: Act, parcel: Parcel) -> None:
+    """The parcel's last state: consumed by this entry (R-CU-3)."""
+    parcel = parcel.copy()
     parcel["status"] = "consumed"
-    parcel["head"] = entry.id
-    state.put("parcel", parcel["id"], parcel)
+    parcel["head"] = a.entry.id
+    a.state.put_parcel(parcel)
+    a.affect(parcel["id"])
 
 
 def create(
-    state: State,
-    entry: SignedEntry,
+    a: Act,
     *,
     pid: str,
     kind: str,
     carats: int,
     stones: int | None,
-    holder: str,
     comp: Mapping[str, int],
     may: Iterable[str],
     hs: str | None,
     yield_permille: int | None = None,
 ) -> None:
-    state.put(
-        "parcel",
-        pid,
+    """A new live parcel or stone, held by the signer (R-CU-7 first)."""
+    new_id(a.state, pid)
+    a.state.put_parcel(
         {
             "id": pid,
             "kind": kind,
             "carats": carats,
             "stones": stones,
-            "holder": holder,
-            "head": entry.id,
+            "holder": a.signer.name,
+            "head": a.entry.id,
             "status": "live",
             "transfer": None,
             "comp": dict(comp),
             "may": sorted(set(may)),
             "hs": hs,
-            "time": entry.body.time,
-            "created": entry.id,
+            "time": a.time,
+            "created": a.entry.id,
             "yield": yield_permille,
             "report": None,
-        },
+        }
     )
+    a.affect(pid)

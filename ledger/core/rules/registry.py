@@ -1,37 +1,41 @@
-"""The registry (R-ID-*, R-KP-7): genesis, participants and their keys, KP statuses."""
+"""The registry (R-ID-*, R-KP-7, R-PA-1): genesis, participants and their keys, KP
+statuses and rule parameters. Every change is an entry signed by the operator (R-ID-3)."""
 
 from __future__ import annotations
 
 from ledger.core import ed25519
 from ledger.core.model import SignedEntry, key_id
-from ledger.core.rules.params import OPERATOR_ROLE
-from ledger.core.rules.signers import Signer, get_party, require_operator, verify_sigs
-from ledger.core.rules.state import Outcome, State, fail
+from ledger.core.rules.act import Act
+from ledger.core.rules.params import OPERATOR_ROLE, PARAMETERS
+from ledger.core.rules.signers import get_party, require_operator, verify_sigs
+from ledger.core.rules.state import KeyInfo, Outcome, State, fail
 from ledger.errors import SignatureError
 
 
+def _usable(public: bytes, what: str) -> None:
+    try:
+        ed25519.check_public_key(public)
+    except SignatureError as exc:
+        raise fail("R-ID-6", f"{what} is unusable: {exc}") from exc
+
+
 def genesis(state: State, entry: SignedEntry, index: int, now: int) -> Outcome:
-    if index != 0 or state.get("meta", "ledger") is not None:
-        raise fail("R-CH-2", "a genesis entry may only be the first record")
+    if index != 0 or state.meta() is not None:
+        raise fail("R-CH-4", "a genesis entry may only be the first record")
     f = entry.fields
     operator = f["operator"]
     kid = key_id(operator)
     if entry.body.signer != kid:
         raise fail("R-ID-3", "the genesis entry must be signed by the operator key it names")
-    try:
-        ed25519.check_public_key(operator)
-    except SignatureError as exc:
-        raise fail("R-ID-6", f"operator key is unusable: {exc}") from exc
+    _usable(operator, "operator key")
     verify_sigs(state, entry, {kid: operator})
     state.put(
         "meta",
         "ledger",
         {"origin": entry.body.ledger, "operator": kid, "name": f["name"], "genesis": entry.id},
     )
-    state.put("kid", kid.hex(), {"name": f["name"], "pub": operator, "from": 0, "until": None})
-    state.put(
-        "party",
-        f["name"],
+    state.put_key(kid, {"name": f["name"], "pub": operator, "from": 0, "until": None})
+    state.put_party(
         {
             "name": f["name"],
             "kid": kid,
@@ -39,91 +43,98 @@ def genesis(state: State, entry: SignedEntry, index: int, now: int) -> Outcome:
             "country": "--",
             "revoked": None,
             "entries": [entry.id],
-        },
+        }
     )
     return Outcome()
 
 
-def participant_add(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
-) -> None:
-    require_operator(state, signer, "add participants")
-    f = entry.fields
-    if state.get("party", f["name"]) is not None:
+def participant_add(a: Act) -> None:
+    require_operator(a.state, a.signer, "add participants")
+    state, f = a.state, a.fields
+    if state.party(f["name"]) is not None:
         raise fail("R-ID-6", f"participant name {f['name']!r} is already registered")
     kid = key_id(f["pub"])
-    if state.get("kid", kid.hex()) is not None:
+    if state.key(kid) is not None:
         raise fail("R-ID-6", "this public key is already registered")
-    try:
-        ed25519.check_public_key(f["pub"])
-    except SignatureError as exc:
-        raise fail("R-ID-6", f"unusable public key: {exc}") from exc
-    state.put("kid", kid.hex(), {"name": f["name"], "pub": f["pub"], "from": index, "until": None})
-    state.put(
-        "party",
-        f["name"],
+    _usable(f["pub"], "public key")
+    state.put_key(kid, {"name": f["name"], "pub": f["pub"], "from": a.index, "until": None})
+    state.put_party(
         {
             "name": f["name"],
             "kid": kid,
             "roles": list(f["roles"]),
             "country": f["country"],
             "revoked": None,
-            "entries": [entry.id],
-        },
+            "entries": [a.entry.id],
+        }
     )
 
 
-def participant_revoke(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
-) -> None:
-    require_operator(state, signer, "revoke participants")
-    name = entry.fields["name"]
-    party = get_party(state, "R-ID-6", name, "participant")
+def participant_revoke(a: Act) -> None:
+    """Revoke a participant; with ``compromised_since`` T, also void what its key signed
+    from T on (R-ID-2): items descending from such an entry are quarantined."""
+    require_operator(a.state, a.signer, "revoke participants")
+    state, f = a.state, a.fields
+    party = get_party(state, "R-ID-6", f["name"], "participant")
     if OPERATOR_ROLE in party["roles"]:
         raise fail("R-ID-3", "the operator cannot be revoked")
-    party["revoked"] = index
-    party["entries"] = [*party["entries"], entry.id]
-    state.put("party", name, party)
-    info = dict(state.get("kid", party["kid"].hex()) or {})
-    info.update({"until": index, "revoked": True})
-    state.put("kid", party["kid"].hex(), info)
+    since = f.get("compromised_since")
+    if since is not None and since > a.now:
+        raise fail(
+            "R-ID-2",
+            "a key cannot be compromised since a time after its revocation is appended",
+        )
+    party["revoked"] = a.index
+    party["revoked_at"] = a.now
+    party["entries"] = [*party["entries"], a.entry.id]
+    if since is not None:
+        party["compromised"] = since
+    state.put_party(party)
+    old = state.key(party["kid"])
+    info: KeyInfo = (
+        old.copy()
+        if old is not None
+        else {
+            "name": party["name"],
+            "pub": b"",
+            "from": 0,
+            "until": None,
+        }
+    )
+    info.update({"until": a.index, "revoked": True})
+    if since is not None:
+        info["compromised"] = since
+    state.put_key(party["kid"], info)
 
 
-def participant_rotate(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
-) -> None:
-    require_operator(state, signer, "rotate keys")
-    f = entry.fields
+def participant_rotate(a: Act) -> None:
+    require_operator(a.state, a.signer, "rotate keys")
+    state, f = a.state, a.fields
     party = get_party(state, "R-ID-6", f["name"], "participant")
     if OPERATOR_ROLE in party["roles"]:
         # meta.operator (and every checkpoint) names the genesis key; rotating it away
         # would leave no key able to change the registry.
         raise fail("R-ID-3", "the operator key cannot be rotated")
-    if entry.signed_by(party["kid"]) is None:
+    if a.entry.signed_by(party["kid"]) is None:
         raise fail("R-ID-5", f"a key rotation must be co-signed by the old key of {f['name']!r}")
     new_kid = key_id(f["pub"])
-    if state.get("kid", new_kid.hex()) is not None:
+    if state.key(new_kid) is not None:
         raise fail("R-ID-6", "the new public key is already registered")
-    try:
-        ed25519.check_public_key(f["pub"])
-    except SignatureError as exc:
-        raise fail("R-ID-6", f"unusable public key: {exc}") from exc
-    old = dict(state.get("kid", party["kid"].hex()) or {})
-    old.update({"until": index, "revoked": False})
-    state.put("kid", party["kid"].hex(), old)
-    state.put(
-        "kid", new_kid.hex(), {"name": f["name"], "pub": f["pub"], "from": index, "until": None}
-    )
+    _usable(f["pub"], "the new public key")
+    old = state.key(party["kid"])
+    if old is not None:
+        retired = old.copy()
+        retired.update({"until": a.index, "revoked": False})
+        state.put_key(party["kid"], retired)
+    state.put_key(new_kid, {"name": f["name"], "pub": f["pub"], "from": a.index, "until": None})
     party["kid"] = new_kid
-    party["entries"] = [*party["entries"], entry.id]
-    state.put("party", f["name"], party)
+    party["entries"] = [*party["entries"], a.entry.id]
+    state.put_party(party)
 
 
-def kp_status_set(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
-) -> None:
-    require_operator(state, signer, "set KP status")
-    f = entry.fields
+def kp_status_set(a: Act) -> None:
+    require_operator(a.state, a.signer, "set KP status")
+    state, f = a.state, a.fields
     periods = list(state.get("kp", f["country"]) or [])
     if periods and f["from"] <= periods[-1][0]:
         raise fail(
@@ -134,4 +145,33 @@ def kp_status_set(
     periods.append([f["from"], f["status"]])
     state.put("kp", f["country"], periods)
     ids = list(state.get("kp-entries", f["country"]) or [])
-    state.put("kp-entries", f["country"], [*ids, entry.id])
+    state.put("kp-entries", f["country"], [*ids, a.entry.id])
+
+
+def param_set(a: Act) -> None:
+    """R-PA-1: set a rule parameter from a date on: never retroactively, never before or on
+    the date of its last change, always within its range."""
+    require_operator(a.state, a.signer, "set rule parameters")
+    state, f = a.state, a.fields
+    spec = PARAMETERS[f["name"]]
+    if not spec.low <= f["value"] <= spec.high:
+        raise fail(
+            "R-PA-1",
+            f"{f['name']} must be {spec.low} to {spec.high}, not {f['value']}",
+        )
+    if f["from"] < a.day:
+        raise fail(
+            "R-PA-1",
+            f"a rule parameter cannot change retroactively: {f['from']} is before the "
+            f"append date {a.day}",
+        )
+    periods = list(state.get("param", f["name"]) or [])
+    if periods and f["from"] <= periods[-1][0]:
+        raise fail(
+            "R-PA-1",
+            f"{f['name']} from {f['from']} must start after its last change ({periods[-1][0]})",
+        )
+    periods.append([f["from"], f["value"]])
+    state.put("param", f["name"], periods)
+    ids = list(state.get("param-entries", f["name"]) or [])
+    state.put("param-entries", f["name"], [*ids, a.entry.id])

@@ -9,9 +9,112 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict, cast
 
 from ledger.errors import RuleError
+
+# ---------------------------------------------------------------------------
+# The values the state holds, by kind (specs/rules.md §2). Plain dicts on the wire and in
+# the store (msgpack-encodable); typed here so that mypy checks every field the rules use.
+
+
+class Meta(TypedDict):
+    """``meta/ledger``: the genesis facts."""
+
+    origin: str
+    operator: bytes
+    name: str
+    genesis: bytes
+
+
+#: ``kid/<hex>``: a registered key. ``from``/``until`` are record indexes; a key that
+#: was revoked as compromised carries ``compromised``, the time (ms) from which entries
+#: it signed are void.
+KeyInfo = TypedDict(
+    "KeyInfo",
+    {
+        "name": str,
+        "pub": bytes,
+        "from": int,
+        "until": int | None,
+        "revoked": NotRequired[bool],
+        "compromised": NotRequired[int],
+    },
+)
+
+
+class Party(TypedDict):
+    """``party/<name>``: a participant. ``revoked`` is the record index of its revocation;
+    ``revoked_at`` the append time (ms) of that record; ``compromised`` the time from which
+    its key's signatures are void; ``entries`` every registry entry about it."""
+
+    name: str
+    kid: bytes
+    roles: list[str]
+    country: str
+    revoked: int | None
+    entries: list[bytes]
+    revoked_at: NotRequired[int]
+    compromised: NotRequired[int]
+
+
+#: ``parcel/<id>``: a parcel or stone (specs/rules.md §2.1).
+Parcel = TypedDict(
+    "Parcel",
+    {
+        "id": str,
+        "kind": str,
+        "carats": int,
+        "stones": int | None,
+        "holder": str,
+        "head": bytes,
+        "status": str,
+        "transfer": bytes | None,
+        "comp": dict[str, int],
+        "may": list[str],
+        "hs": str | None,
+        "time": int,
+        "created": bytes,
+        "yield": int | None,
+        "report": str | None,
+    },
+)
+
+#: ``transfer/<offer id hex>``: an offer and what became of it. ``cross`` is set for an
+#: offer of rough across a border: ``[from country, to country]``.
+Transfer = TypedDict(
+    "Transfer",
+    {
+        "from": str,
+        "to": str,
+        "parcels": list[str],
+        "status": str,
+        "time": int,
+        "certificate": str | None,
+        "cross": NotRequired[list[str]],
+        "settled": NotRequired[int],
+    },
+)
+
+
+class Certificate(TypedDict):
+    """``cert/<number>``: a KP certificate, the shipment it was used for and whether the
+    importing authority confirmed receipt."""
+
+    number: str
+    id: bytes
+    issued: str
+    expires: str
+    exporter: str
+    importer: str
+    exporter_country: str
+    importer_country: str
+    parcels: list[str]
+    carats: int
+    authority: str
+    used: bytes | None
+    accepted: NotRequired[int]
+    confirmed: NotRequired[bytes]
 
 
 def fail(rule: str, message: str) -> RuleError:
@@ -105,6 +208,41 @@ class State:
         changes = {k: self._data[k] for k in self._dirty}
         self._dirty = set()
         return changes
+
+    # -- typed views of the kinds the rules use ------------------------------------
+
+    def meta(self) -> Meta | None:
+        return cast("Meta | None", self.get("meta", "ledger"))
+
+    def key(self, kid: bytes) -> KeyInfo | None:
+        return cast("KeyInfo | None", self.get("kid", kid.hex()))
+
+    def put_key(self, kid: bytes, info: KeyInfo) -> None:
+        self.put("kid", kid.hex(), info)
+
+    def party(self, name: str) -> Party | None:
+        return cast("Party | None", self.get("party", name))
+
+    def put_party(self, party: Party) -> None:
+        self.put("party", party["name"], party)
+
+    def parcel(self, pid: str) -> Parcel | None:
+        return cast("Parcel | None", self.get("parcel", pid))
+
+    def put_parcel(self, parcel: Parcel) -> None:
+        self.put("parcel", parcel["id"], parcel)
+
+    def transfer(self, offer: bytes) -> Transfer | None:
+        return cast("Transfer | None", self.get("transfer", offer.hex()))
+
+    def put_transfer(self, offer: bytes, transfer: Transfer) -> None:
+        self.put("transfer", offer.hex(), transfer)
+
+    def cert(self, number: str) -> Certificate | None:
+        return cast("Certificate | None", self.get("cert", number))
+
+    def put_cert(self, cert: Certificate) -> None:
+        self.put("cert", cert["number"], cert)
 
     def items(self, kind: str) -> Iterable[tuple[str, Any]]:
         """Cached values of one kind (complete only for a State without backing)."""

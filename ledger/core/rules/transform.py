@@ -1,99 +1,120 @@
 """What happens to goods (R-MB-*, R-OR-*): mining, splitting, merging, cutting, grading,
-selling."""
+selling.
+
+Weights are integer points (1/100 ct). Every comparison of masses allows the weighing
+tolerance τ of R-MB-1 (rule parameters ``mass-tolerance-points`` per weighed output and
+``mass-tolerance-ppm`` of the input): outputs heavier than their inputs by more than τ are
+refused; the outputs of a split or merge lighter by more than τ (mass lost without
+explanation) raise a WARN. A cut loses most of its mass by nature (its yield is judged
+instead, R-MB-5) and a grading lab's weight replaces the cutter's.
+"""
 
 from __future__ import annotations
 
-from ledger.core.model import SignedEntry
-from ledger.core.rules.calendar import date_of
+from ledger.core.rules.act import Act
 from ledger.core.rules.composition import PPM, mix_compositions
-from ledger.core.rules.kp import require_good_standing
-from ledger.core.rules.params import STONES_PER_ROUGH, YIELD_MAX_PERMILLE, YIELD_MIN_PERMILLE
+from ledger.core.rules.kp import require_standing
+from ledger.core.rules.params import (
+    STONES_PER_ROUGH,
+    YIELD_MAX_PERMILLE,
+    YIELD_MIN_PERMILLE,
+    tolerance,
+)
 from ledger.core.rules.parcels import consume, create, live_input, new_id
-from ledger.core.rules.signers import Signer, require_role
-from ledger.core.rules.state import Finding, Outcome, State, fail
+from ledger.core.rules.signers import require_role
+from ledger.core.rules.state import Parcel, fail
 
 
-def origin(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
+def _ct(points: int) -> str:
+    return f"{points // 100}.{points % 100:02d} ct"
+
+
+def _mass_balance(
+    a: Act, rule: str, weighs: str, mass_in: int, mass_out: int, n: int, *, loss: bool
 ) -> None:
-    require_role(signer, "mine", "register an origin")
-    f = entry.fields
-    require_good_standing(
-        state, "R-KP-1", signer.country, date_of(entry.body.time), "mining country"
-    )
-    # ... and on the day it is appended, so back-dating cannot escape a suspension.
-    require_good_standing(state, "R-KP-1", signer.country, date_of(now), "mining country")
-    new_id(state, f["parcel"])
+    """``mass_out`` at most τ above ``mass_in`` (``rule``); with ``loss``, a shortfall beyond
+    τ is a WARN (R-MB-1). ``weighs`` reads "split outputs weigh", "the merged parcel
+    weighs" ..."""
+    tau = tolerance(a.state, a.day, mass_in, n)
+    if mass_out > mass_in + tau:
+        raise fail(
+            rule,
+            f"{weighs} {mass_out} points, more than the {mass_in} they come from beyond "
+            f"the weighing tolerance of {tau} (mass inflation)",
+        )
+    if loss and mass_in - mass_out > tau:
+        a.warn(
+            "R-MB-1",
+            f"{weighs} {_ct(mass_out)}, {_ct(mass_in - mass_out)} less than the "
+            f"{_ct(mass_in)} they come from, beyond the weighing tolerance of {tau} points "
+            "(mass lost without explanation)",
+        )
+
+
+def _no_polished(parcels: list[Parcel], action: str) -> None:
+    for p in parcels:
+        if p["kind"] == "polished":
+            raise fail("R-MB-6", f"{p['id']!r} is a polished stone; it cannot be {action}")
+
+
+def origin(a: Act) -> None:
+    require_role(a.signer, "mine", "register an origin")
+    f = a.fields
+    # On the claimed date and on the append date: back-dating cannot escape a suspension.
+    require_standing(a.state, "R-KP-1", ((a.signer.country, "mining country"),), a.days)
     create(
-        state,
-        entry,
+        a,
         pid=f["parcel"],
         kind="rough",
         carats=f["carats"],
         stones=f["stones"],
-        holder=signer.name,
-        comp={signer.country: PPM},
-        may=[signer.country],
+        comp={a.signer.country: PPM},
+        may=[a.signer.country],
         hs=f["hs"],
     )
-    state.put("mine", f["parcel"], {"mine": f["mine"], "by": signer.name})
-    out.touched.append(f["parcel"])
+    a.state.put("mine", f["parcel"], {"mine": f["mine"], "by": a.signer.name})
 
 
-def split(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
-) -> None:
-    f = entry.fields
-    parcel = live_input(state, signer, f["input"], entry.body.time)
-    if parcel["kind"] == "polished":
-        raise fail("R-MB-4", f"{parcel['id']!r} is a polished stone; it cannot be split")
+def split(a: Act) -> None:
+    f = a.fields
+    parcel = live_input(a, f["input"])
+    _no_polished([parcel], "split")
     outputs = f["outputs"]
     total = sum(o["carats"] for o in outputs)
-    if total > parcel["carats"]:
-        raise fail(
-            "R-MB-1",
-            f"split outputs weigh {total} points, more than the {parcel['carats']} of "
-            f"{parcel['id']!r} (mass inflation)",
-        )
+    _mass_balance(
+        a, "R-MB-1", "split outputs weigh", parcel["carats"], total, len(outputs), loss=True
+    )
     # Outputs that state no count still cannot make the stated ones exceed the input.
-    known = parcel["stones"] is not None
-    if known and sum(o.get("stones", 0) for o in outputs) > parcel["stones"]:
+    known = parcel["stones"]
+    if known is not None and sum(o.get("stones", 0) for o in outputs) > known:
         raise fail("R-MB-3", f"split outputs hold more stones than {parcel['id']!r}")
-    consume(state, parcel, entry)
-    out.touched.append(parcel["id"])
+    consume(a, parcel)
     for o in outputs:
-        new_id(state, o["parcel"])
         create(
-            state,
-            entry,
+            a,
             pid=o["parcel"],
             kind=parcel["kind"],
             carats=o["carats"],
             stones=o.get("stones"),
-            holder=signer.name,
             comp=parcel["comp"],
             may=parcel["may"],
             hs=parcel["hs"],
         )
-        out.touched.append(o["parcel"])
 
 
-def merge(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
-) -> None:
-    f = entry.fields
+def merge(a: Act) -> None:
+    f = a.fields
     if len(f["inputs"]) < 2:
         raise fail("R-MB-1", "a merge needs at least two parcels")
-    parcels = [live_input(state, signer, i, entry.body.time) for i in f["inputs"]]
-    if any(p["kind"] == "polished" for p in parcels):
-        raise fail("R-MB-4", "polished stones cannot be merged into a parcel")
+    parcels = [live_input(a, i) for i in f["inputs"]]
+    _no_polished(parcels, "merged into a parcel")
     total = sum(p["carats"] for p in parcels)
     o = f["output"]
-    if o["carats"] > total:
-        raise fail("R-MB-1", f"merge output weighs {o['carats']} points, inputs only {total}")
+    _mass_balance(a, "R-MB-1", "the merged parcel weighs", total, o["carats"], 1, loss=True)
     stones: int | None = None
-    if all(p["stones"] is not None for p in parcels):
-        stones = sum(p["stones"] for p in parcels)
+    counts = [p["stones"] for p in parcels]
+    if all(n is not None for n in counts):
+        stones = sum(n for n in counts if n is not None)
         if "stones" in o and o["stones"] > stones:
             raise fail("R-MB-3", "merge output holds more stones than its inputs")
         stones = o.get("stones", stones)
@@ -101,120 +122,98 @@ def merge(
     may = set().union(*(p["may"] for p in parcels))
     hs_codes = {p["hs"] for p in parcels}
     for p in parcels:
-        consume(state, p, entry)
-        out.touched.append(p["id"])
-    new_id(state, o["parcel"])
+        consume(a, p)
     create(
-        state,
-        entry,
+        a,
         pid=o["parcel"],
         kind="byproduct" if all(p["kind"] == "byproduct" for p in parcels) else "rough",
         carats=o["carats"],
         stones=stones,
-        holder=signer.name,
         comp=comp,
         may=may,
         hs=hs_codes.pop() if len(hs_codes) == 1 else "7102.10",
     )
-    out.touched.append(o["parcel"])
 
 
-def cut(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
-) -> None:
-    require_role(signer, "cutter", "cut rough into polished stones")
-    f = entry.fields
-    parcels = [live_input(state, signer, i, entry.body.time) for i in f["inputs"]]
-    if any(p["kind"] != "rough" for p in parcels):
-        raise fail("R-MB-4", "only rough parcels can be cut")
+def cut(a: Act) -> None:
+    require_role(a.signer, "cutter", "cut rough into polished stones")
+    f = a.fields
+    parcels = [live_input(a, i) for i in f["inputs"]]
+    for p in parcels:
+        if p["kind"] != "rough":
+            raise fail("R-MB-6", f"only rough parcels can be cut; {p['id']!r} is {p['kind']}")
     total_in = sum(p["carats"] for p in parcels)
     stones = f["stones"]
     byproducts = f.get("byproducts", [])
     polished = sum(s["carats"] for s in stones)
     total_out = polished + sum(b["carats"] for b in byproducts)
-    if total_out > total_in:
-        raise fail(
-            "R-MB-2",
-            f"cut outputs weigh {total_out} points, more than the {total_in} of rough cut",
-        )
-    rough_stones = [p["stones"] for p in parcels]
-    if all(n is not None for n in rough_stones):
-        limit = STONES_PER_ROUGH * sum(n for n in rough_stones if n is not None)
+    n_out = len(stones) + len(byproducts)
+    _mass_balance(a, "R-MB-2", "cut outputs weigh", total_in, total_out, n_out, loss=False)
+    counts = [p["stones"] for p in parcels]
+    if all(n is not None for n in counts):
+        limit = STONES_PER_ROUGH * sum(n for n in counts if n is not None)
         if len(stones) > limit:
             raise fail("R-MB-3", f"{len(stones)} polished stones from at most {limit // 3} rough")
     permille = polished * 1000 // total_in
     if not YIELD_MIN_PERMILLE <= permille <= YIELD_MAX_PERMILLE:
-        out.warnings.append(
-            Finding(
-                "R-MB-5",
-                f"polished yield {permille / 10:.1f}% is outside the usual 15-70% "
-                "(check the declared weights)",
-            )
+        a.warn(
+            "R-MB-5",
+            f"polished yield {permille / 10:.1f}% is outside the usual 15-70% "
+            "(check the declared weights)",
         )
     comp = mix_compositions([(p["carats"], p["comp"]) for p in parcels])
     may = set().union(*(p["may"] for p in parcels))
     for p in parcels:
-        consume(state, p, entry)
-        out.touched.append(p["id"])
+        consume(a, p)
     for s in stones:
-        new_id(state, s["parcel"])
+        new_id(a.state, s["parcel"])
         if s.get("stones", 1) != 1:
             raise fail("R-MB-3", f"polished stone {s['parcel']!r} must be a single stone")
         create(
-            state,
-            entry,
+            a,
             pid=s["parcel"],
             kind="polished",
             carats=s["carats"],
             stones=1,
-            holder=signer.name,
             comp=comp,
             may=may,
             hs=None,
             yield_permille=permille,
         )
-        out.touched.append(s["parcel"])
     for b in byproducts:
-        new_id(state, b["parcel"])
         create(
-            state,
-            entry,
+            a,
             pid=b["parcel"],
             kind="byproduct",
             carats=b["carats"],
             stones=b.get("stones"),
-            holder=signer.name,
             comp=comp,
             may=may,
             hs="7102.21",
         )
-        out.touched.append(b["parcel"])
 
 
-def grade(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
-) -> None:
-    require_role(signer, "grader", "grade stones")
-    f = entry.fields
-    stone = live_input(state, signer, f["input"], entry.body.time)
+def grade(a: Act) -> None:
+    require_role(a.signer, "grader", "grade stones")
+    f = a.fields
+    stone = live_input(a, f["input"])
     if stone["kind"] != "polished":
         raise fail("R-GR-1", f"{stone['id']!r} is not a polished stone")
-    if "carats" in f and f["carats"] > stone["carats"]:
-        raise fail("R-MB-1", f"graded weight {f['carats']} exceeds the recorded {stone['carats']}")
-    stone.update({"head": entry.id, "time": entry.body.time, "report": f["report"]})
     if "carats" in f:
+        _mass_balance(
+            a, "R-MB-1", "the graded stone weighs", stone["carats"], f["carats"], 1, loss=False
+        )
         stone["carats"] = f["carats"]
-    state.put("parcel", stone["id"], stone)
-    out.touched.append(stone["id"])
+    stone.update({"head": a.entry.id, "time": a.time, "report": f["report"]})
+    a.state.put_parcel(stone)
+    a.affect(stone["id"])
 
 
-def sell(
-    state: State, entry: SignedEntry, signer: Signer, index: int, now: int, out: Outcome
-) -> None:
-    require_role(signer, "retailer", "sell to consumers")
-    stone = live_input(state, signer, entry.fields["input"], entry.body.time)
+def sell(a: Act) -> None:
+    require_role(a.signer, "retailer", "sell to consumers")
+    stone = live_input(a, a.fields["input"])
     if stone["kind"] != "polished":
         raise fail("R-SL-1", f"{stone['id']!r} is not a polished stone; retail sales are of stones")
-    stone.update({"status": "sold", "head": entry.id, "time": entry.body.time})
-    state.put("parcel", stone["id"], stone)
-    out.touched.append(stone["id"])
+    stone.update({"status": "sold", "head": a.entry.id, "time": a.time})
+    a.state.put_parcel(stone)
+    a.affect(stone["id"])
