@@ -41,6 +41,7 @@ from ledger.core.rules import date_of
 from ledger.errors import LedgerError
 from ledger.sim.engine import Engine
 from ledger.sim.mirror import Mirror
+from ledger.sim.scenes import Held, Scenes
 from ledger.sim.world import DAY, SECOND, SUSPENDED, Actor, Cast, Rng
 
 __all__ = [
@@ -113,8 +114,10 @@ class FaultInjector:
         *,
         rate: float,
         kinds: Sequence[str],
+        scenes: Scenes,
     ) -> None:
         self.engine = engine
+        self.scenes = scenes
         self.mirror = mirror
         self.cast = cast
         #: The fault stream, apart from the flows' so valid traffic ignores the rate.
@@ -339,6 +342,77 @@ def _backdated_origin(ctx: FaultInjector, fid: str) -> Attempt | None:
         "hs": "7102.10",
     }
     return Attempt(ctx.sign("origin", fields, mine.key, now=claimed * SECOND), (fid,))
+
+
+@fault("crossing-after-suspension", "R-KP-5")
+def _crossing_after_suspension(ctx: FaultInjector, fid: str) -> Attempt | None:
+    """Rough of a suspended country (VE) offered abroad under a KP certificate issued before
+    the suspension took effect."""
+    scenes = ctx.scenes
+    if ctx.now < scenes.ve_suspended_ms:
+        return None
+    held = scenes.ve_stock[ctx.rng.randrange(len(scenes.ve_stock))]
+    return _offer(ctx, held)
+
+
+@fault("backdated-past-expiry", "R-KP-2", "R-TM-4")
+def _backdated_past_expiry(ctx: FaultInjector, fid: str) -> Attempt | None:
+    """An offer signed offline "on" its certificate's last valid day and submitted after
+    the certificate expired (R-KP-2; more than 30 days later, R-TM-4)."""
+    scenes = ctx.scenes
+    day_after = scenes.ls_expires_ms - scenes.ls_expires_ms % DAY + DAY
+    if ctx.now < day_after:
+        return None
+    held = scenes.ls_stock[ctx.rng.randrange(len(scenes.ls_stock))]
+    return _offer(ctx, held, claimed=day_after - DAY // 2)
+
+
+@fault("compromised-certificate", "R-ID-2")
+def _compromised_certificate(ctx: FaultInjector, fid: str) -> Attempt | None:
+    """A crossing under a KP certificate the ZW authority issued with its stolen key."""
+    held = ctx.scenes.zw_stock[ctx.rng.randrange(len(ctx.scenes.zw_stock))]
+    return _offer(ctx, held)
+
+
+@fault("self-certified-export", "R-KP-6")
+def _self_certified_export(ctx: FaultInjector, fid: str) -> Attempt | None:
+    """A KP authority certifying a shipment in which it is itself the exporter."""
+    m, rng, cast = ctx.mirror, ctx.rng, ctx.cast
+    pid = ctx.stock_parcel()
+    if pid is None:
+        return None
+    holder = cast.actors[m.parcels[pid].holder]
+    authority = cast.authorities[holder.country]
+    to = ctx.abroad(holder)
+    number = f"{holder.country}-{date_of(ctx.now)[:4]}-S{fid}"
+    fields = m.certificate_fields(
+        number,
+        holder,
+        to,
+        [pid],
+        expires=date_of(ctx.now + 30 * DAY),
+        value=m.parcels[pid].carats * rng.randint(50, 500),
+    )
+    fields["exporter"] = authority.name
+    return Attempt(ctx.sign("certificate.issue", fields, authority.key), (pid,))
+
+
+@fault("revoked-party-offer", "R-ID-2")
+def _revoked_party_offer(ctx: FaultInjector, fid: str) -> Attempt | None:
+    """A dealer accepting an offer its sender made before losing its licence."""
+    buyer = ctx.scenes.sl_buyer
+    if buyer is None:  # pragma: no cover - staged at setup
+        return None
+    return Attempt(ctx.sign("accept", {"transfer": ctx.scenes.sl_offer}, buyer.key), ())
+
+
+def _offer(ctx: FaultInjector, held: Held, *, claimed: int | None = None) -> Attempt:
+    fields = {
+        "to": held.importer.name,
+        "inputs": [{"parcel": held.pid, "head": held.head}],
+        "certificate": held.certificate,
+    }
+    return Attempt(ctx.sign("transfer", fields, held.holder.key, now=claimed), ())
 
 
 # ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Generator, Sequence
 
-from ledger.sim.engine import Engine, Flow
+from ledger.sim.engine import NO_LOT, Engine, Flow
 from ledger.sim.mirror import Mirror
 from ledger.sim.world import MINUTE, REVOKED, Actor, Cast, Rng, apportion, rotated_key
 
@@ -42,6 +42,7 @@ __all__ = [
     "P_REJECT",
     "P_RESORT",
     "P_SOLD",
+    "P_UNCONFIRMED",
     "YIELD_CLIP",
     "YIELD_MEAN",
     "YIELD_SD",
@@ -58,6 +59,7 @@ P_DIRECT_TO_CUTTER = 0.25  # a manufacturing sightholder buys the box itself
 HOP_WEIGHTS = (20, 35, 30, 15)  # 0, 1, 2, 3 rough-dealer hops
 P_MORE_BOXES = 0.15  # per other box of the lot: shipped with the sale box
 P_MERGE = 0.30
+P_UNCONFIRMED = 0.03  # an importing authority never confirms the receipt (R-KP-3 WARN)
 P_RESORT = 0.35
 P_REJECT = 0.02
 P_CANCEL = 0.02
@@ -104,7 +106,9 @@ class Flows:
         """Every few weeks a participant rotates its key (the old key co-signs)."""
         rng, cast = self.rng, self.cast
         people = [
-            a for a in cast.actors.values() if a.name != REVOKED and a is not cast.suspended_mine
+            a
+            for a in cast.actors.values()
+            if a.name != REVOKED and a is not cast.suspended_mine and a.name not in cast.scene
         ]
         while True:
             yield rng.days(20, 60)
@@ -149,7 +153,21 @@ class Flows:
             m.answer("cancel", sender, offer, pids, None)
             return False
         m.answer("accept", receiver, offer, pids, receiver.name)
+        if number is not None and rng.random() >= P_UNCONFIRMED:
+            # The importing authority confirms receipt to the exporting one (KPCS Annex I).
+            carats = sum(m.parcels[p].carats for p in pids)
+            authority = self.cast.authorities[receiver.country]
+            flow = self.confirm_import(authority, number, offer, carats, len(pids))
+            self.engine.spawn(NO_LOT, flow, rng.days(1, 10))
         return True
+
+    def confirm_import(
+        self, authority: Actor, number: str, shipment: bytes, carats: int, count: int
+    ) -> Flow:
+        """The importing authority's confirmation, some days after the acceptance."""
+        self.mirror.confirm(authority, number, shipment, carats, count)
+        return
+        yield  # a flow: the engine resumes it once, when it is due
 
     def ship_to_one_of(
         self,

@@ -223,6 +223,14 @@ class Mirror:
         self.report.certificates += 1
         return number
 
+    def confirm(
+        self, authority: Actor, number: str, shipment: bytes, carats: int, count: int
+    ) -> None:
+        """The importing ``authority`` confirms receipt under certificate ``number``."""
+        fields = {"number": number, "shipment": shipment, "carats": carats, "count": count}
+        self.engine.emit("certificate.confirm", fields, authority.key, time=self.engine.stamp())
+        self.report.confirmations += 1
+
     def offer(
         self,
         sender: Actor,

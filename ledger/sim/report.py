@@ -32,6 +32,7 @@ class SimReport:
     stones: int = 0
     sales: int = 0
     certificates: int = 0
+    confirmations: int = 0
     transfers: int = 0
     rotations: int = 0
     batches: int = 0
@@ -44,6 +45,8 @@ class SimReport:
     faults_unexpected: list[str] = field(default_factory=list)
     #: One line per accepted fault (kind, expected rule, entry id).
     accepted: list[str] = field(default_factory=list)
+    #: Items the staged fraud scenes leave quarantined (a stolen authority key, R-ID-2).
+    quarantined: list[str] = field(default_factory=list)
     size: int = 0
     root: bytes = b""
     first_time: int = START_MS
@@ -64,6 +67,7 @@ class SimReport:
             "stones": self.stones,
             "sales": self.sales,
             "certificates": self.certificates,
+            "confirmations": self.confirmations,
             "transfers": self.transfers,
             "key_rotations": self.rotations,
             "batches": self.batches,
@@ -76,6 +80,7 @@ class SimReport:
                 "unexpected_rule": list(self.faults_unexpected),
                 "accepted": self.faults_accepted,
                 "accepted_details": list(self.accepted),
+                "quarantined": list(self.quarantined),
             },
             "size": self.size,
             "root": self.root.hex(),
@@ -95,8 +100,9 @@ def iter_lines(report: SimReport) -> Iterator[str]:
         f"({rate:,.0f} entries/s, {r.batches} batches)"
     )
     yield (
-        f"  {r.parcels} rough parcels, {r.certificates} KP certificates, {r.transfers} transfers, "
-        f"{r.stones} polished stones, {r.sales} sales, {r.rotations} key rotations"
+        f"  {r.parcels} rough parcels, {r.certificates} KP certificates ({r.confirmations} imports "
+        f"confirmed), {r.transfers} transfers, {r.stones} polished stones, {r.sales} sales, "
+        f"{r.rotations} key rotations"
     )
     yield f"  synthetic time {date_of(r.first_time)} to {date_of(r.last_time)}"
     if r.warnings:
@@ -115,4 +121,6 @@ def iter_lines(report: SimReport) -> Iterator[str]:
         )
         for line in r.accepted[:10]:
             yield f"    accepted: {line}"
+    if r.quarantined:
+        yield (f"  quarantined by a stolen authority key (R-ID-2): {', '.join(r.quarantined)}")
     yield f"  ledger {r.path}: {r.size} records, root {r.root.hex()}"

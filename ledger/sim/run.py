@@ -19,6 +19,7 @@ from ledger.sim.faults import DEFAULT_FAULT_KINDS, FAULT_KINDS, FaultInjector
 from ledger.sim.flows import Flows
 from ledger.sim.mirror import Mirror
 from ledger.sim.report import SimReport
+from ledger.sim.scenes import stage
 from ledger.sim.world import DAY, MINUTE, ORIGIN, START_MS, Cast, Rng
 from ledger.storage.store import Store
 
@@ -91,11 +92,15 @@ def _run(
     for entry_type, fields, key in cast.registrations():
         engine.emit(entry_type, fields, key, time=engine.stamp(MINUTE))
     engine.flush()
+    scenes = stage(engine, cast)
+    report.quarantined = list(scenes.quarantined)
     mirror = Mirror(engine, cast)
     # Simulation randomness, not cryptography: it must be reproducible from the seed.
     flows = Flows(engine, mirror, cast, Rng(seed), seed=seed, lots=report.lots)
     # A separate stream for faults: the valid traffic is the same at every fault rate.
-    injector = FaultInjector(engine, mirror, cast, Rng(f"{seed}/faults"), rate=faults, kinds=kinds)
+    injector = FaultInjector(
+        engine, mirror, cast, Rng(f"{seed}/faults"), rate=faults, kinds=kinds, scenes=scenes
+    )
     engine.run([flows.production(), flows.rotations()], delay=DAY, after_step=injector.step)
     report.size = ledger.size()
     report.root = ledger.store.root(report.size)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.core.keys import PrivateKey
+from ledger.core.rules import date_of
 
 __all__ = [
     "COUNTRY_WEIGHTS",
@@ -36,11 +37,14 @@ __all__ = [
     "PARTICIPANTS",
     "RETAILERS",
     "REVOKED",
+    "SCENE_ACTORS",
+    "SCENE_COUNTRIES",
     "SECOND",
     "START_MS",
     "SUSPENDED",
     "SUSPENDED_MINE",
     "TRADERS",
+    "VE_SUSPENDED_DAYS",
     "Actor",
     "Bag",
     "Cast",
@@ -103,6 +107,19 @@ MINES: dict[str, tuple[tuple[str, str, float], ...]] = {
 COUNTRY_WEIGHTS = {"RU": 34, "BW": 22, "CA": 13, "AO": 11, "ZA": 12, "NA": 8}
 SUSPENDED_MINE = ("Carnot Alluvial Mine", "Carnot river gravels", 0.6)
 
+#: The KP-scheme fraud scenes staged at setup (``ledger/sim/scenes.py``): their countries
+#: (each with an authority) and participants, none of whom takes part in the simulated
+#: trade. VE is suspended from ``VE_SUSPENDED_DAYS`` after the start.
+SCENE_COUNTRIES = ("VE", "LS", "ZW", "SL")
+SCENE_ACTORS: tuple[tuple[str, str, str], ...] = (
+    ("Guaniamo Mine", "mine", "VE"),
+    ("Letseng Mine", "mine", "LS"),
+    ("Marange Fields", "mine", "ZW"),
+    ("Kono Artisanal Mine", "mine", "SL"),
+    ("Freetown Rough Traders", "trader", "SL"),
+)
+VE_SUSPENDED_DAYS = 31
+
 TRADERS: dict[str, tuple[str, ...]] = {
     "BE": ("Antwerp Rough Dealers", "Hoveniersstraat Trading", "Schupstraat Diamonds"),
     "AE": ("Dubai Rough Exchange", "Almas Tower Traders"),
@@ -161,6 +178,8 @@ class Cast:
     #: Producing countries and their share of lots (for ``random.choices``).
     producing: list[str]
     country_weights: list[int]
+    #: The participants of the fraud scenes by name, authorities included.
+    scene: dict[str, Actor]
 
     @classmethod
     def build(cls, seed: int) -> Cast:
@@ -194,6 +213,16 @@ class Cast:
         graders = [add(n, "grader", "US", f"USG{i + 1}") for i, n in enumerate(GRADERS)]
         retailers = [add(n, "retailer", "US", f"USR{i + 1}") for i, n in enumerate(RETAILERS)]
         revoked = add(REVOKED, "trader", "BE", "BEX")
+        scene = {
+            **{
+                f"{cc} KP Authority": add(f"{cc} KP Authority", "authority", cc, f"KP{cc}")
+                for cc in SCENE_COUNTRIES
+            },
+            **{
+                name: add(name, role, cc, f"{cc}S{i + 1}")
+                for i, (name, role, cc) in enumerate(SCENE_ACTORS)
+            },
+        }
         return cls(
             operator=derive_key(seed, OPERATOR),
             actors=actors,
@@ -207,6 +236,7 @@ class Cast:
             revoked=revoked,
             producing=list(COUNTRY_WEIGHTS),
             country_weights=list(COUNTRY_WEIGHTS.values()),
+            scene=scene,
         )
 
     def registrations(self) -> Iterator[tuple[str, dict[str, Any], PrivateKey]]:
@@ -220,6 +250,11 @@ class Cast:
         cf, since = SUSPENDED
         for status, start in (("participant", "2003-01-01"), ("suspended", since)):
             yield "kp-status.set", {"country": cf, "status": status, "from": start}, op
+        for cc in SCENE_COUNTRIES:
+            fields = {"country": cc, "status": "participant", "from": "2003-01-01"}
+            yield "kp-status.set", fields, op
+        ve_suspended = date_of(START_MS + VE_SUSPENDED_DAYS * DAY)
+        yield "kp-status.set", {"country": "VE", "status": "suspended", "from": ve_suspended}, op
         for a in self.actors.values():
             fields = {"name": a.name, "pub": a.key.public, "roles": [a.role], "country": a.country}
             yield "participant.add", fields, op

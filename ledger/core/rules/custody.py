@@ -89,10 +89,6 @@ def accept(a: Act) -> None:
     offer = _pending(a)
     if offer["to"] != a.signer.name:
         raise fail("R-CU-2", f"only {offer['to']!r} can accept this transfer")
-    # Judged at the append time too: a back-dated claimed time must not revive an expired
-    # offer.
-    if max(a.time, a.now) > offer["time"] + OFFER_TTL_MS:
-        raise fail("R-TM-3", "the offer expired (30 days) before it was accepted")
     sender = a.state.party(offer["from"])
     if sender is not None and sender["revoked"] is not None:
         raise fail(
@@ -100,6 +96,10 @@ def accept(a: Act) -> None:
             f"the offer is from {offer['from']!r}, revoked at record {sender['revoked']}: it "
             "can no longer be accepted",
         )
+    # Judged at the append time too: a back-dated claimed time must not revive an expired
+    # offer.
+    if max(a.time, a.now) > offer["time"] + OFFER_TTL_MS:
+        raise fail("R-TM-3", "the offer expired (30 days) before it was accepted")
     crossing = offer.get("cross")
     if crossing is not None:
         require_crossing_standing(a, crossing)

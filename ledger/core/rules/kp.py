@@ -157,6 +157,7 @@ def check_certificate(a: Act, number: str, receiver: Party, parcels: Sequence[Pa
         raise fail("R-KP-2", f"no KP certificate {number!r} was issued on this ledger")
     if cert["used"] is not None:
         raise fail("R-KP-2", f"KP certificate {number!r} was already used for another shipment")
+    require_authority_in_force(state, cert, "offered after the revocation")
     if cert["exporter"] != sender.name or cert["importer"] != receiver["name"]:
         raise fail(
             "R-KP-2",
@@ -179,7 +180,6 @@ def check_certificate(a: Act, number: str, receiver: Party, parcels: Sequence[Pa
                 f"KP certificate {number!r} is valid {cert['issued']} to {cert['expires']}, "
                 f"not on {day}",
             )
-    require_authority_in_force(state, cert, "offered after the revocation")
     cert = cert.copy()
     cert["used"] = a.entry.id
     state.put_cert(cert)
