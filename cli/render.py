@@ -170,6 +170,10 @@ def format_report(r: lg.BundleReport) -> str:
             lines.append(f"  {v.describe()}")
     if r.ok:
         lines.append("VERDICT: VALID - the proof verifies and the policy holds.")
+    elif r.quarantine:
+        lines.append("VERDICT: QUARANTINED - the proof verifies, but:")
+        for f in r.policy_failures:
+            lines.append(f"  - {f.rule}: {f.message}")
     else:
         lines.append("VERDICT: REJECTED BY POLICY - the proof verifies, but:")
         for f in r.policy_failures:

@@ -36,6 +36,7 @@ AUTHORITIES = {
     "AE": "AE KP Office",
     "IN": "IN KP Authority",
     "US": "US KP Authority",
+    "VE": "VE KP Authority",
 }
 PARTIES = [
     ("jwaneng", "Jwaneng Mine", "mine", "BW"),
@@ -47,7 +48,17 @@ PARTIES = [
     ("mumbai", "Mumbai Traders", "trader", "IN"),
     ("lab", "NY Gem Lab", "grader", "US"),
     ("retail", "Fifth Avenue Jewels", "retailer", "US"),
+    ("guaniamo", "Guaniamo Mine", "mine", "VE"),
 ]
+#: Who confirms the import under each certificate of the story (the importing authority).
+CONFIRMS = {
+    "BW-2026-000117": "kp-be",
+    "CA-2026-004410": "kp-be",
+    "RU-2026-031877": "kp-ae",
+    "BE-2026-118020": "kp-ae",
+    "BE-2026-118044": "kp-in",
+    "AE-2026-552301": "kp-in",
+}
 
 
 class Story:
@@ -281,6 +292,8 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
             "62080",
         ),
     ]
+    s.say("Each importing authority confirms receipt to the exporting one (KPCS Annex I).")
+    first = True
     for auth, number, parcel, sender, exporter, importer, receiver, value in shipments:
         s.run(
             "certificate",
@@ -313,6 +326,8 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
             "--warranty",
         )
         s.run("accept", "--key", s.key(receiver), tid[:12])
+        s.run("certificate", "confirm", number, "--key", s.key(CONFIRMS[number]), show=first)
+        first = False
 
     s.heading("6. Sorting in Antwerp: splits with mass balance")
     s.run(
@@ -370,6 +385,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         "--warranty",
     )
     s.run("accept", "--key", s.key("dubai"), tid[:12])
+    s.run("certificate", "confirm", "BE-2026-118020", "--key", s.key("kp-ae"), show=False)
     s.run(
         "merge",
         "--key",
@@ -417,6 +433,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
             "--warranty",
         )
         s.run("accept", "--key", s.key("surat"), tid[:12])
+        s.run("certificate", "confirm", number, "--key", s.key(CONFIRMS[number]), show=False)
 
     s.heading("9. Cutting: rough becomes polished stones (yields about 40-50%)")
     s.run(
@@ -558,10 +575,110 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         expect_fail=True,
     )
 
-    s.heading("12. A verifier replays the whole chain")
+    s.heading("12. The Kimberley Process at work: suspensions, bounded and honest certificates")
+    s.say("a) Guaniamo (Venezuela) mines a parcel and its authority certifies the export...")
+    s.run(
+        "origin",
+        "--key",
+        s.key("guaniamo"),
+        "--parcel",
+        "GUA-2026-0001",
+        "--carats",
+        "210.00",
+        "--stones",
+        "700",
+        "--mine",
+        "Guaniamo alluvial",
+    )
+    s.run(
+        "certificate",
+        "issue",
+        "--key",
+        s.key("kp-ve"),
+        "--number",
+        "VE-2026-000031",
+        "--parcels",
+        "GUA-2026-0001",
+        "--exporter",
+        "Guaniamo Mine",
+        "--importer",
+        "Antwerp Rough",
+        "--value-usd",
+        "19950",
+        "--expires",
+        expires,
+    )
+    s.say("... then the KP suspends Venezuela, from today. The older certificate does not help:")
+    s.run(
+        "kp-status",
+        "set",
+        "--key",
+        s.key("operator"),
+        "--country",
+        "VE",
+        "--status",
+        "suspended",
+        "--from",
+        dt.date.today().isoformat(),
+    )
+    s.run(
+        "transfer",
+        "--key",
+        s.key("guaniamo"),
+        "--parcels",
+        "GUA-2026-0001",
+        "--to",
+        "Antwerp Rough",
+        "--certificate",
+        "VE-2026-000031",
+        expect_fail=True,
+    )
+    s.say("b) A certificate valid for a year, longer than the ledger allows (60 days here):")
+    s.run("param", "list")
+    s.run(
+        "certificate",
+        "issue",
+        "--key",
+        s.key("kp-be"),
+        "--number",
+        "BE-2026-118099",
+        "--parcels",
+        "ANT-JW-B",
+        "--exporter",
+        "Antwerp Rough",
+        "--importer",
+        "Dubai Hub",
+        "--value-usd",
+        "90000",
+        "--expires",
+        (dt.date.today() + dt.timedelta(days=365)).isoformat(),
+        expect_fail=True,
+    )
+    s.say("c) An authority certifying an export it makes itself:")
+    s.run(
+        "certificate",
+        "issue",
+        "--key",
+        s.key("kp-be"),
+        "--number",
+        "BE-2026-118100",
+        "--parcels",
+        "ANT-JW-B",
+        "--exporter",
+        "BE Diamond Office",
+        "--importer",
+        "Dubai Hub",
+        "--value-usd",
+        "90000",
+        "--expires",
+        expires,
+        expect_fail=True,
+    )
+
+    s.heading("13. A verifier replays the whole chain")
     s.run("verify")
 
-    s.heading("13. The operator publishes a signed checkpoint; the retailer makes proofs")
+    s.heading("14. The operator publishes a signed checkpoint; the retailer makes proofs")
     s.run("checkpoint", "--key", s.key("operator"))
     vkey = s.run("key", "vkey", s.pub("operator"), "--name", ORIGIN)
     (path / "operator.vkey").write_text(vkey + "\n")
@@ -569,7 +686,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     s.run("prove", "ST-0001", "-o", str(path / "ST-0001.kpproof"), "--key", s.key("operator"))
     s.run("prove", "ST-0002", "-o", str(path / "ST-0002.kpproof"), "--key", s.key("operator"))
 
-    s.heading("14. A buyer verifies offline with only the operator's verifier key")
+    s.heading("15. A buyer verifies offline with only the operator's verifier key")
     s.run(
         "verify-proof",
         str(path / "ST-0001.kpproof"),
@@ -604,6 +721,82 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         "RU",
         expect_fail=True,
     )
+
+    s.heading("16. A stolen key, found after the fact")
+    s.say("Someone copied Antwerp Rough's key. With it they split a parcel and ship part of it")
+    s.say("to Dubai. Days later the theft is found: the operator revokes the key as compromised")
+    s.say("since the theft. What it signed from then on is void, and so is every descendant:")
+    time.sleep(1.1)  # the theft happens after every legitimate entry of Antwerp's
+    stolen = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    s.run(
+        "split",
+        "--key",
+        s.key("antwerp"),
+        "--parcel",
+        "ANT-JW-B",
+        "--into",
+        "ANT-JW-B1:400.00,ANT-JW-B2:449.50",
+    )
+    s.run(
+        "certificate",
+        "issue",
+        "--key",
+        s.key("kp-be"),
+        "--number",
+        "BE-2026-118101",
+        "--parcels",
+        "ANT-JW-B1",
+        "--exporter",
+        "Antwerp Rough",
+        "--importer",
+        "Dubai Hub",
+        "--value-usd",
+        "42000",
+        "--expires",
+        expires,
+        show=False,
+    )
+    tid = s.run(
+        "transfer",
+        "--key",
+        s.key("antwerp"),
+        "--parcels",
+        "ANT-JW-B1",
+        "--to",
+        "Dubai Hub",
+        "--certificate",
+        "BE-2026-118101",
+    )
+    s.run("accept", "--key", s.key("dubai"), tid[:12])
+    s.run(
+        "participant",
+        "revoke",
+        "--key",
+        s.key("operator"),
+        "Antwerp Rough",
+        "--reason",
+        "signing key copied",
+        "--compromised-since",
+        stolen,
+    )
+    s.run("verify")
+    s.run("trace", "ANT-JW-B1")
+    s.say("A proof of the stolen goods fails for every buyer, whatever their policy:")
+    s.run("checkpoint", "--key", s.key("operator"), show=False)
+    for item in ("ANT-JW-B1", "ST-0001"):
+        bundle = str(path / f"{item}-after-theft.kpproof")
+        s.run("prove", item, "-o", bundle, "--key", s.key("operator"), show=False)
+        if item == "ST-0001":
+            s.say("ST-0001 went through Antwerp before the theft: its proof still verifies.")
+        s.run(
+            "--quiet" if item == "ST-0001" else "--json",
+            "verify-proof",
+            bundle,
+            "--trust",
+            str(path / "operator.vkey"),
+            expect_fail=item != "ST-0001",
+            show=item == "ST-0001",
+        )
 
     elapsed = time.monotonic() - started
     s.heading("Done")
