@@ -20,7 +20,18 @@ from typing import Any
 import click
 
 import ledger as lg
-from cli.commands import custody, demo, keys, node, proofs, queries, registry, report, simulate
+from cli.commands import (
+    compliance,
+    custody,
+    demo,
+    keys,
+    node,
+    proofs,
+    queries,
+    registry,
+    report,
+    simulate,
+)
 from cli.context import Ctx
 
 EXIT_INVALID = 1
@@ -92,6 +103,7 @@ for _command in (
     *keys.COMMANDS,
     *registry.COMMANDS,
     *custody.COMMANDS,
+    *compliance.COMMANDS,
     *queries.COMMANDS,
     *proofs.COMMANDS,
     *node.COMMANDS,

@@ -174,6 +174,29 @@ def read_text(path: str, what: str) -> str:
         raise lg.UsageError(f"{what}: cannot read {path}: {exc.strerror}") from exc
 
 
+def load_policy(value: str | None) -> lg.Policy | None:
+    """``--policy``: a policy file, or the name of a jurisdiction rule pack (``eu-russia``,
+    ``us-russia``) when no file of that name exists."""
+    if value is None:
+        return None
+    if value in lg.PACKS and not os.path.exists(value):
+        return lg.named_policy(value)
+    return lg.parse_policy(read_text(value, "--policy"))
+
+
+def policy_option(f: F) -> F:
+    """``--policy`` and ``--as-of`` of the commands that judge an item."""
+    f = click.option(
+        "--as-of",
+        help="Judge the policy on this date (YYYY-MM-DD; default: today).",
+    )(f)
+    return click.option(
+        "--policy",
+        "policy_file",
+        help="Policy file, or a rule pack: eu-russia, us-russia.",
+    )(f)
+
+
 # ---------------------------------------------------------------------------
 # Entry-producing commands: shared options and the one place that appends
 

@@ -72,6 +72,8 @@ def parcel_json(p: dict[str, Any]) -> dict[str, Any]:
         "composition_ppm": p["comp"],
         "composition": lg.format_composition(p["comp"]),
         "may_contain": p["may"],
+        "nature": "laboratory-grown" if p.get("grown") else "natural",
+        "custody_path": p.get("path", {}),
         "head": p["head"].hex(),
     }
 
@@ -115,7 +117,30 @@ def report_to_json(r: lg.BundleReport) -> dict[str, Any]:
         "certificates": r.certificates,
         "warnings": [{"index": i, "rule": rule, "message": m} for i, rule, m in r.warnings],
         "cosigners": r.cosigners,
+        "nature": "laboratory-grown" if r.grown else "natural",
+        "custody_path": r.path,
+        "unwarranted": r.unwarranted,
+        "judged_on": r.as_of,
+        "time_evidence": [
+            {"size": t.size, "witness": t.witness, "timestamp": t.timestamp}
+            for t in r.time_evidence
+        ],
+        "grandfathered": r.grandfathered,
     }
+
+
+def nature(grown: bool) -> str:
+    return "LABORATORY-GROWN (synthetic)" if grown else "natural (mined)"
+
+
+def custody_path(path: dict[str, list[str]]) -> str:
+    """Countries the goods (or an ancestor's) were held in or exported from, with dates."""
+    if not path:
+        return "none recorded"
+    return ", ".join(
+        f"{cc} {span[0]}" + (f" to {span[1]}" if span[1] != span[0] else "")
+        for cc, span in sorted(path.items(), key=lambda kv: (kv[1][0], kv[0]))
+    )
 
 
 def format_report(r: lg.BundleReport) -> str:
@@ -149,12 +174,24 @@ def format_report(r: lg.BundleReport) -> str:
     lines.append("")
     lines.append(f"Origin composition: {lg.format_composition(r.composition)}")
     lines.append(f"May contain diamonds from: {', '.join(r.may_contain)}")
+    lines.append(f"Nature: {nature(r.grown)}")
+    lines.append(f"Custody path (held in or exported from): {custody_path(r.path)}")
+    if r.unwarranted:
+        lines.append("Warranties: some B2B transfer of the ancestry carried no SoW statement")
     if r.yield_permille is not None:
         lines.append(f"Cutting yield: {r.yield_permille / 10:.1f}%")
     if r.report:
         lines.append(f"Grading report: {r.report}")
     if r.cosigners:
         lines.append("Witnessed by: " + ", ".join(sorted(r.cosigners)))
+    for t in r.time_evidence:
+        lines.append(
+            f"Time evidence: {t.witness} cosigned the log at {t.size} records by "
+            f"{format_time(t.timestamp * 1000)}"
+        )
+    if r.grandfathered:
+        lines.append(f"Grandfathered (R-SA-3): {r.grandfathered}")
+    lines.append(f"Policy judged on: {r.as_of}")
     lines.append("")
     if r.warnings:
         lines.append("Warnings:")

@@ -37,7 +37,7 @@ from ledger.core.note import (
     parse_vkey,
 )
 from ledger.core.note import add_signature as add_note_signature
-from ledger.core.policy import Policy, parse_policy
+from ledger.core.policy import Policy, named_policy, parse_policy
 from ledger.core.proofs import (
     MAX_BUNDLE_SIZE,
     Bundle,
@@ -54,6 +54,7 @@ from ledger.core.rules import (
     format_composition,
     void_to_json,
 )
+from ledger.core.sanctions import PACKS
 from ledger.errors import (
     ChainError,
     EncodingError,
@@ -117,6 +118,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_BUNDLE_SIZE",
+    "PACKS",
     "PARAMETERS",
     "ROLES",
     "SIG_TYPE_COSIGNATURE_V1",
@@ -166,6 +168,7 @@ __all__ = [
     "latest_failure",
     "load_private",
     "load_public",
+    "named_policy",
     "open_checkpoint",
     "parse_checkpoint",
     "parse_note",

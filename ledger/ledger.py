@@ -186,6 +186,56 @@ class Ledger(Signing):
             for name, spec in sorted(rules.PARAMETERS.items())
         ]
 
+    def warranties(self, name: str, start: str, end: str) -> dict[str, Any]:
+        """The System of Warranties reconciliation of participant ``name`` (R-SW-1/2): the
+        warranties it received and issued on accepted transfers appended from ``start`` to
+        ``end`` (dates, inclusive), the goods it produced, and what it issued beyond what it
+        received and produced."""
+        who = self.party(name)["name"]
+        t0 = rules.date_start_ms(start)
+        t1 = rules.date_start_ms(end) + rules.DAY_MS
+        received: list[dict[str, Any]] = []
+        issued: list[dict[str, Any]] = []
+        produced = 0
+        for record in self.store.records_of_types(("transfer", "origin", "grow"), t0, t1):
+            entry = record.entry()
+            f = entry.fields
+            signer = self.signer_name(entry.body.signer)
+            if entry.type in ("origin", "grow"):
+                produced += f["carats"] if signer == who else 0
+                continue
+            offer = self.store.state_value("transfer", entry.id.hex()) or {}
+            if offer.get("status") != "accepted" or who not in (signer, f["to"]):
+                continue
+            carats = sum(self.parcel(i["parcel"])["carats"] for i in f["inputs"])
+            row = {
+                "index": record.index,
+                "entry": entry.id.hex(),
+                "day": rules.date_of(record.time),
+                "from": signer,
+                "to": f["to"],
+                "parcels": [i["parcel"] for i in f["inputs"]],
+                "carats": carats,
+                "warranty": f.get("warranty"),
+                "wdc": f.get("wdc"),
+            }
+            (issued if signer == who else received).append(row)
+        warranted_in = sum(r["carats"] for r in received if r["warranty"])
+        warranted_out = sum(r["carats"] for r in issued if r["warranty"])
+        return {
+            "participant": who,
+            "from": start,
+            "to": end,
+            "received": received,
+            "issued": issued,
+            "produced": produced,
+            "warranted_in": warranted_in,
+            "warranted_out": warranted_out,
+            "unbacked": max(0, warranted_out - warranted_in - produced),
+            "without_warranty_in": [r["entry"] for r in received if not r["warranty"]],
+            "without_warranty_out": [r["entry"] for r in issued if not r["warranty"]],
+        }
+
     def resolve_entry(self, text: str) -> bytes:
         """An entry id from its hex or a unique hex prefix (at least 8 digits)."""
         t = entry_prefix(text)
@@ -279,7 +329,7 @@ class Ledger(Signing):
                 certs.append(shown)
                 if "id" in cert:
                     issues.append(self.entry(cert["id"]))
-            if step.type == "origin":
+            if step.type in ("origin", "grow"):
                 parcel, points = step.outputs[0]
                 origins.append(
                     {
@@ -288,6 +338,7 @@ class Ledger(Signing):
                         "country": step.country,
                         "carats": points,
                         "by": step.actor,
+                        "grown": step.type == "grow",
                     }
                 )
         void = rules.quarantine([*pairs, *issues], self._key)
@@ -409,6 +460,7 @@ class Ledger(Signing):
             if key.kid != self.operator:
                 raise ProofError("only the operator key attests an item's latest state")
             attestation = proofs.attest(self.origin, size, pid, item["head"], key.seed)
+        journey = self.trace(pid).steps
         bundle = proofs.make_bundle(
             self.origin,
             pid,
@@ -417,6 +469,7 @@ class Ledger(Signing):
             list(unique.values()),
             self.store.hash_reader(size),
             attestation,
+            proofs.evidence_for(journey, self.store.checkpoints(), size),
         )
         return bundle.encode()
 

@@ -419,12 +419,13 @@ class World:
         parcels: Sequence[str],
         *,
         certificate: str | None = None,
-        warranty: str | None = None,
+        warranty: str | None = "2021",
         price_usd_cents: int | None = None,
         refs: Sequence[Mapping[str, Any]] | None = None,
         time: int | None = None,
     ) -> Appended:
-        """Offer ``parcels`` to ``receiver`` (their current heads unless ``refs`` is given)."""
+        """Offer ``parcels`` to ``receiver`` (their current heads unless ``refs`` is given),
+        with the 2021 System of Warranties statement unless ``warranty`` says otherwise."""
         fields: dict[str, Any] = {
             "to": receiver,
             "inputs": list(refs) if refs is not None else [self.ref(p) for p in parcels],
@@ -463,12 +464,16 @@ class World:
         receiver: str,
         parcels: Sequence[str],
         *,
-        warranty: str | None = None,
+        warranty: str | None = "2021",
     ) -> Appended:
         """Move parcels to ``receiver`` in full: certificate when rough crosses a border,
         offer, acceptance. Returns the acceptance."""
         certificate = None
-        rough = any(self.parcel(p)["kind"] != "polished" for p in parcels)
+        # Natural rough crosses under a KP certificate; grown goods are outside the KP.
+        rough = any(
+            self.parcel(p)["kind"] != "polished" and not self.parcel(p).get("grown")
+            for p in parcels
+        )
         if rough and self.country(sender) != self.country(receiver):
             cert = self.certify(sender, receiver, parcels)
             certificate = cert.entry.fields["number"]

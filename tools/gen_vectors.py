@@ -59,6 +59,8 @@ SEEDS = {
     "surat": bytes([6]) * 32,
     "lab": bytes([7]) * 32,
     "be-authority": bytes([8]) * 32,
+    "lab-grown": bytes([9]) * 32,
+    "eu-list": bytes([10]) * 32,
 }
 NAMES = {
     "operator": "KP Ledger Operator",
@@ -68,6 +70,8 @@ NAMES = {
     "surat": "Surat Cutting Works",
     "lab": "Gemological Lab",
     "be-authority": "Belgian KP Authority",
+    "lab-grown": "Surat CVD Growers",
+    "eu-list": "EU Consolidated List",
 }
 
 
@@ -174,6 +178,7 @@ def _steps(ids: dict[str, bytes]) -> list[tuple[str, list[str], Callable[[], dic
                 "certificate": "BW0012345",
                 "price": {"amount": 125_000_000, "currency": "USD"},
                 "warranty": "2021",
+                "wdc": "WDC-BW-0042",
             },
         ),
         ("accept", ["antwerp"], lambda: {"transfer": ids["transfer"]}),
@@ -247,6 +252,31 @@ def _steps(ids: dict[str, bytes]) -> list[tuple[str, list[str], Callable[[], dic
                 "carats": 124_995,
                 "count": 1,
             },
+        ),
+        (
+            "grow",
+            ["lab-grown"],
+            lambda: {
+                "parcel": "IN-LG-2024-0001",
+                "carats": 30_000,
+                "stones": 900,
+                "facility": "CVD hall 2, Surat",
+            },
+        ),
+        (
+            "sanction.designate",
+            ["eu-list"],
+            lambda: {
+                "list": "EU-CONSOLIDATED",
+                "party": NAMES["antwerp"],
+                "from": "2024-06-01",
+                "reason": "Reg. 269/2014 Annex I",
+            },
+        ),
+        (
+            "sanction.delist",
+            ["eu-list"],
+            lambda: {"list": "EU-CONSOLIDATED", "party": NAMES["antwerp"], "from": "2024-07-01"},
         ),
     ]
 

@@ -149,6 +149,13 @@ def certificate_confirm(
 @click.option("--certificate", "number", help="KP certificate number (rough across a border).")
 @click.option("--price", nargs=2, metavar="AMOUNT CUR", help="Price, e.g. --price 1250.00 USD.")
 @click.option("--warranty", is_flag=True, help="Attach the System of Warranties statement (2021).")
+@click.option(
+    "--legacy-warranty",
+    is_flag=True,
+    help="Attach the 2002 statement instead (accepted until 2024-09-30 for rough, "
+    "2026-09-30 for other goods).",
+)
+@click.option("--wdc", metavar="ID", help="The seller's WDC System of Warranties registration id.")
 @pass_ctx
 def transfer(
     ctx: Ctx,
@@ -160,13 +167,15 @@ def transfer(
     number: str | None,
     price: tuple[str, str] | None,
     warranty: bool,
+    legacy_warranty: bool,
+    wdc: str | None,
 ) -> None:
     """Offer parcels to a receiver; they stay locked until accepted, rejected or cancelled.
 
     \b
     Example:
       kpledger transfer --key jwaneng.key --parcels JW-1 --to "Antwerp Rough" \\
-          --certificate BW-2026-0001 --price 1640000 USD --warranty
+          --certificate BW-2026-0001 --price 1640000 USD --warranty --wdc WDC-BW-0042
     """
     led = ctx.ledger()
     fields: dict[str, Any] = {
@@ -177,8 +186,14 @@ def transfer(
         fields["certificate"] = number
     if price:
         fields["price"] = parse.money(price[0], price[1])
-    if warranty:
-        fields["warranty"] = "2021"
+    if warranty and legacy_warranty:
+        fail_usage("--warranty and --legacy-warranty exclude each other")
+    if warranty or legacy_warranty:
+        fields["warranty"] = "2021" if warranty else "2002"
+    if wdc:
+        if not (warranty or legacy_warranty):
+            fail_usage("--wdc names the registration of a warranty: add --warranty")
+        fields["wdc"] = wdc
     emit(ctx, [sign(ctx, key_file, "transfer", fields)], out, checkpoint_key)
 
 

@@ -16,7 +16,16 @@ import click
 
 import ledger as lg
 from cli import parse
-from cli.context import Ctx, fail_usage, load_key, pass_ctx, read_text
+from cli.context import (
+    Ctx,
+    fail_usage,
+    load_key,
+    load_policy,
+    now_ms,
+    pass_ctx,
+    policy_option,
+    read_text,
+)
 from cli.context import trust as trusted
 from cli.render import b64, echo_json, format_report, report_to_json
 
@@ -162,7 +171,7 @@ def prove(ctx: Ctx, item: str, output: str, key_file: str | None) -> None:
 @click.command("verify-proof")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--trust", required=True, help="Operator verifier key (vkey) or a file with it.")
-@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Policy file.")
+@policy_option
 @click.option("--deny-origin", help="Comma-separated countries the item must not contain.")
 @click.option(
     "--latest",
@@ -180,6 +189,7 @@ def verify_proof(
     file: str,
     trust: str,
     policy_file: str | None,
+    as_of: str | None,
     deny_origin: str | None,
     latest: bool,
     require_latest: bool,
@@ -194,15 +204,22 @@ def verify_proof(
     \b
     Example:
       kpledger verify-proof ST-001.kpproof --trust operator.vkey --deny-origin RU
+      kpledger verify-proof ST-001.kpproof --trust operator.vkey --policy eu-russia
       kpledger --ledger https://kp.example.org verify-proof ST-001.kpproof \\
           --trust operator.vkey --latest
     """
     verifier = trusted(trust)
-    pol = lg.parse_policy(read_text(policy_file, "--policy")) if policy_file else None
+    pol = load_policy(policy_file)
     deny = parse.countries(deny_origin, "--deny-origin") if deny_origin else []
+    day = parse.date(as_of, "--as-of") if as_of else lg.date_of(now_ms())
     data = parse.read_limited(file, lg.MAX_BUNDLE_SIZE, "FILE")
     report = lg.inspect_bundle(
-        data, verifier, buyer_policy=pol, deny_origins=deny, require_latest=require_latest
+        data,
+        verifier,
+        buyer_policy=pol,
+        deny_origins=deny,
+        require_latest=require_latest,
+        as_of=day,
     )
     if latest:
         stale = lg.latest_failure(ctx.ledger(), report)

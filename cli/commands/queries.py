@@ -14,7 +14,16 @@ import click
 
 import ledger as lg
 from cli.context import Ctx, pass_ctx
-from cli.render import b64, echo_json, format_entry, format_time, parcel_json, parcel_line
+from cli.render import (
+    b64,
+    custody_path,
+    echo_json,
+    format_entry,
+    format_time,
+    nature,
+    parcel_json,
+    parcel_line,
+)
 
 
 @click.command("log")
@@ -130,6 +139,8 @@ def trace(ctx: Ctx, item: str) -> None:
                 "origins": t.origins,
                 "certificates": t.certificates,
                 "quarantine": [lg.void_to_json(v) for v in t.quarantine],
+                "nature": "laboratory-grown" if t.item.get("grown") else "natural",
+                "custody_path": t.item.get("path", {}),
                 "entries": [
                     {
                         "index": s.index,
@@ -147,6 +158,8 @@ def trace(ctx: Ctx, item: str) -> None:
     click.echo(parcel_line(t.item))
     click.echo(f"composition: {comp}")
     click.echo(f"may contain: {', '.join(t.item['may'])}")
+    click.echo(f"nature: {nature(bool(t.item.get('grown')))}")
+    click.echo(f"custody path: {custody_path(t.item.get('path', {}))}")
     click.echo("origins:")
     for o in t.origins:
         click.echo(f"  {o['parcel']}: {o['mine']} ({o['country']}), {o['carats'] / 100:.2f} ct")

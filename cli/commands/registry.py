@@ -25,7 +25,7 @@ from cli.context import (
     pass_ctx,
     sign,
 )
-from cli.render import echo_json
+from cli.render import echo_json, format_time
 
 
 @click.command()
@@ -170,10 +170,28 @@ def participant_rotate(
     )
 
 
+def _party_json(p: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": p["name"],
+        "roles": p["roles"],
+        "country": p["country"],
+        "key_id": p["kid"].hex(),
+        "revoked_at": p["revoked"],
+        "compromised_since": p.get("compromised"),
+        "designations": {k: [list(x) for x in v] for k, v in sorted(p.get("lists", {}).items())},
+        "entries": [e.hex() for e in p["entries"]],
+    }
+
+
+def _listed_now(p: dict[str, Any]) -> list[str]:
+    """The lists a participant is designated on by its latest period."""
+    return sorted(k for k, periods in p.get("lists", {}).items() if periods[-1][1] == "listed")
+
+
 @participant.command("list")
 @pass_ctx
 def participant_list(ctx: Ctx) -> None:
-    """List participants with roles, country and key id.
+    """List participants with roles, country, key id, revocation and designations.
 
     \b
     Example:
@@ -181,25 +199,50 @@ def participant_list(ctx: Ctx) -> None:
     """
     parties = ctx.ledger().participants()
     if ctx.json:
-        echo_json(
-            [
-                {
-                    "name": p["name"],
-                    "roles": p["roles"],
-                    "country": p["country"],
-                    "key_id": p["kid"].hex(),
-                    "revoked_at": p["revoked"],
-                }
-                for p in parties
-            ]
-        )
+        echo_json([_party_json(p) for p in parties])
         return
     for p in parties:
         state = f"  REVOKED at record {p['revoked']}" if p["revoked"] is not None else ""
+        listed = _listed_now(p)
+        if listed:
+            state += f"  DESIGNATED on {', '.join(listed)}"
         click.echo(
             f"{p['name']:<24} {p['country']:<3} {','.join(p['roles']):<20} "
             f"{p['kid'].hex()[:16]}{state}"
         )
+
+
+@participant.command("show")
+@click.argument("name")
+@pass_ctx
+def participant_show(ctx: Ctx, name: str) -> None:
+    """Show one participant: key, roles, revocation, sanctions designations, registry entries.
+
+    \b
+    Example:
+      kpledger participant show "Antwerp Rough"
+    """
+    p = ctx.ledger().party(name)
+    if ctx.json:
+        echo_json(_party_json(p))
+        return
+    click.echo(f"name         {p['name']}")
+    click.echo(f"country      {p['country']}")
+    click.echo(f"roles        {', '.join(p['roles'])}")
+    click.echo(f"key id       {p['kid'].hex()}")
+    if p["revoked"] is not None:
+        click.echo(f"revoked      at record {p['revoked']}")
+    if p.get("compromised") is not None:
+        click.echo(f"compromised  since {format_time(p['compromised'])} (later entries void)")
+    lists = p.get("lists", {})
+    if not lists:
+        click.echo("designations none")
+    for list_id, periods in sorted(lists.items()):
+        history = ", ".join(f"{status} from {day}" for day, status in periods)
+        click.echo(f"designation  {list_id}: {history}")
+    click.echo(
+        f"entries      {len(p['entries'])} registry entr{'y' if len(p['entries']) == 1 else 'ies'}"
+    )
 
 
 @click.group("kp-status")

@@ -15,7 +15,7 @@ import click
 
 import ledger as lg
 from cli import parse
-from cli.context import Ctx, pass_ctx, read_text
+from cli.context import Ctx, load_policy, now_ms, pass_ctx, policy_option
 from cli.context import trust as trusted
 from cli.render import echo_json, failure_json
 from cli.report import render_report
@@ -37,7 +37,7 @@ from cli.report import render_report
     help="Operator verifier key (vkey) or a file with it (default: the ledger's own key).",
 )
 @click.option("--deny-origin", help="Comma-separated countries the item must not contain.")
-@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Policy file.")
+@policy_option
 @pass_ctx
 def report(
     ctx: Ctx,
@@ -47,6 +47,7 @@ def report(
     trust: str | None,
     deny_origin: str | None,
     policy_file: str | None,
+    as_of: str | None,
 ) -> None:
     """Write a self-contained HTML provenance report of a verified stone or parcel.
 
@@ -62,8 +63,9 @@ def report(
       kpledger report ST-0001 -o ST-0001.html --bundle ST-0001.kpproof \\
           --trust operator.vkey --deny-origin RU
     """
-    pol = lg.parse_policy(read_text(policy_file, "--policy")) if policy_file else None
+    pol = load_policy(policy_file)
     deny = parse.countries(deny_origin, "--deny-origin") if deny_origin else []
+    day = parse.date(as_of, "--as-of") if as_of else lg.date_of(now_ms())
     if bundle_file is not None:
         if trust is None:
             raise lg.UsageError("--bundle needs --trust (the operator's verifier key)")
@@ -73,7 +75,7 @@ def report(
         led = ctx.ledger()
         verifier = trusted(trust) if trust is not None else led.verifier()
         data = led.prove(item)
-    rep = lg.inspect_bundle(data, verifier, buyer_policy=pol, deny_origins=deny)
+    rep = lg.inspect_bundle(data, verifier, buyer_policy=pol, deny_origins=deny, as_of=day)
     if rep.item != item:
         raise lg.UsageError(f"the bundle is the proof of {rep.item}, not of {item}")
     trust_name = "operator.vkey"

@@ -148,10 +148,10 @@ class JourneyBuilder:
     def _apply(self, step: lg.Step) -> None:
         t = step.type
         who, cc, when = step.actor, step.country, step.time
-        if t == "origin":
+        if t in ("origin", "grow"):
             n = self._stay(who, cc)
             self._made(n, step.outputs)
-            self._event(n, step, "origin", step.summary)
+            self._event(n, step, t, step.summary)
         elif t == "transfer":
             parcels = list(step.inputs)
             self.offers[step.entry_id] = {
@@ -263,6 +263,7 @@ class JourneyBuilder:
         did = {what for _, what, _ in node.events}
         for what, role in (
             ("origin", "mine"),
+            ("grow", "producer"),
             ("cut", "cutter"),
             ("grade", "grader"),
             ("sell", "retailer"),
@@ -270,7 +271,7 @@ class JourneyBuilder:
             if what in did:
                 return role
         registered = self.roles.get(node.name, ())
-        for role in ("trader", "cutter", "grader", "retailer", "mine"):
+        for role in ("trader", "cutter", "grader", "retailer", "mine", "producer"):
             if role in registered:
                 return role
         return "participant"
@@ -281,8 +282,10 @@ class JourneyBuilder:
         texts: dict[str, list[str]] = defaultdict(list)
         for _, what, text in node.events:
             texts[what].append(text)
-        if texts["origin"]:
-            origins = [s for s in self.rep.journey if s.type == "origin" and s.actor == node.name]
+        if texts["origin"] or texts["grow"]:
+            origins = [
+                s for s in self.rep.journey if s.type in ("origin", "grow") and s.actor == node.name
+            ]
             mines = {s.mine for s in origins}
             total = sum(points for s in origins for _, points in s.outputs)
             site = next(iter(mines)) if len(mines) == 1 else f"{len(origins)} parcels"

@@ -84,13 +84,15 @@ def qr_svg(payload: str) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("cli.report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["timestamp"] = lambda seconds: format_datetime(int(seconds) * 1000)
+    return env
 
 
 def _policy_lines(
@@ -101,18 +103,9 @@ def _policy_lines(
         names = ", ".join(f"{c} ({country_name(c)})" for c in deny)
         lines.append(f"Deny list (--deny-origin): {names}.")
     if policy is not None:
-        rules = []
-        if policy.deny_origins:
-            rules.append("deny-origin " + ", ".join(sorted(policy.deny_origins)))
-        if policy.require_warranty:
-            rules.append("require warranty")
-        if policy.require_kp:
-            rules.append("require kp-certified")
-        if policy.quorum != "none":
-            rules.append(f"witness quorum {policy.quorum}")
-        lines.append(
-            f"Policy file {policy_name}: " + ("; ".join(rules) or "no kpledger rules") + "."
-        )
+        rules = policy.summary()
+        what = "Rule pack" if policy_name in lg.PACKS else "Policy file"
+        lines.append(f"{what} {policy_name}: " + ("; ".join(rules) or "no kpledger rules") + ".")
     return lines
 
 
@@ -215,6 +208,10 @@ def render_report(
         ],
         "bar_height": 8 + BAR_ROW * len(share_rows),
         "may": [{"cc": c, "name": country_name(c), "denied": c in denied} for c in rep.may_contain],
+        "path": [
+            {"cc": cc, "name": country_name(cc), "first": span[0], "last": span[1]}
+            for cc, span in sorted(rep.path.items(), key=lambda kv: (kv[1][0], kv[0]))
+        ],
         "gauge": gauge,
         "cut": None
         if cut is None

@@ -14,13 +14,20 @@ import ledger as lg
 #: One paragraph per WARN rule of specs/rules.md, for a buyer who has never read it.
 WARN_EXPLANATIONS: dict[str, tuple[str, str]] = {
     "R-SW-1": (
-        "A polished stone changed hands without a System of Warranties statement",
+        "Goods changed hands without a System of Warranties statement",
         "Under the World Diamond Council's System of Warranties, every seller of diamonds "
         "declares on the invoice that the goods come from legitimate sources, not involved "
         "in funding conflict, and comply with the Kimberley Process. The ledger accepted "
         "this transfer but records that the seller made no such declaration. It does not "
         "mean the stone is a conflict diamond; ask the seller why the statement is missing. "
         "A buyer policy with 'require warranty' rejects such stones.",
+    ),
+    "R-MB-1": (
+        "Weight was lost without explanation",
+        "When a parcel is split or merged, the weights of what comes out must add up to what "
+        "went in, within the scales' tolerance. Here noticeably less came out. Stones can be "
+        "lost, broken or set aside, but the ledger has no record of why. Ask the trader for "
+        "the weighing records of this split or merge.",
     ),
     "R-MB-5": (
         "The cutting yield is unusual",

@@ -103,6 +103,16 @@ def narrate_entry(record: Record, entry: SignedEntry, read: StateReader) -> Step
             outputs=((f["parcel"], f["carats"]),),
             mine=f["mine"],
         )
+    if t == "grow":
+        return Step(
+            **base,
+            summary=(
+                f"grew {f['parcel']} (laboratory-grown) at {f['facility']}: "
+                f"{carats_text(f['carats'])}, {f['stones']:,} stones"
+            ),
+            outputs=((f["parcel"], f["carats"]),),
+            mine=f["facility"],
+        )
     if t == "certificate.issue":
         return Step(
             **base,
@@ -117,7 +127,8 @@ def narrate_entry(record: Record, entry: SignedEntry, read: StateReader) -> Step
         parcels = tuple(i["parcel"] for i in f["inputs"])
         number = f.get("certificate")
         extra = f" under KP certificate {number}" if number else ""
-        sow = " with SoW warranty" if "warranty" in f else ""
+        sow = f" with SoW warranty ({f['warranty']} text)" if "warranty" in f else ""
+        sow += f", WDC {f['wdc']}" if "wdc" in f else ""
         return Step(
             **base,
             summary=f"offered {', '.join(parcels)} to {f['to']}{extra}{sow}",

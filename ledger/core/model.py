@@ -37,7 +37,16 @@ MAX_LIST = 1_000
 KEY_ID_SIZE = 32
 ZERO_HASH = b"\x00" * 32
 
-ROLES = ("authority", "mine", "trader", "cutter", "grader", "retailer")
+ROLES = (
+    "authority",
+    "mine",
+    "producer",
+    "trader",
+    "cutter",
+    "grader",
+    "retailer",
+    "publisher",
+)
 KP_STATUSES = ("participant", "suspended", "withdrawn")
 HS_CODES = ("7102.10", "7102.21", "7102.31")
 WARRANTY_STATEMENTS = ("2021", "2002")
@@ -272,6 +281,20 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
         },
         {},
     ),
+    "grow": (
+        {
+            "parcel": _ident,
+            "carats": lambda v, p: _uint(v, p, positive=True),
+            "stones": lambda v, p: _uint(v, p, positive=True),
+            "facility": _text,
+        },
+        {},
+    ),
+    "sanction.designate": (
+        {"list": _ident, "party": _name, "from": check_date},
+        {"reason": _text},
+    ),
+    "sanction.delist": ({"list": _ident, "party": _name, "from": check_date}, {}),
     "certificate.issue": (
         {
             "number": _ident,
@@ -304,6 +327,7 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
             "certificate": _ident,
             "price": _money,
             "warranty": lambda v, p: _one_of(v, p, WARRANTY_STATEMENTS),
+            "wdc": _ident,
         },
     ),
     "accept": ({"transfer": lambda v, p: _bin(v, p, 32)}, {}),

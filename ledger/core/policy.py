@@ -17,8 +17,9 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 
+from ledger.core.model import check_date
 from ledger.core.note import SIG_TYPE_COSIGNATURE_V1, SIG_TYPE_ED25519, Verifier, parse_vkey
-from ledger.errors import KeyFileError, PolicyError
+from ledger.errors import EncodingError, KeyFileError, PolicyError
 
 __all__ = [
     "MAX_POLICY_SIZE",
@@ -27,6 +28,7 @@ __all__ = [
     "Policy",
     "Witness",
     "check_quorum",
+    "named_policy",
     "parse_policy",
 ]
 
@@ -38,7 +40,23 @@ _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _SEPARATOR = re.compile("[ \t]+")
 _COUNTRY = re.compile("[A-Z]{2}")
 _THRESHOLD = re.compile("[1-9][0-9]{0,3}")
-_REQUIREMENTS = ("kp-certified", "warranty", "import-confirmed")
+_KEYWORDS = (
+    "log",
+    "witness",
+    "group",
+    "quorum",
+    "deny-origin",
+    "deny-custody",
+    "deny-listed",
+    "pack",
+    "grandfather-before",
+    "require",
+)
+_REQUIREMENTS = ("kp-certified", "warranty", "import-confirmed", "natural")
+#: The jurisdiction rule packs a ``pack`` line may name (``ledger.core.sanctions.PACKS``).
+_PACKS = ("eu-russia", "us-russia")
+_LIST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,38 @@ class Policy:
     require_kp: bool = False
     require_warranty: bool = False
     require_import_confirmed: bool = False
+    require_natural: bool = False
+    #: Jurisdiction rule packs (``eu-russia``, ``us-russia``), in file order.
+    packs: tuple[str, ...] = ()
+    #: Countries the goods must never have been held in or exported from (R-SA-2).
+    deny_custody: frozenset[str] = frozenset()
+    #: Sanctions lists whose designated parties must not have acted on the goods (R-SA-4).
+    deny_listed: frozenset[str] = frozenset()
+    #: Accept otherwise-denied Russian content proven outside Russia before this date by a
+    #: witness-cosigned checkpoint (R-SA-3).
+    grandfather_before: str | None = None
+
+    def summary(self) -> list[str]:
+        """The kpledger rules of the policy, one short line each, in a fixed order."""
+        out = [f"pack {name}" for name in self.packs]
+        if self.deny_origins:
+            out.append("deny-origin " + ",".join(sorted(self.deny_origins)))
+        if self.deny_custody:
+            out.append("deny-custody " + ",".join(sorted(self.deny_custody)))
+        out.extend(f"deny-listed {name}" for name in sorted(self.deny_listed))
+        if self.grandfather_before:
+            out.append(f"grandfather-before {self.grandfather_before}")
+        for flag, name in (
+            (self.require_kp, "kp-certified"),
+            (self.require_warranty, "warranty"),
+            (self.require_import_confirmed, "import-confirmed"),
+            (self.require_natural, "natural"),
+        ):
+            if flag:
+                out.append(f"require {name}")
+        if self.quorum != "none":
+            out.append(f"witness quorum {self.quorum}")
+        return out
 
     def log_verifiers(self) -> list[Verifier]:
         """Return the verifiers of the trusted logs, for ``note.open_checkpoint``."""
@@ -150,6 +200,10 @@ class _Parser:
         self.quorum: str | None = None
         self.deny: set[str] = set()
         self.require: set[str] = set()
+        self.packs: list[str] = []
+        self.custody: set[str] = set()
+        self.listed: set[str] = set()
+        self.grandfather: str | None = None
 
     def vkey(self, text: str, sig_type: int, what: str) -> Verifier:
         try:
@@ -193,20 +247,44 @@ class _Parser:
                 raise PolicyError(f"quorum {args[0]!r} is not a witness or group defined above")
             self.quorum = args[0]
         elif keyword == "deny-origin" and len(args) == 1:
-            for code in args[0].split(","):
-                if _COUNTRY.fullmatch(code) is None:
-                    raise PolicyError(f"{code!r} is not an ISO 3166-1 alpha-2 code (like CF)")
-                self.deny.add(code)
+            self.deny.update(self.countries(args[0]))
+        elif keyword == "deny-custody" and len(args) == 1:
+            self.custody.update(self.countries(args[0]))
+        elif keyword == "deny-listed" and len(args) == 1:
+            if _LIST_ID.fullmatch(args[0]) is None:
+                raise PolicyError(f"{args[0]!r} is not a sanctions list id")
+            self.listed.add(args[0])
+        elif keyword == "pack" and len(args) == 1:
+            if args[0] not in _PACKS:
+                raise PolicyError(f"unknown rule pack {args[0]!r}; expected one of {_PACKS}")
+            if args[0] not in self.packs:
+                self.packs.append(args[0])
+        elif keyword == "grandfather-before" and len(args) == 1:
+            if self.grandfather is not None:
+                raise PolicyError("more than one grandfather-before line")
+            try:
+                check_date(args[0], "grandfather-before")
+            except EncodingError:
+                raise PolicyError(f"{args[0]!r} is not a date YYYY-MM-DD") from None
+            self.grandfather = args[0]
         elif keyword == "require" and len(args) == 1:
             if args[0] not in _REQUIREMENTS:
                 raise PolicyError(
                     f"unknown requirement {args[0]!r}; expected one of {_REQUIREMENTS}"
                 )
             self.require.add(args[0])
-        elif keyword in ("log", "witness", "group", "quorum", "deny-origin", "require"):
+        elif keyword in _KEYWORDS:
             raise PolicyError(f"wrong number of arguments for {keyword!r}")
         else:
             raise PolicyError(f"unknown keyword {keyword!r}")
+
+    @staticmethod
+    def countries(text: str) -> list[str]:
+        codes = text.split(",")
+        for code in codes:
+            if _COUNTRY.fullmatch(code) is None:
+                raise PolicyError(f"{code!r} is not an ISO 3166-1 alpha-2 code (like CF)")
+        return codes
 
     def group(self, name: str, k: str, members: list[str]) -> None:
         # Spec §3.3: members defined above, each at most once, never 'none'.
@@ -229,6 +307,18 @@ class _Parser:
             )
         self.new_name(name)
         self.groups.append(Group(name, threshold, tuple(members)))
+
+
+def named_policy(name: str) -> Policy:
+    """The policy of a jurisdiction rule pack alone (``eu-russia``, ``us-russia``): what
+    ``--policy NAME`` means when NAME is not a file.
+
+    Raises:
+        PolicyError: no such pack.
+    """
+    if name not in _PACKS:
+        raise PolicyError(f"unknown rule pack {name!r}; expected one of {_PACKS}")
+    return Policy(packs=(name,))
 
 
 def parse_policy(text: str | bytes) -> Policy:
@@ -263,4 +353,9 @@ def parse_policy(text: str | bytes) -> Policy:
         require_kp="kp-certified" in parser.require,
         require_warranty="warranty" in parser.require,
         require_import_confirmed="import-confirmed" in parser.require,
+        require_natural="natural" in parser.require,
+        packs=tuple(parser.packs),
+        deny_custody=frozenset(parser.custody),
+        deny_listed=frozenset(parser.listed),
+        grandfather_before=parser.grandfather,
     )

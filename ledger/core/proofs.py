@@ -38,6 +38,16 @@ class BundleRecord:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """An earlier checkpoint, with its witnesses' cosignatures (timestamps), and the
+    consistency proof from it to the bundle's checkpoint: proof that the log was at least
+    that large by the cosignatures' time (specs/proof-bundle.md §2.2)."""
+
+    checkpoint: str
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
 class Bundle:
     origin: str
     item: str
@@ -45,6 +55,8 @@ class Bundle:
     records: tuple[BundleRecord, ...]
     #: Optional operator-signed note: the item's latest state as of the checkpoint.
     attestation: str | None = None
+    #: Witness-timestamped earlier checkpoints (time evidence, R-SA-3).
+    evidence: tuple[Evidence, ...] = ()
 
     def encode(self) -> bytes:
         wire: dict[str, Any] = {
@@ -59,6 +71,10 @@ class Bundle:
         }
         if self.attestation is not None:
             wire["attestation"] = self.attestation
+        if self.evidence:
+            wire["evidence"] = [
+                {"checkpoint": e.checkpoint, "proof": list(e.proof)} for e in self.evidence
+            ]
         return encode(wire)
 
     @classmethod
@@ -74,7 +90,8 @@ class Bundle:
             m = require_map(decode(data, max_size=MAX_BUNDLE_SIZE), "bundle")
             if type(m.get("v")) is not int or m["v"] != 1 or m.get("type") != BUNDLE_TYPE:
                 raise EncodingError("not a kpledger proof bundle (type/version)")
-            if set(m) - {"attestation"} != {"v", "type", "origin", "item", "checkpoint", "records"}:
+            optional = {"attestation", "evidence"}
+            if set(m) - optional != {"v", "type", "origin", "item", "checkpoint", "records"}:
                 raise EncodingError("bundle has missing or unknown fields")
             if "attestation" in m and not isinstance(m["attestation"], str):
                 raise EncodingError("bundle attestation must be text (a signed note)")
@@ -104,9 +121,26 @@ class Bundle:
                 ):
                     raise EncodingError("proof hashes must be 32 bytes, at most 64 of them")
                 records.append(BundleRecord(r["index"], r["record"], tuple(r["proof"])))
+            evidence = tuple(_evidence(e) for e in m.get("evidence", ()))
+            if "evidence" in m and not (isinstance(m["evidence"], list) and 0 < len(evidence) <= 8):
+                raise EncodingError("bundle evidence must be a list of 1 to 8 checkpoints")
         except EncodingError as exc:
             raise ProofError(f"malformed bundle: {exc.message}") from exc
-        return cls(m["origin"], m["item"], m["checkpoint"], tuple(records), m.get("attestation"))
+        return cls(
+            m["origin"], m["item"], m["checkpoint"], tuple(records), m.get("attestation"), evidence
+        )
+
+
+def _evidence(value: Any) -> Evidence:
+    e = require_map(value, "bundle evidence")
+    if set(e) != {"checkpoint", "proof"} or not isinstance(e["checkpoint"], str):
+        raise EncodingError("bundle evidence must carry a checkpoint note and a proof")
+    proof = e["proof"]
+    if not isinstance(proof, list) or len(proof) > 64:
+        raise EncodingError("evidence proof must be a list of at most 64 hashes")
+    if not all(isinstance(h, bytes) and len(h) == 32 for h in proof):
+        raise EncodingError("evidence proof hashes must be 32 bytes")
+    return Evidence(e["checkpoint"], tuple(proof))
 
 
 #: First line of an item-state attestation (specs/proof-bundle.md §2.1). It can never be
@@ -138,6 +172,16 @@ def check_attestation(text: str, verifier: note.Verifier) -> tuple[str, int, str
     if not size.isascii() or not size.isdigit() or (size != "0" and size.startswith("0")):
         raise ProofError("the attestation's tree size is not a canonical decimal")
     return origin, int(size), item, head
+
+
+@dataclass(frozen=True)
+class TimeProof:
+    """A witness's cosignature on an earlier checkpoint: the log had ``size`` records by
+    ``timestamp`` (POSIX seconds)."""
+
+    size: int
+    witness: str
+    timestamp: int
 
 
 @dataclass(frozen=True)
@@ -182,6 +226,18 @@ class BundleReport:
     #: Entries of the ancestry signed with a compromised key (R-ID-2): the item is
     #: quarantined when this is not empty.
     quarantine: list[VoidEntry] = field(default_factory=list)
+    #: Country -> [first, last] append dates of custody of the item's goods (R-SA-2).
+    path: dict[str, list[str]] = field(default_factory=dict)
+    #: Laboratory-grown goods (R-SW-3).
+    grown: bool = False
+    #: Some B2B transfer of the ancestry carried no warranty statement (R-SW-2).
+    unwarranted: bool = False
+    #: The date the policy was judged on.
+    as_of: str = ""
+    #: What the bundle's time evidence proves (known witnesses only).
+    time_evidence: list[TimeProof] = field(default_factory=list)
+    #: How the item's Russian content was proven outside Russia in time (R-SA-3), if it was.
+    grandfathered: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -234,8 +290,10 @@ def verify_bundle(
     buyer_policy: policy.Policy | None = None,
     deny_origins: Sequence[str] = (),
     require_latest: bool = False,
+    as_of: str | None = None,
 ) -> BundleReport:
-    """Verify a bundle offline and require the item to pass the policy.
+    """Verify a bundle offline and require the item to pass the policy (judged on
+    ``as_of``, see :func:`inspect_bundle`).
 
     Raises:
         ProofError: the checkpoint, an inclusion proof, an entry or the DAG is invalid.
@@ -247,6 +305,7 @@ def verify_bundle(
         buyer_policy=buyer_policy,
         deny_origins=deny_origins,
         require_latest=require_latest,
+        as_of=as_of,
     )
     report.raise_if_failed()
     return report
@@ -259,8 +318,12 @@ def inspect_bundle(
     buyer_policy: policy.Policy | None = None,
     deny_origins: Sequence[str] = (),
     require_latest: bool = False,
+    as_of: str | None = None,
 ) -> BundleReport:
     """Verify a bundle offline and evaluate the policy, for display.
+
+    ``as_of`` is the date (``YYYY-MM-DD``) the policy is judged on; by default the date of
+    the last record the bundle carries.
 
     Unlike :func:`verify_bundle`, a policy failure does not raise: the report's
     ``policy_failures`` lists every policy the item fails, so that a caller can show the
@@ -332,6 +395,9 @@ def inspect_bundle(
         head=item["head"].hex(),
         latest_attested=attested,
         origin=cp.origin,
+        path={cc: list(span) for cc, span in item.get("path", {}).items()},
+        grown=bool(item.get("grown")),
+        unwarranted=bool(item.get("unwarranted")),
     )
     shown = []
     for eid, (record, entry) in sorted(result.entries.items(), key=lambda kv: kv[1][0].index):
@@ -369,14 +435,12 @@ def inspect_bundle(
             report.roles[name] = list(party["roles"])
     at_index = {record.index: eid for eid, (record, _) in result.entries.items()}
     report.warnings = [f for f in result.findings if at_index.get(f[0]) in dag_set]
+    report.as_of = as_of or rules.date_of(max(r.time for r, _ in result.entries.values()))
+    report.time_evidence = _time_evidence(
+        bundle, cp, verifier, buyer_policy.witness_verifiers() if buyer_policy else []
+    )
     if buyer_policy is not None:
-        from ledger.core import policy
-
-        report.cosigners = note.verify_cosignatures(signed, buyer_policy.witness_verifiers())
-        try:
-            policy.check_quorum(buyer_policy, set(report.cosigners))
-        except PolicyError as exc:
-            report.fail("R-CH-2", exc.message)
+        _evaluate(report, buyer_policy, signed, state, dict(item))
     denied = set(deny_origins) | (set(buyer_policy.deny_origins) if buyer_policy else set())
     hit = sorted(denied & set(item["may"]))
     if hit:
@@ -385,20 +449,6 @@ def inspect_bundle(
             f"may contain diamonds from denied origin {', '.join(hit)} "
             "(conservative may-contain set; no de minimis)",
         )
-    if buyer_policy is not None and buyer_policy.require_warranty:
-        missing = [w for w in report.warnings if w[1] == "R-SW-1"]
-        if missing:
-            report.fail(
-                "R-SW-1", f"{len(missing)} transfer(s) of polished goods lack the SoW warranty"
-            )
-    if buyer_policy is not None and buyer_policy.require_import_confirmed:
-        unconfirmed = [c["number"] for c in report.certificates if not c["confirmed"]]
-        if unconfirmed:
-            report.fail(
-                "R-KP-3",
-                "the importing authority has not confirmed receipt of the crossing(s) under "
-                f"KP certificate {', '.join(unconfirmed)}",
-            )
     if require_latest and not attested:
         report.fail(
             "R-PF-1",
@@ -406,6 +456,140 @@ def inspect_bundle(
             "(make it with 'prove --key OPERATOR_KEY' or from a node, or check with --latest)",
         )
     return report
+
+
+def _time_evidence(
+    bundle: Bundle, cp: note.Checkpoint, verifier: note.Verifier, witnesses: Sequence[note.Verifier]
+) -> list[TimeProof]:
+    """Check each piece of evidence (the operator's signature, consistency with the bundle's
+    checkpoint) and return what the known witnesses' cosignatures prove about time.
+
+    Raises:
+        ProofError: an evidence checkpoint does not verify or is not consistent.
+    """
+    out: list[TimeProof] = []
+    for ev in bundle.evidence:
+        old, signed = note.open_checkpoint(ev.checkpoint, verifier)
+        if old.origin != cp.origin or old.size > cp.size:
+            raise ProofError(
+                f"time evidence: a checkpoint of size {old.size} of {old.origin!r} is not an "
+                f"earlier state of this log (size {cp.size})"
+            )
+        try:
+            if 0 < old.size < cp.size:
+                merkle.verify_consistency(old.size, cp.size, old.root, cp.root, list(ev.proof))
+            elif old.size == cp.size and old.root != cp.root:
+                raise ProofError("same size, another root")
+        except ProofError as exc:
+            raise ProofError(
+                f"time evidence: the checkpoint of size {old.size} is not consistent with the "
+                f"bundle's: {exc.message}"
+            ) from exc
+        stamps = note.verify_cosignatures(signed, witnesses) if witnesses else {}
+        out.extend(TimeProof(old.size, name, ts) for name, ts in sorted(stamps.items()))
+    return out
+
+
+def _evaluate(
+    report: BundleReport,
+    buyer_policy: policy.Policy,
+    signed: note.Note,
+    state: rules.State,
+    item: Mapping[str, Any],
+) -> None:
+    """The buyer's policy on a verified item: witnesses, rule packs, custody, sanctioned
+    parties (with grandfathering), warranties, nature, import confirmations."""
+    from ledger.core import policy, sanctions
+
+    report.cosigners = note.verify_cosignatures(signed, buyer_policy.witness_verifiers())
+    try:
+        policy.check_quorum(buyer_policy, set(report.cosigners))
+    except PolicyError as exc:
+        report.fail("R-CH-2", exc.message)
+    facts = sanctions.Facts(
+        item=report.item,
+        kind=report.kind,
+        carats=report.carats,
+        hs=item.get("hs"),
+        may=report.may_contain,
+        path=report.path,
+        grown=report.grown,
+        journey=report.journey,
+    )
+
+    def listed(party: str, list_id: str, day: str) -> bool:
+        return rules.listed(state.party(party), list_id, day)
+
+    judged = sanctions.judge(
+        facts,
+        as_of=report.as_of,
+        packs=buyer_policy.packs,
+        deny_custody=sorted(buyer_policy.deny_custody),
+        deny_listed=sorted(buyer_policy.deny_listed),
+        listed=listed,
+    )
+    for rule, message in judged.failures:
+        report.fail(rule, message)
+    if judged.russian:
+        before = buyer_policy.grandfather_before
+        proof = _grandfathered(report, buyer_policy, before) if before else None
+        if proof is not None:
+            report.grandfathered = proof
+        else:
+            why = (
+                f" (no witness-cosigned checkpoint older than {before} shows the goods outside "
+                "Russia)"
+                if before
+                else ""
+            )
+            for rule, message in judged.russian:
+                report.fail(rule, message + why)
+    if buyer_policy.require_warranty:
+        bare = [s.index for s in report.journey if s.type == "transfer" and s.warranty is None]
+        if bare:
+            report.fail(
+                "R-SW-1",
+                f"{len(bare)} B2B transfer(s) of the ancestry carry no System of Warranties "
+                f"statement (records {', '.join(map(str, bare))})",
+            )
+    if buyer_policy.require_natural and report.grown:
+        report.fail("R-SW-3", f"{report.item} is laboratory-grown, not natural")
+    if buyer_policy.require_import_confirmed:
+        unconfirmed = [c["number"] for c in report.certificates if not c["confirmed"]]
+        if unconfirmed:
+            report.fail(
+                "R-KP-3",
+                "the importing authority has not confirmed receipt of the crossing(s) under "
+                f"KP certificate {', '.join(unconfirmed)}",
+            )
+
+
+def _grandfathered(report: BundleReport, buyer_policy: policy.Policy, before: str) -> str | None:
+    """R-SA-3: the goods were outside Russia in a log that policy witnesses cosigned before
+    ``before`` (a claimed time alone never grandfathers anything)."""
+    from ledger.core import policy, sanctions
+
+    left = sanctions.leaves_russia_at(report.journey)
+    if left is None:
+        return None
+    limit = rules.date_start_ms(before) // 1000
+    by_size: dict[int, dict[str, int]] = {}
+    for proof in report.time_evidence:
+        if proof.size > left and proof.timestamp < limit:
+            by_size.setdefault(proof.size, {})[proof.witness] = proof.timestamp
+    for size, stamps in sorted(by_size.items()):
+        if buyer_policy.quorum != "none":
+            try:
+                policy.check_quorum(buyer_policy, set(stamps))
+            except PolicyError:
+                continue
+        latest = max(stamps.values())
+        return (
+            f"outside Russia from record {left}, in a log of {size} records that "
+            f"{', '.join(sorted(stamps))} cosigned by {rules.iso_time(latest * 1000)}, before "
+            f"{before}"
+        )
+    return None
 
 
 def collect(
@@ -447,12 +631,25 @@ def collect(
             # The certificate checks the exporter held its parcels: their states are ancestors
             # of the transfer it covers, so nothing more is needed here.
         todo.extend(rules.entry_parents(entry))
+    # Each party's registry entries (designations included), and those of whoever signed
+    # them (a sanctions list's publisher), until no new party appears.
     countries: set[str] = set()
-    for name in parties:
+    done: set[str] = set()
+    pending = sorted(parties)
+    while pending:
+        name = pending.pop()
+        if name in done:
+            continue
+        done.add(name)
         party = get_state("party", name)
-        if party:
-            ids.update(party["entries"])
-            countries.add(party["country"])
+        if not party:
+            continue
+        ids.update(party["entries"])
+        countries.add(party["country"])
+        for eid in party["entries"]:
+            signer = get_state("kid", get_entry(eid).body.signer.hex())
+            if signer and signer["name"] not in done:
+                pending.append(signer["name"])
     for country in countries:
         ids.update(get_state("kp-entries", country) or [])
     for name in rules.PARAMETERS:  # the rule parameters the replay judges by
@@ -468,8 +665,10 @@ def make_bundle(
     records: Sequence[Record],
     reader: merkle.HashReader,
     attestation: str | None = None,
+    evidence: Sequence[tuple[int, str]] = (),
 ) -> Bundle:
-    """Assemble a bundle from records (sorted here) and a hash reader at ``size``."""
+    """Assemble a bundle from records (sorted here) and a hash reader at ``size``;
+    ``evidence`` are earlier cosigned checkpoints ``(size, note)`` to prove time with."""
     out = []
     for r in sorted(records, key=lambda r: r.index):
         if r.index >= size:
@@ -480,4 +679,25 @@ def make_bundle(
         out.append(
             BundleRecord(r.index, r.raw, tuple(merkle.inclusion_proof(r.index, size, reader)))
         )
-    return Bundle(origin, item_id, checkpoint_note, tuple(out), attestation)
+    proofs = tuple(
+        Evidence(text, tuple(merkle.consistency_proof(old, size, reader)) if 0 < old < size else ())
+        for old, text in evidence
+    )
+    return Bundle(origin, item_id, checkpoint_note, tuple(out), attestation, proofs)
+
+
+def evidence_for(
+    journey: Sequence[Step], checkpoints: Sequence[tuple[int, str]], size: int
+) -> list[tuple[int, str]]:
+    """The time evidence a bundle of a journey carries (R-SA-3): the earliest stored
+    checkpoint, cosigned by at least one witness, that holds the record from which the goods
+    are outside Russia (none for goods that never were in Russia)."""
+    from ledger.core import sanctions
+
+    left = sanctions.leaves_russia_at(journey)
+    if left is None:
+        return []
+    for cp_size, text in sorted(checkpoints):
+        if left < cp_size <= size and len(note.parse_note(text).signatures) > 1:
+            return [(cp_size, text)]
+    return []

@@ -270,6 +270,9 @@ class RemoteLedger(Signing):
     def parameters(self, day: str) -> list[dict[str, Any]]:
         return list(self.client.get_value("/api/parameters", day=day))
 
+    def warranties(self, name: str, start: str, end: str) -> dict[str, Any]:
+        return dict(self.client.get_value("/api/warranties", name=name, start=start, end=end))
+
     def resolve_entry(self, text: str) -> bytes:
         return bytes(self.client.get_value("/api/resolve", prefix=entry_prefix(text)))
 

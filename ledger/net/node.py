@@ -547,6 +547,21 @@ def create_app(node: Node) -> FastAPI:
         return _respond(request, led.parameters(check_date(day, "day")))
 
     @app.get(
+        "/api/warranties",
+        summary="System of Warranties reconciliation of a participant",
+        responses=_MSGPACK_OR_JSON,
+    )
+    async def warranties(
+        request: Request,
+        name: Annotated[str, Query(max_length=200)],
+        start: Annotated[str, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")],
+        end: Annotated[str, Query(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")],
+    ) -> Response:
+        return _respond(
+            request, led.warranties(name, check_date(start, "start"), check_date(end, "end"))
+        )
+
+    @app.get(
         "/api/certificate-fields",
         summary="Fields of a KP certificate for parcels as they are now",
         responses=_MSGPACK_OR_JSON,

@@ -47,6 +47,8 @@ class Parcel:
     hs: str | None
     may: tuple[str, ...]
     status: str = "live"
+    #: Some B2B transfer of its ancestry carried no warranty (R-SW-2: it cannot be warranted).
+    unwarranted: bool = False
 
     def stone_count(self) -> int:
         """The number of stones (rough and polished parcels always have one).
@@ -74,6 +76,8 @@ class Mirror:
         self.stale: deque[tuple[str, bytes, str]] = deque(maxlen=STALE_MEMORY)
         #: Per exporter: (number, importer) of its last certificate.
         self.last_cert: dict[str, tuple[str, str]] = {}
+        #: Offers made without a warranty statement, until answered.
+        self.bare_offers: set[bytes] = set()
         #: (participant, key) pairs rotated away from.
         self.old_keys: list[tuple[str, PrivateKey]] = []
         #: Parcels an accepted fault touched; the flows following them stop.
@@ -122,8 +126,9 @@ class Mirror:
         head: bytes,
         hs: str | None,
         may: tuple[str, ...],
+        unwarranted: bool = False,
     ) -> Parcel:
-        p = Parcel(pid, kind, carats, stones, holder, head, hs, may)
+        p = Parcel(pid, kind, carats, stones, holder, head, hs, may, unwarranted=unwarranted)
         self.parcels[pid] = p
         if kind != "polished":
             self.report.parcels += 1
@@ -158,7 +163,7 @@ class Mirror:
         self._move_head(p, eid)
         p.status = "consumed"
         for o, c, s in outputs:
-            self._new(o, p.kind, c, s, holder.name, eid, p.hs, p.may)
+            self._new(o, p.kind, c, s, holder.name, eid, p.hs, p.may, p.unwarranted)
 
     def merge(self, holder: Actor, pids: Sequence[str], out: str, carats: int) -> None:
         """Merge ``pids`` into ``out``, weighed at ``carats``."""
@@ -176,7 +181,8 @@ class Mirror:
             self._move_head(p, eid)
             p.status = "consumed"
         merged_hs = hs.pop() if len(hs) == 1 else "7102.10"
-        self._new(out, kind, carats, stones, holder.name, eid, merged_hs, may)
+        unwarranted = any(p.unwarranted for p in ps)
+        self._new(out, kind, carats, stones, holder.name, eid, merged_hs, may, unwarranted)
 
     # -- shipping: certificate, offer, answer -----------------------------------------
 
@@ -247,6 +253,8 @@ class Mirror:
             fields["certificate"] = certificate
         if price is not None:
             fields["price"] = {"amount": price, "currency": "USD"}
+        # A broken chain of warranties cannot be mended downstream (R-SW-2).
+        warranty = warranty and not any(self.parcels[p].unwarranted for p in pids)
         if warranty:
             fields["warranty"] = "2021"
         eid = self._emit("transfer", fields, sender.key)
@@ -257,6 +265,8 @@ class Mirror:
             p.status = "locked"
         if certificate is not None:
             self.last_cert[sender.name] = (certificate, receiver.name)
+        if not warranty:
+            self.bare_offers.add(eid)
         return eid
 
     def answer(
@@ -274,12 +284,15 @@ class Mirror:
         if reason is not None:
             fields["reason"] = reason
         eid = self._emit(kind, fields, signer.key)
+        bare = offer in self.bare_offers
+        self.bare_offers.discard(offer)
         for pid in pids:
             p = self.parcels[pid]
             self._move_head(p, eid)
             p.status = "live"
             if holder is not None:
                 p.holder = holder
+                p.unwarranted = p.unwarranted or bare
 
     # -- polished: cut, grade, sell ----------------------------------------------------
 
@@ -303,10 +316,20 @@ class Mirror:
         self._move_head(p, eid)
         p.status = "consumed"
         for s, c in stones:
-            self._new(s, "polished", c, 1, cutter.name, eid, None, p.may)
+            self._new(s, "polished", c, 1, cutter.name, eid, None, p.may, p.unwarranted)
         if chips is not None:
             chip_id, chip_pts = chips
-            self._new(chip_id, "byproduct", chip_pts, None, cutter.name, eid, "7102.21", p.may)
+            self._new(
+                chip_id,
+                "byproduct",
+                chip_pts,
+                None,
+                cutter.name,
+                eid,
+                "7102.21",
+                p.may,
+                p.unwarranted,
+            )
             self.stock.add(chip_id)
         self.report.stones += len(stones)
         return [s for s, _ in stones]

@@ -196,6 +196,18 @@ class Store:
             return 0, ZERO_HASH, 0
         return int(row[0]) + 1, bytes(row[1]), int(row[2])
 
+    def records_of_types(
+        self, types: Sequence[str], start_ms: int, end_ms: int
+    ) -> Iterator[Record]:
+        """Records of the entry ``types`` appended in ``[start_ms, end_ms)``, in log order."""
+        marks = ",".join("?" * len(types))
+        sql = (
+            f"SELECT record FROM records WHERE type IN ({marks}) AND time >= ? AND time < ?"  # noqa: S608
+            " ORDER BY idx"
+        )
+        for (raw,) in self.conn.execute(sql, (*types, start_ms, end_ms)):
+            yield Record.from_wire(bytes(raw))
+
     def last_time(self) -> int | None:
         """The append time of the last record (None for an empty log)."""
         row = self.conn.execute("SELECT time FROM records ORDER BY idx DESC LIMIT 1").fetchone()

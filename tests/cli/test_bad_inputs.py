@@ -30,6 +30,73 @@ CASES: list[tuple[str, int, str, list[str]]] = [
     ("key-show-garbage", 1, "not a kpledger", ["key", "show", "{tmp}/garbage"]),
     ("key-vkey-bad-pub", 1, "public key", ["key", "vkey", "{tmp}/garbage", "--name", "x"]),
     ("show-unknown", 1, "no entry", ["show", "deadbeefdeadbeef"]),
+    (
+        "grow-by-a-mine",
+        1,
+        "R-ID-1",
+        [
+            "grow",
+            "--key",
+            "{key:mine}",
+            "--parcel",
+            "G1",
+            "--carats",
+            "1",
+            "--stones",
+            "1",
+            "--facility",
+            "F",
+        ],
+    ),
+    (
+        "grow-bad-carats",
+        2,
+        "--carats",
+        [
+            "grow",
+            "--key",
+            "{key:mine}",
+            "--parcel",
+            "G1",
+            "--carats",
+            "1.001",
+            "--stones",
+            "1",
+            "--facility",
+            "F",
+        ],
+    ),
+    (
+        "sanction-designate-by-a-trader",
+        1,
+        "R-ID-1",
+        ["sanction", "designate", "--key", "{key:ant}", "EU", "Antwerp", "--from", "2030-01-01"],
+    ),
+    (
+        "sanction-designate-bad-date",
+        2,
+        "--from",
+        ["sanction", "designate", "--key", "{key:ant}", "EU", "Antwerp", "--from", "2030-02-30"],
+    ),
+    (
+        "sanction-delist-unknown-party",
+        1,
+        "no participant",
+        ["sanction", "delist", "--key", "{key:ant}", "EU", "Nobody", "--from", "2030-01-01"],
+    ),
+    (
+        "warranty-reconcile-unknown",
+        1,
+        "no participant",
+        ["warranty", "reconcile", "Nobody", "--from", "2026-01-01", "--to", "2026-01-31"],
+    ),
+    (
+        "warranty-reconcile-bad-date",
+        2,
+        "--from",
+        ["warranty", "reconcile", "Antwerp", "--from", "yesterday", "--to", "2026-01-31"],
+    ),
+    ("participant-show-unknown", 1, "no participant", ["participant", "show", "Nobody"]),
     ("show-not-hex", 2, "hex", ["show", "xyz"]),
     (
         "participant-add-bad-role",
@@ -377,7 +444,17 @@ def test_every_command_has_a_bad_input_case() -> None:
 
     covered = {
         c[3][0]
-        if c[3][0] not in ("key", "participant", "kp-status", "certificate", "proof", "param")
+        if c[3][0]
+        not in (
+            "key",
+            "participant",
+            "kp-status",
+            "certificate",
+            "proof",
+            "param",
+            "sanction",
+            "warranty",
+        )
         else f"{c[3][0]} {c[3][1]}"
         for c in CASES
     }
@@ -399,6 +476,7 @@ def test_every_command_has_a_bad_input_case() -> None:
         "participant list",
         "kp-status list",
         "param list",  # no arguments to get wrong; test_cli runs it
+        "sanction list",  # an optional list id; test_g7_cli runs it
         "split",
         "transfer",
         "serve",

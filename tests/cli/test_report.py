@@ -82,7 +82,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         )
         w.grade("New York Lab", "ST-1", report="GIA-7777")
         # No System of Warranties statement on this one (R-SW-1).
-        w.accept("New York Retailer", w.transfer("New York Lab", "New York Retailer", ["ST-1"]))
+        w.accept(
+            "New York Retailer",
+            w.transfer("New York Lab", "New York Retailer", ["ST-1"], warranty=None),
+        )
         w.sell("New York Retailer", "ST-1", price_usd_cents=250_000)
         operator = fixed_key(OPERATOR, OPERATOR_SEED)
         w.ledger.checkpoint(operator)
@@ -158,7 +161,7 @@ def test_report_is_self_contained_and_complete(chain: Chain, tmp_path: Path) -> 
     for number in chain.certs:
         assert html.count(number) >= 3, number  # graph, step table, certificate table
     # Both warnings, explained.
-    assert "A polished stone changed hands without a System of Warranties statement" in html
+    assert "Goods changed hands without a System of Warranties statement" in html
     assert "The cutting yield is unusual" in html
     assert "Rule R-SW-1" in html and "Rule R-MB-5" in html
     # Only the stone's ancestry: the Russian parcel is elsewhere in the ledger.
@@ -194,7 +197,7 @@ def test_policy_file_is_named(chain: Chain, tmp_path: Path) -> None:
     policy.write_text("quorum none\ndeny-origin RU\nrequire warranty\n")
     html = render(chain, tmp_path / "st1.html", "--policy", str(policy), code=1)
     assert "Policy file buyer.policy: deny-origin RU; require warranty." in html
-    assert "lack the SoW warranty" in html
+    assert "carry no System of Warranties statement" in html
     assert "--policy buyer.policy" in html
 
 

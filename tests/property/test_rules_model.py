@@ -23,7 +23,7 @@ may-contain set is the union of its inputs'.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -155,6 +155,9 @@ MACHINE_PARTIES = (
     Party("Trader BE", ("trader",), "BE", 23),
     Party("Cutter IN", ("cutter",), "IN", 24),
     Party("Retailer US", ("retailer",), "US", 25),
+    Party("Producer IN", ("producer",), "IN", 26),
+    Party("Publisher EU", ("publisher",), "BE", 27),
+    Party("Publisher US", ("publisher",), "US", 28),
 )
 ROLES = {p.name: set(p.roles) for p in MACHINE_PARTIES}
 COUNTRY = {p.name: p.country for p in MACHINE_PARTIES}
@@ -164,7 +167,21 @@ CUSTODIANS = sorted(n for n in ACTORS if ROLES[n] & set(rules.RECEIVER_ROLES))
 
 
 #: The state kinds compared between the engine and a replay.
-STATE_KINDS = ("parcel", "transfer", "cert", "party", "kid", "kp", "mine", "meta", "param")
+STATE_KINDS = (
+    "parcel",
+    "transfer",
+    "cert",
+    "party",
+    "kid",
+    "kp",
+    "mine",
+    "meta",
+    "param",
+    "list",
+)
+#: The last day of the 2002 warranty statement, for rough and for other goods.
+LEGACY_UNTIL = {"rough": "2024-09-30", "other": "2026-09-30"}
+LISTS = ("EU", "OFAC")
 
 
 @dataclass
@@ -185,6 +202,16 @@ class MParcel:
     #: Every entry this parcel's states descend from (and the certificate issues its
     #: crossings travelled under): what quarantine is judged on.
     ancestry: frozenset[bytes] = frozenset()
+    #: Laboratory-grown goods (R-SW-3).
+    grown: bool = False
+    #: A transfer of its ancestry carried no warranty (R-SW-2).
+    unwarranted: bool = False
+    #: Custody path: country -> (first, last) append date (R-SA-2).
+    path: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def touch(self, country: str, day: str) -> None:
+        first, last = self.path.get(country, (day, day))
+        self.path[country] = (min(first, day), max(last, day))
 
 
 @dataclass
@@ -195,6 +222,7 @@ class MTransfer:
     status: str = "pending"
     number: str | None = None
     time: int = 0
+    warranty: bool = True
 
 
 @dataclass
@@ -238,6 +266,10 @@ class RulesMachine(RuleBasedStateMachine):
         self.revoked: dict[str, int | None] = {}  # name -> compromised since (ms) or None
         self.certs: dict[str, MCert] = {}
         self.signed: dict[bytes, tuple[str, int]] = {}  # entry id -> (signer, append time)
+        self.appended = ""  # the append date of the last accepted entry
+        #: (party, list) -> [(from, status)]; list -> its publisher (R-SA-4).
+        self.lists: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.publishers: dict[str, str] = {}
 
     # -- the model's view of time, registry and parameters ----------------------------
 
@@ -287,6 +319,7 @@ class RulesMachine(RuleBasedStateMachine):
         assert {w.rule for w in out.warnings} == set(warnings), (entry.type, out.warnings)
         signer = next(n for n, k in self.mem.keys.items() if k.kid == entry.body.signer)
         self.signed[entry.id] = (signer, when)
+        self.appended = rules.date_of(when)
         return True
 
     def set_head(self, p: MParcel, head: bytes) -> None:
@@ -343,6 +376,20 @@ class RulesMachine(RuleBasedStateMachine):
             p.status = "consumed"
             self.set_head(p, entry.id)
 
+    def path_of(self, ps: Sequence[MParcel], signer: str) -> dict[str, tuple[str, str]]:
+        """The custody path of a new parcel made from ``ps`` by ``signer`` today."""
+        out = MParcel("", "", 0, None, "", b"", "", {}, frozenset(), None)
+        for p in ps:
+            for cc, (first, last) in p.path.items():
+                out.touch(cc, first)
+                out.touch(cc, last)
+        out.touch(COUNTRY[signer], self.appended)
+        return out.path
+
+    def mixed_nature(self, ps: Sequence[MParcel]) -> bool:
+        """R-SW-3: natural and laboratory-grown goods together."""
+        return any(p.grown for p in ps) and not all(p.grown for p in ps)
+
     def made(self, ps: Sequence[MParcel], entry: SignedEntry) -> frozenset[bytes]:
         """The ancestry of what ``entry`` makes from ``ps``."""
         return frozenset().union(*(p.ancestry for p in ps)) | {entry.id}
@@ -365,22 +412,43 @@ class RulesMachine(RuleBasedStateMachine):
         if not self.standing(COUNTRY[signer]):
             reasons.add("R-KP-1")
         if self.submit(entry, reasons):
-            cc = COUNTRY[signer]
-            self.add(
-                MParcel(
-                    pid,
-                    "rough",
-                    carats,
-                    stones,
-                    signer,
-                    entry.id,
-                    "live",
-                    {cc: Fraction(1)},
-                    frozenset({cc}),
-                    "7102.10",
-                )
-            )
-            self.minted += carats
+            self.new_rough(pid, carats, stones, signer, entry.id, grown=False)
+
+    @rule(data=st.data(), carats=st.integers(1, 20_000), stones=st.integers(1, 20))
+    def grow(self, data: st.DataObject, carats: int, stones: int) -> None:
+        """Laboratory-grown rough of a producer (R-SW-3)."""
+        signer = data.draw(st.sampled_from(["Producer IN", "Producer IN", "Mine BW"]))
+        pid = self.fresh()
+        fields = {"parcel": pid, "carats": carats, "stones": stones, "facility": "CVD hall"}
+        entry = self.mem.sign("grow", fields, signer)
+        reasons = self.signer_reasons(signer)
+        if "producer" not in ROLES[signer]:
+            reasons.add("R-ID-1")
+        if self.submit(entry, reasons):
+            self.new_rough(pid, carats, stones, signer, entry.id, grown=True)
+
+    def new_rough(
+        self, pid: str, carats: int, stones: int, signer: str, head: bytes, *, grown: bool
+    ) -> MParcel:
+        """The model of a parcel just mined or grown by ``signer``."""
+        cc = COUNTRY[signer]
+        p = MParcel(
+            pid,
+            "rough",
+            carats,
+            stones,
+            signer,
+            head,
+            "live",
+            {cc: Fraction(1)},
+            frozenset({cc}),
+            "7104.21" if grown else "7102.10",
+            grown=grown,
+            path={cc: (self.appended, self.appended)},
+        )
+        self.add(p)
+        self.minted += carats
+        return p
 
     def receiver_reasons(self, signer: str, receiver: str) -> set[str]:
         reasons = set()
@@ -409,15 +477,17 @@ class RulesMachine(RuleBasedStateMachine):
     def transfer(self, data: st.DataObject) -> None:
         ps, signer = self.draw_inputs(data, 3)
         receiver = data.draw(st.sampled_from(EVERYONE))
-        warranty = data.draw(st.booleans())
+        warranty = data.draw(st.sampled_from([None, "2021", "2021", "2002"]))
+        wdc = data.draw(st.integers(0, 3)) == 0
         reasons = self.input_reasons(signer, [(p, p.head) for p in ps])
         reasons |= self.receiver_reasons(signer, receiver)
-        rough = any(p.kind != "polished" for p in ps)
+        # Laboratory-grown goods are outside the KP: no certificate for them.
+        rough = any(p.kind != "polished" and not p.grown for p in ps)
         cross = COUNTRY[receiver] != COUNTRY[signer]
         number = None
-        certifiable = all(p.status == "live" and p.holder == signer for p in ps) and not any(
-            p.kind == "polished" for p in ps
-        )
+        certifiable = all(
+            p.status == "live" and p.holder == signer and not p.grown for p in ps
+        ) and not any(p.kind == "polished" for p in ps)
         if rough and cross and certifiable and data.draw(st.booleans()):
             number = self.certify(signer, receiver, ps)
         if rough and cross:
@@ -429,24 +499,44 @@ class RulesMachine(RuleBasedStateMachine):
         if number is not None:
             fields["certificate"] = number
         if warranty:
-            fields["warranty"] = "2021"
-        polished = any(p.kind == "polished" for p in ps)
-        warnings = frozenset({"R-SW-1"} if polished and not warranty else set())
+            fields["warranty"] = warranty
+            if any(p.unwarranted for p in ps):
+                reasons.add("R-SW-2")
+        if wdc:
+            fields["wdc"] = "WDC-0001"
+            if not warranty:
+                reasons.add("R-SW-1")
+        warnings = frozenset(self.warranty_warnings(ps, warranty))
         entry = self.mem.sign("transfer", fields, signer)
         if self.submit(entry, reasons, warnings):
             for p in ps:
                 p.status = "locked"
                 self.set_head(p, entry.id)
+                p.touch(COUNTRY[signer], self.appended)
                 if number is not None:
                     p.ancestry = p.ancestry | {self.certs[number].issue}
             self.transfers[entry.id] = MTransfer(
-                signer, receiver, [p.pid for p in ps], time=self.signed[entry.id][1]
+                signer,
+                receiver,
+                [p.pid for p in ps],
+                time=self.signed[entry.id][1],
+                warranty=warranty is not None,
             )
             if number is not None:
                 self.certs[number].used = entry.id
                 self.transfers[entry.id].number = number
         elif number is not None:
             self.certs[number].used = entry.id  # a cited certificate is spent even so
+
+    def warranty_warnings(self, ps: Sequence[MParcel], warranty: str | None) -> set[str]:
+        """R-SW-1 (WARN): no statement, or the 2002 one after its transition ended."""
+        if warranty is None:
+            return {"R-SW-1"}
+        if warranty == "2002":
+            rough = all(p.kind in ("rough", "byproduct") for p in ps)
+            if self.day > LEGACY_UNTIL["rough" if rough else "other"]:
+                return {"R-SW-1"}
+        return set()
 
     def certify(self, exporter: str, importer: str, ps: Sequence[MParcel]) -> str | None:
         """Issue a certificate; None when the model says the ledger must refuse it."""
@@ -522,6 +612,8 @@ class RulesMachine(RuleBasedStateMachine):
             self.set_head(p, entry.id)
             if action == "accept":
                 p.holder = t.receiver
+                p.unwarranted = p.unwarranted or not t.warranty
+            p.touch(COUNTRY[t.receiver if action == "accept" else t.sender], self.appended)
 
     @precondition(lambda self: self.parcels)
     @rule(data=st.data())
@@ -549,7 +641,10 @@ class RulesMachine(RuleBasedStateMachine):
             receiver = data.draw(st.sampled_from(receivers))
         if any(p.kind == "polished" for p in ps) and any(p.kind != "polished" for p in ps):
             ps = [first]
-        rough = ps[0].kind != "polished"
+        rough = any(p.kind != "polished" and not p.grown for p in ps)
+        if rough and any(p.grown for p in ps):
+            ps = [first]  # no certificate covers grown goods: ship natural rough alone
+            rough = not first.grown
         number = None
         if rough and COUNTRY[receiver] != COUNTRY[first.holder]:
             authority = f"{COUNTRY[first.holder]} KP Authority"
@@ -561,12 +656,17 @@ class RulesMachine(RuleBasedStateMachine):
         fields: dict[str, Any] = {
             "to": receiver,
             "inputs": [{"parcel": p.pid, "head": p.head} for p in ps],
-            "warranty": "2021",
         }
+        # A warranty only where the chain of warranties holds (R-SW-2); sometimes none.
+        warranted = not any(p.unwarranted for p in ps) and data.draw(st.integers(0, 3)) > 0
+        if warranted:
+            fields["warranty"] = "2021"
         if number is not None:
             fields["certificate"] = number
-        offer = self.mem.sign("transfer", fields, first.holder)
-        assert self.submit(offer, set())
+        sender = first.holder
+        offer = self.mem.sign("transfer", fields, sender)
+        assert self.submit(offer, set(), frozenset(set() if warranted else {"R-SW-1"}))
+        offered = self.appended
         if number is not None and data.draw(st.integers(0, 2)) == 0:  # left pending
             self.transfers[offer.id] = MTransfer(
                 first.holder,
@@ -575,17 +675,19 @@ class RulesMachine(RuleBasedStateMachine):
                 "pending",
                 number,
                 self.signed[offer.id][1],
+                warranted,
             )
             self.certs[number].used = offer.id
             for p in ps:
                 p.status = "locked"
                 self.set_head(p, offer.id)
+                p.touch(COUNTRY[first.holder], offered)
                 p.ancestry = p.ancestry | {self.certs[number].issue}
             return
         accept = self.mem.sign("accept", {"transfer": offer.id}, receiver)
         assert self.submit(accept, set())
         self.transfers[offer.id] = MTransfer(
-            first.holder, receiver, [p.pid for p in ps], "accepted", number
+            first.holder, receiver, [p.pid for p in ps], "accepted", number, 0, warranted
         )
         if number is not None:
             self.certs[number].used = offer.id
@@ -596,6 +698,9 @@ class RulesMachine(RuleBasedStateMachine):
                 p.ancestry = p.ancestry | {self.certs[number].issue}
             self.set_head(p, accept.id)
             p.holder = receiver
+            p.unwarranted = p.unwarranted or not warranted
+            p.touch(COUNTRY[sender], offered)
+            p.touch(COUNTRY[receiver], self.appended)
 
     @precondition(lambda self: self.parcels)
     @rule(data=st.data())
@@ -645,6 +750,9 @@ class RulesMachine(RuleBasedStateMachine):
                         p.hs,
                         p.depth,
                         self.made([p], entry),
+                        grown=p.grown,
+                        unwarranted=p.unwarranted,
+                        path=self.path_of([p], signer),
                     )
                 )
 
@@ -671,6 +779,8 @@ class RulesMachine(RuleBasedStateMachine):
         reasons = self.input_reasons(signer, [(p, p.head) for p in ps])
         if any(p.kind == "polished" for p in ps):
             reasons.add("R-MB-6")
+        if self.mixed_nature(ps):
+            reasons.add("R-SW-3")
         if out["carats"] > total + tau:
             reasons.add("R-MB-1")
         known = all(p.stones is not None for p in ps)
@@ -698,6 +808,9 @@ class RulesMachine(RuleBasedStateMachine):
                     hs.pop() if len(hs) == 1 else "7102.10",
                     max(p.depth for p in ps) + 1,
                     self.made(ps, entry),
+                    grown=all(p.grown for p in ps),
+                    unwarranted=any(p.unwarranted for p in ps),
+                    path=self.path_of(ps, signer),
                 )
             )
 
@@ -724,6 +837,8 @@ class RulesMachine(RuleBasedStateMachine):
         reasons |= self.input_reasons(signer, [(p, p.head) for p in ps])
         if any(p.kind != "rough" for p in ps):
             reasons.add("R-MB-6")
+        if self.mixed_nature(ps):
+            reasons.add("R-SW-3")
         polished = sum(s["carats"] for s in stones)
         total_out = polished + sum(b["carats"] for b in byproducts)
         if total_out > total_in + self.tau(total_in, len(stones) + len(byproducts)):
@@ -748,6 +863,11 @@ class RulesMachine(RuleBasedStateMachine):
             may = frozenset().union(*(p.may for p in ps))
             depth = max(p.depth for p in ps) + 1
             ancestry = self.made(ps, entry)
+            grown = all(p.grown for p in ps)
+            marks: dict[str, Any] = {
+                "grown": grown,
+                "unwarranted": any(p.unwarranted for p in ps),
+            }
             for s in stones:
                 self.add(
                     MParcel(
@@ -763,6 +883,8 @@ class RulesMachine(RuleBasedStateMachine):
                         None,
                         depth,
                         ancestry,
+                        path=self.path_of(ps, signer),
+                        **marks,
                     )
                 )
             for b in byproducts:
@@ -777,11 +899,110 @@ class RulesMachine(RuleBasedStateMachine):
                         "live",
                         comp,
                         may,
-                        "7102.21",
+                        "7104.21" if grown else "7102.21",
                         depth,
                         ancestry,
+                        path=self.path_of(ps, signer),
+                        **marks,
                     )
                 )
+
+    def live_rough(self, holder: str, grown: bool) -> list[str]:
+        return sorted(
+            pid
+            for pid, p in self.parcels.items()
+            if p.holder == holder and p.status == "live" and p.kind == "rough"
+            and p.grown == grown
+        )  # fmt: skip
+
+    def grown_delivered(self, holder: str, carats: int) -> None:
+        """The producer grows a parcel and delivers it to ``holder`` (no certificate: grown
+        goods are outside the KP), every step valid."""
+        pid = self.fresh()
+        fields = {"parcel": pid, "carats": carats, "stones": 4, "facility": "CVD hall"}
+        entry = self.mem.sign("grow", fields, "Producer IN")
+        assert self.submit(entry, set())
+        p = self.new_rough(pid, carats, 4, "Producer IN", entry.id, grown=True)
+        ref = [{"parcel": pid, "head": entry.id}]
+        offer = self.mem.sign(
+            "transfer", {"to": holder, "inputs": ref, "warranty": "2021"}, "Producer IN"
+        )
+        assert self.submit(offer, set())
+        self.set_head(p, offer.id)
+        p.touch("IN", self.appended)
+        accept = self.mem.sign("accept", {"transfer": offer.id}, holder)
+        assert self.submit(accept, set())
+        self.transfers[offer.id] = MTransfer("Producer IN", holder, [pid], "accepted")
+        self.set_head(p, accept.id)
+        p.holder = holder
+        p.touch(COUNTRY[holder], self.appended)
+
+    @rule(data=st.data(), cut=st.booleans())
+    def mix_natures(self, data: st.DataObject, cut: bool) -> None:
+        """A well-formed merge or cut of grown with natural rough: refused (R-SW-3)."""
+        holders = sorted(
+            h
+            for h in {p.holder for p in self.parcels.values()}
+            if self.live_rough(h, True) and self.live_rough(h, False)
+        )
+        if not holders:
+            natural = sorted(
+                h
+                for h in {p.holder for p in self.parcels.values()}
+                if self.live_rough(h, False) and h in CUSTODIANS and h not in self.revoked
+            )
+            if not natural or "Producer IN" in self.revoked:
+                return
+            holders = [data.draw(st.sampled_from(natural))]
+            self.grown_delivered(holders[0], data.draw(st.integers(1, 5_000)))
+        holder = data.draw(st.sampled_from(holders))
+        ps = [
+            self.parcels[data.draw(st.sampled_from(self.live_rough(holder, grown)))]
+            for grown in (True, False)
+        ]
+        total = sum(p.carats for p in ps)
+        refs = [{"parcel": p.pid, "head": p.head} for p in ps]
+        reasons = self.signer_reasons(holder) | {"R-SW-3"}
+        if cut:
+            if "cutter" not in ROLES[holder]:
+                reasons.add("R-ID-1")
+            stone = {"parcel": self.fresh(), "carats": max(1, total * 4 // 10)}
+            entry = self.mem.sign("cut", {"inputs": refs, "stones": [stone]}, holder)
+        else:
+            out = {"parcel": self.fresh(), "carats": total}
+            entry = self.mem.sign("merge", {"inputs": refs, "output": out}, holder)
+        assert not self.submit(entry, reasons)
+
+    @rule(data=st.data())
+    def rewarrant(self, data: st.DataObject) -> None:
+        """Warranting goods whose chain of warranties broke: refused (R-SW-2)."""
+        pool = sorted(
+            pid
+            for pid, p in self.parcels.items()
+            if p.unwarranted and p.status == "live" and p.holder not in self.revoked
+        )
+        if not pool:
+            return
+        p = self.parcels[data.draw(st.sampled_from(pool))]
+        receivers = [
+            n
+            for n in CUSTODIANS
+            if n != p.holder and COUNTRY[n] == COUNTRY[p.holder] and n not in self.revoked
+        ]
+        if not receivers:
+            receivers = [n for n in CUSTODIANS if n != p.holder and n not in self.revoked]
+            if p.kind != "polished" and not p.grown:
+                return  # a crossing would need a certificate first
+        if not receivers:
+            return
+        receiver = data.draw(st.sampled_from(receivers))
+        fields = {
+            "to": receiver,
+            "inputs": [{"parcel": p.pid, "head": p.head}],
+            "warranty": "2021",
+        }
+        entry = self.mem.sign("transfer", fields, p.holder)
+        assert not self.submit(entry, {"R-SW-2"})
 
     @precondition(lambda self: self.parcels)
     @rule(data=st.data())
@@ -797,6 +1018,7 @@ class RulesMachine(RuleBasedStateMachine):
         if self.submit(entry, reasons):
             p.status = "sold"
             self.set_head(p, entry.id)
+            p.touch(COUNTRY[signer], self.appended)
 
     @precondition(lambda self: any(h != self.parcels[pid].head for pid, h in self.heads))
     @rule(data=st.data())
@@ -946,6 +1168,36 @@ class RulesMachine(RuleBasedStateMachine):
         if self.submit(entry, reasons):
             self.params.setdefault(name, []).append((start, value))
 
+    @rule(
+        data=st.data(),
+        list_id=st.sampled_from(LISTS),
+        listing=st.booleans(),
+        back=st.integers(-2, 32) | st.sampled_from([30, 31]),
+    )
+    def designate(self, data: st.DataObject, list_id: str, listing: bool, back: int) -> None:
+        """A list publisher designates or de-lists a party from a date (R-SA-4)."""
+        signer = data.draw(st.sampled_from(["Publisher EU", "Publisher US", "Trader BE"]))
+        party = data.draw(st.sampled_from(EVERYONE))
+        start = rules.date_of(self.mem.now - back * DAY)
+        status = "listed" if listing else "delisted"
+        periods = self.lists.get((party, list_id), [])
+        reasons = self.signer_reasons(signer)
+        if "publisher" not in ROLES[signer]:
+            reasons.add("R-ID-1")
+        if self.publishers.get(list_id, signer) != signer:
+            reasons.add("R-SA-4")
+        if rules.days_between(start, self.day) > 30:
+            reasons.add("R-SA-4")
+        if periods and start <= periods[-1][0]:
+            reasons.add("R-SA-4")
+        if (periods[-1][1] if periods else "delisted") == status:
+            reasons.add("R-SA-4")
+        fields = {"list": list_id, "party": party, "from": start}
+        kind = "sanction.designate" if listing else "sanction.delist"
+        if self.submit(self.mem.sign(kind, fields, signer), reasons):
+            self.lists[(party, list_id)] = [*periods, (start, status)]
+            self.publishers.setdefault(list_id, signer)
+
     # -- invariants -----------------------------------------------------------------
 
     @invariant()
@@ -976,6 +1228,8 @@ class RulesMachine(RuleBasedStateMachine):
                 m.hs,
             )
             assert e["may"] == sorted(m.may), pid
+            assert (bool(e.get("grown")), bool(e.get("unwarranted"))) == (m.grown, m.unwarranted)
+            assert {cc: tuple(span) for cc, span in e["path"].items()} == m.path, pid
             assert sum(e["comp"].values()) == PPM
             assert set(e["comp"]) <= m.may
             for country in m.may:
@@ -984,6 +1238,22 @@ class RulesMachine(RuleBasedStateMachine):
             if m.status in ("live", "locked"):
                 held += m.carats
         assert held <= self.minted  # mass grows only within the weighing tolerance
+
+    @invariant()
+    def designations_match_the_model(self) -> None:
+        for name in EVERYONE:
+            party = self.mem.state.party(name)
+            assert party is not None
+            got = {k: [tuple(x) for x in v] for k, v in party.get("lists", {}).items()}
+            want = {k: v for (n, k), v in self.lists.items() if n == name}
+            assert got == want, name
+            for list_id in LISTS:
+                for day in {start for start, _ in want.get(list_id, [])} | {self.day}:
+                    status = "delisted"
+                    for start, value in want.get(list_id, []):
+                        if start <= day:
+                            status = value
+                    assert rules.listed(party, list_id, day) == (status == "listed")
 
     @invariant()
     def quarantine_matches_the_model(self) -> None:

@@ -76,6 +76,14 @@ VALID: dict[str, dict[str, Any]] = {
         "mine": "Jwaneng",
         "hs": "7102.10",
     },
+    "grow": {"parcel": "LG-1", "carats": 5_000, "stones": 100, "facility": "Surat reactor 4"},
+    "sanction.designate": {
+        "list": "EU",
+        "party": "Debswana Jwaneng",
+        "from": "2024-06-24",
+        "reason": "Council decision",
+    },
+    "sanction.delist": {"list": "EU", "party": "Debswana Jwaneng", "from": "2025-01-01"},
     "certificate.issue": {
         "number": "BW0012345",
         "parcels": ["P-1", "P-2"],
@@ -102,6 +110,7 @@ VALID: dict[str, dict[str, Any]] = {
         "certificate": "BW0012345",
         "price": {"amount": 1, "currency": "EUR"},
         "warranty": "2021",
+        "wdc": "WDC-BE-0001",
     },
     "accept": {"transfer": HEAD},
     "reject": {"transfer": HEAD, "reason": "weight differs"},

@@ -757,14 +757,15 @@ class TestWarranty:
     def test_R_SW_1_polished_without_warranty_is_flagged(
         self, world: World, polished: list[str]
     ) -> None:
-        offer = world.transfer("Surat Cutter", "New York Lab", [polished[0]])
+        offer = world.transfer("Surat Cutter", "New York Lab", [polished[0]], warranty=None)
         assert [w.rule for w in offer.warnings] == ["R-SW-1"]
         warranted = world.transfer("Surat Cutter", "New York Lab", [polished[1]], warranty="2021")
         assert warranted.warnings == ()
         assert world.verify().warnings["R-SW-1"] == 1
 
-    def test_R_SW_1_not_for_rough(self, world: World, p1: str) -> None:
-        assert world.transfer("Jwaneng", "Gaborone Trader", [p1]).warnings == ()
+    def test_R_SW_1_for_every_b2b_transfer(self, world: World, p1: str) -> None:
+        bare = world.transfer("Jwaneng", "Gaborone Trader", [p1], warranty=None)
+        assert [w.rule for w in bare.warnings] == ["R-SW-1"]
 
 
 # ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ledger.core.rules.act import Act
 from ledger.core.rules.calendar import (
+    DAY_MS,
     date_of,
     date_start_ms,
     days_between,
@@ -46,6 +47,7 @@ from ledger.core.rules.quarantine import (
     void_from_json,
     void_to_json,
 )
+from ledger.core.rules.registry import listed
 from ledger.core.rules.signers import Signer
 from ledger.core.rules.state import (
     Backing,
@@ -62,6 +64,7 @@ from ledger.core.rules.state import (
 )
 
 __all__ = [
+    "DAY_MS",
     "HANDLERS",
     "MAX_AGE_MS",
     "MAX_SKEW_MS",
@@ -100,6 +103,7 @@ __all__ = [
     "iso_time",
     "judged_days",
     "kp_status",
+    "listed",
     "mix_compositions",
     "overdue_confirmations",
     "param",

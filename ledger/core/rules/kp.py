@@ -112,6 +112,8 @@ def certificate_issue(a: Act) -> None:
             raise fail(rule, f"exporter {f['exporter']!r} does not hold parcel {pid!r}")
         if parcel["kind"] not in ROUGH_KINDS:
             raise fail(rule, f"{pid!r} is polished; KP certificates cover rough diamonds only")
+        if parcel.get("grown"):
+            raise fail(rule, f"{pid!r} is laboratory-grown; KP certificates cover natural rough")
         carats += parcel["carats"]
         hs.add(parcel["hs"] or "7102.10")
         may.update(parcel["may"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ledger.core.model import SignedEntry
@@ -69,6 +69,25 @@ def consume(a: Act, parcel: Parcel) -> None:
     a.affect(parcel["id"])
 
 
+def merged_path(parcels: Iterable[Parcel]) -> dict[str, list[str]]:
+    """The custody paths of ``parcels`` joined: per country the earliest first and the latest
+    last date."""
+    out: dict[str, list[str]] = {}
+    for p in parcels:
+        for cc, (first, last) in p["path"].items():
+            have = out.get(cc)
+            out[cc] = [first, last] if have is None else [min(have[0], first), max(have[1], last)]
+    return out
+
+
+def held(parcel: Parcel, country: str, day: str) -> None:
+    """Record that ``parcel`` is held in (or leaves) ``country`` on ``day`` (R-SA-2)."""
+    path = dict(parcel["path"])
+    have = path.get(country)
+    path[country] = [day, day] if have is None else [min(have[0], day), max(have[1], day)]
+    parcel["path"] = path
+
+
 def create(
     a: Act,
     *,
@@ -79,27 +98,35 @@ def create(
     comp: Mapping[str, int],
     may: Iterable[str],
     hs: str | None,
+    inputs: Sequence[Parcel] = (),
     yield_permille: int | None = None,
+    grown: bool = False,
 ) -> None:
-    """A new live parcel or stone, held by the signer (R-CU-7 first)."""
+    """A new live parcel or stone, held by the signer (R-CU-7 first). It inherits from its
+    ``inputs`` their custody path, nature and warranty chain (R-SA-2, R-SW-2, R-SW-3)."""
     new_id(a.state, pid)
-    a.state.put_parcel(
-        {
-            "id": pid,
-            "kind": kind,
-            "carats": carats,
-            "stones": stones,
-            "holder": a.signer.name,
-            "head": a.entry.id,
-            "status": "live",
-            "transfer": None,
-            "comp": dict(comp),
-            "may": sorted(set(may)),
-            "hs": hs,
-            "time": a.time,
-            "created": a.entry.id,
-            "yield": yield_permille,
-            "report": None,
-        }
-    )
+    parcel: Parcel = {
+        "id": pid,
+        "kind": kind,
+        "carats": carats,
+        "stones": stones,
+        "holder": a.signer.name,
+        "head": a.entry.id,
+        "status": "live",
+        "transfer": None,
+        "comp": dict(comp),
+        "may": sorted(set(may)),
+        "hs": hs,
+        "time": a.time,
+        "created": a.entry.id,
+        "yield": yield_permille,
+        "report": None,
+        "path": merged_path(inputs),
+    }
+    held(parcel, a.signer.country, a.day)
+    if grown:
+        parcel["grown"] = True
+    if any(p.get("unwarranted") for p in inputs):
+        parcel["unwarranted"] = True
+    a.state.put_parcel(parcel)
     a.affect(pid)

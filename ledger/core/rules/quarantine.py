@@ -76,7 +76,7 @@ def _moved(entry: SignedEntry) -> list[str]:
 def _made(entry: SignedEntry) -> list[str]:
     f = entry.fields
     t = entry.type
-    if t == "origin":
+    if t in ("origin", "grow"):
         return [f["parcel"]]
     if t == "split":
         return [o["parcel"] for o in f["outputs"]]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from ledger.core import ed25519
 from ledger.core.model import SignedEntry, key_id
 from ledger.core.rules.act import Act
+from ledger.core.rules.calendar import days_between
 from ledger.core.rules.params import OPERATOR_ROLE, PARAMETERS
-from ledger.core.rules.signers import get_party, require_operator, verify_sigs
-from ledger.core.rules.state import KeyInfo, Outcome, State, fail
+from ledger.core.rules.signers import get_party, require_operator, require_role, verify_sigs
+from ledger.core.rules.state import KeyInfo, Outcome, Party, State, fail
 from ledger.errors import SignatureError
 
 
@@ -175,3 +176,63 @@ def param_set(a: Act) -> None:
     state.put("param", f["name"], periods)
     ids = list(state.get("param-entries", f["name"]) or [])
     state.put("param-entries", f["name"], [*ids, a.entry.id])
+
+
+def _designation(a: Act, status: str) -> None:
+    """R-SA-4: a sanctions list is kept by the one publisher that first published to it;
+    each period of a party on a list starts after the last and within 30 days before its
+    append date (a designation's legal date, never a rewriting of history)."""
+    require_role(a.signer, "publisher", "publish sanctions designations")
+    state, f = a.state, a.fields
+    owner = state.get("list", f["list"])
+    if owner is not None and owner["publisher"] != a.signer.name:
+        raise fail(
+            "R-SA-4",
+            f"sanctions list {f['list']!r} is published by {owner['publisher']!r}, "
+            f"not {a.signer.name!r}",
+        )
+    party = state.party(f["party"])
+    if party is None:
+        raise fail("R-SA-4", f"{f['party']!r} is not a registered participant")
+    if days_between(f["from"], a.day) > 30:
+        raise fail(
+            "R-SA-4",
+            f"a designation takes effect at most 30 days before it is published; {f['from']} "
+            f"is more than that before {a.day}",
+        )
+    lists = {k: list(v) for k, v in party.get("lists", {}).items()}
+    periods = lists.get(f["list"], [])
+    if periods and f["from"] <= periods[-1][0]:
+        raise fail(
+            "R-SA-4",
+            f"{f['party']!r} on {f['list']!r} from {f['from']} must start after its last "
+            f"change ({periods[-1][0]})",
+        )
+    current = periods[-1][1] if periods else "delisted"
+    if current == status:
+        raise fail("R-SA-4", f"{f['party']!r} is already {status} on {f['list']!r}")
+    lists[f["list"]] = [*periods, [f["from"], status]]
+    party = party.copy()
+    party["lists"] = lists
+    party["entries"] = [*party["entries"], a.entry.id]
+    state.put_party(party)
+    if owner is None:
+        state.put("list", f["list"], {"publisher": a.signer.name})
+
+
+def sanction_designate(a: Act) -> None:
+    _designation(a, "listed")
+
+
+def sanction_delist(a: Act) -> None:
+    _designation(a, "delisted")
+
+
+def listed(party: Party | None, list_id: str, day: str) -> bool:
+    """Whether ``party`` is designated on ``list_id`` on ``day``."""
+    status = "delisted"
+    periods = party.get("lists", {}).get(list_id, []) if party is not None else []
+    for start, value in periods:
+        if start <= day:
+            status = value
+    return status == "listed"

@@ -46,7 +46,9 @@ KeyInfo = TypedDict(
 class Party(TypedDict):
     """``party/<name>``: a participant. ``revoked`` is the record index of its revocation;
     ``revoked_at`` the append time (ms) of that record; ``compromised`` the time from which
-    its key's signatures are void; ``entries`` every registry entry about it."""
+    its key's signatures are void; ``lists`` its sanctions designations, by list, as
+    ``[from, "listed" | "delisted"]`` periods; ``entries`` every registry entry about it
+    (designations included)."""
 
     name: str
     kid: bytes
@@ -56,9 +58,14 @@ class Party(TypedDict):
     entries: list[bytes]
     revoked_at: NotRequired[int]
     compromised: NotRequired[int]
+    lists: NotRequired[dict[str, list[list[str]]]]
 
 
-#: ``parcel/<id>``: a parcel or stone (specs/rules.md §2.1).
+#: ``parcel/<id>``: a parcel or stone (specs/rules.md §4). ``path`` is its custody path:
+#: every country its goods or an ancestor's were held in or exported from, with the first
+#: and last append date of that custody (R-SA-2); ``grown`` marks laboratory-grown goods
+#: (R-SW-3); ``unwarranted`` goods some B2B transfer of whose ancestry carried no System of
+#: Warranties statement (R-SW-2).
 Parcel = TypedDict(
     "Parcel",
     {
@@ -77,6 +84,9 @@ Parcel = TypedDict(
         "created": bytes,
         "yield": int | None,
         "report": str | None,
+        "path": dict[str, list[str]],
+        "grown": NotRequired[bool],
+        "unwarranted": NotRequired[bool],
     },
 )
 
@@ -92,7 +102,7 @@ Transfer = TypedDict(
         "time": int,
         "certificate": str | None,
         "cross": NotRequired[list[str]],
-        "settled": NotRequired[int],
+        "warranty": NotRequired[str],
     },
 )
 

@@ -20,7 +20,7 @@ from ledger.core.rules.params import (
     YIELD_MIN_PERMILLE,
     tolerance,
 )
-from ledger.core.rules.parcels import consume, create, live_input, new_id
+from ledger.core.rules.parcels import consume, create, held, live_input, new_id
 from ledger.core.rules.signers import require_role
 from ledger.core.rules.state import Parcel, fail
 
@@ -57,11 +57,22 @@ def _no_polished(parcels: list[Parcel], action: str) -> None:
             raise fail("R-MB-6", f"{p['id']!r} is a polished stone; it cannot be {action}")
 
 
-def origin(a: Act) -> None:
-    require_role(a.signer, "mine", "register an origin")
+def _one_nature(parcels: list[Parcel], action: str) -> bool:
+    """R-SW-3: natural and laboratory-grown goods never mix; True when all are grown."""
+    grown = [bool(p.get("grown")) for p in parcels]
+    if any(grown) and not all(grown):
+        names = ", ".join(p["id"] for p in parcels if p.get("grown"))
+        raise fail(
+            "R-SW-3",
+            f"laboratory-grown {names} cannot be {action} with natural goods: the outputs "
+            "would be declared natural",
+        )
+    return all(grown)
+
+
+def _new_rough(a: Act, site: str, hs: str, *, grown: bool = False) -> None:
+    """A new rough parcel of the signer's country, made where it was mined or grown."""
     f = a.fields
-    # On the claimed date and on the append date: back-dating cannot escape a suspension.
-    require_standing(a.state, "R-KP-1", ((a.signer.country, "mining country"),), a.days)
     create(
         a,
         pid=f["parcel"],
@@ -70,9 +81,27 @@ def origin(a: Act) -> None:
         stones=f["stones"],
         comp={a.signer.country: PPM},
         may=[a.signer.country],
-        hs=f["hs"],
+        hs=hs,
+        grown=grown,
     )
-    a.state.put("mine", f["parcel"], {"mine": f["mine"], "by": a.signer.name})
+    a.state.put("mine", f["parcel"], {"mine": site, "by": a.signer.name})
+
+
+def origin(a: Act) -> None:
+    require_role(a.signer, "mine", "register an origin")
+    # On the claimed date and on the append date: back-dating cannot escape a suspension.
+    require_standing(a.state, "R-KP-1", ((a.signer.country, "mining country"),), a.days)
+    _new_rough(a, a.fields["mine"], a.fields["hs"])
+
+
+#: HS code of laboratory-grown (synthetic) diamonds, unworked: outside the KP.
+GROWN_HS = "7104.21"
+
+
+def grow(a: Act) -> None:
+    """Laboratory-grown rough made by a producer (R-SW-3): no mine, no KP certificate."""
+    require_role(a.signer, "producer", "register laboratory-grown goods")
+    _new_rough(a, a.fields["facility"], GROWN_HS, grown=True)
 
 
 def split(a: Act) -> None:
@@ -99,6 +128,8 @@ def split(a: Act) -> None:
             comp=parcel["comp"],
             may=parcel["may"],
             hs=parcel["hs"],
+            inputs=[parcel],
+            grown=bool(parcel.get("grown")),
         )
 
 
@@ -108,6 +139,7 @@ def merge(a: Act) -> None:
         raise fail("R-MB-1", "a merge needs at least two parcels")
     parcels = [live_input(a, i) for i in f["inputs"]]
     _no_polished(parcels, "merged into a parcel")
+    grown = _one_nature(parcels, "merged")
     total = sum(p["carats"] for p in parcels)
     o = f["output"]
     _mass_balance(a, "R-MB-1", "the merged parcel weighs", total, o["carats"], 1, loss=True)
@@ -132,6 +164,8 @@ def merge(a: Act) -> None:
         comp=comp,
         may=may,
         hs=hs_codes.pop() if len(hs_codes) == 1 else "7102.10",
+        inputs=parcels,
+        grown=grown,
     )
 
 
@@ -142,6 +176,7 @@ def cut(a: Act) -> None:
     for p in parcels:
         if p["kind"] != "rough":
             raise fail("R-MB-6", f"only rough parcels can be cut; {p['id']!r} is {p['kind']}")
+    grown = _one_nature(parcels, "cut together")
     total_in = sum(p["carats"] for p in parcels)
     stones = f["stones"]
     byproducts = f.get("byproducts", [])
@@ -178,7 +213,9 @@ def cut(a: Act) -> None:
             comp=comp,
             may=may,
             hs=None,
+            inputs=parcels,
             yield_permille=permille,
+            grown=grown,
         )
     for b in byproducts:
         create(
@@ -189,7 +226,9 @@ def cut(a: Act) -> None:
             stones=b.get("stones"),
             comp=comp,
             may=may,
-            hs="7102.21",
+            hs=GROWN_HS if grown else "7102.21",
+            inputs=parcels,
+            grown=grown,
         )
 
 
@@ -205,6 +244,7 @@ def grade(a: Act) -> None:
         )
         stone["carats"] = f["carats"]
     stone.update({"head": a.entry.id, "time": a.time, "report": f["report"]})
+    held(stone, a.signer.country, a.day)
     a.state.put_parcel(stone)
     a.affect(stone["id"])
 
@@ -215,5 +255,6 @@ def sell(a: Act) -> None:
     if stone["kind"] != "polished":
         raise fail("R-SL-1", f"{stone['id']!r} is not a polished stone; retail sales are of stones")
     stone.update({"status": "sold", "head": a.entry.id, "time": a.time})
+    held(stone, a.signer.country, a.day)
     a.state.put_parcel(stone)
     a.affect(stone["id"])
