@@ -20,7 +20,18 @@ from typing import Any
 import click
 
 import ledger as lg
-from cli.commands import custody, demo, keys, node, proofs, queries, registry, report, simulate
+from cli.commands import (
+    custody,
+    demo,
+    export,
+    keys,
+    node,
+    proofs,
+    queries,
+    registry,
+    report,
+    simulate,
+)
 from cli.context import Ctx
 
 EXIT_INVALID = 1
@@ -97,6 +108,7 @@ for _command in (
     *node.COMMANDS,
     *simulate.COMMANDS,
     *report.COMMANDS,
+    *export.COMMANDS,
     *demo.COMMANDS,
 ):
     main.add_command(_command)

@@ -78,6 +78,7 @@ if TYPE_CHECKING:
         Trace,
         VerifyReport,
         append_entries,
+        export_epcis,
         latest_failure,
         verify_consistency,
     )
@@ -92,6 +93,7 @@ _LAZY = {
     "Trace": "ledger.api",
     "VerifyReport": "ledger.api",
     "append_entries": "ledger.api",
+    "export_epcis": "ledger.api",
     "latest_failure": "ledger.api",
     "verify_consistency": "ledger.api",
     "Ledger": "ledger.ledger",
@@ -159,6 +161,7 @@ __all__ = [
     "check_date",
     "date_of",
     "entry_to_json",
+    "export_epcis",
     "format_composition",
     "format_vkey",
     "inspect_bundle",

@@ -8,8 +8,9 @@ file and on a node alike.
 Here too are what a caller needs on top of the protocol, written once:
 :func:`append_entries` (append, and sign a checkpoint that includes the entries),
 :func:`verify_consistency` (two signed checkpoints of one log) and :func:`latest_failure`
-(whether a bundle still shows an item's latest state). Pure apart from what the ledger
-passed in does.
+(whether a bundle still shows an item's latest state) and :func:`export_epcis` (the
+ledger as GS1 EPCIS 2.0 events, specs/epcis.md). Pure apart from what the ledger passed
+in does.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ledger.core import merkle, note
+from ledger.core import epcis, merkle, note, rules
 from ledger.core.journey import Step
 from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, Record, SignedEntry, add_signature, sign_body
 from ledger.core.proofs import BundleReport
 from ledger.core.rules import VoidEntry
-from ledger.errors import ProofError, UsageError
+from ledger.errors import NotFoundError, ProofError, UsageError
 from ledger.storage.store import Appended
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "VerifyReport",
     "append_entries",
     "entry_prefix",
+    "export_epcis",
     "latest_failure",
     "verify_consistency",
 ]
@@ -293,4 +295,94 @@ def latest_failure(ledger: LedgerAPI, report: BundleReport) -> str | None:
     return (
         f"the ledger has later events of {report.item} than the bundle shows "
         f"(latest: record {record.index}, {entry.type}); the bundle is stale or truncated"
+    )
+
+
+def _state_reader(ledger: LedgerAPI) -> epcis.StateReader:
+    """The core's state lookups through the ledger's API (memoised: a node answers each
+    lookup over HTTP)."""
+    cache: dict[tuple[str, str], Any] = {}
+
+    def lookup(kind: str, key: str) -> Any:
+        if kind == "kid":
+            return {"name": ledger.signer_name(bytes.fromhex(key))}
+        if kind == "party":
+            return ledger.party(key)
+        if kind == "transfer":
+            return ledger.transfer(bytes.fromhex(key))
+        if kind == "parcel":
+            return ledger.parcel(key)
+        return None
+
+    def read(kind: str, key: str) -> Any:
+        if (kind, key) not in cache:
+            try:
+                cache[kind, key] = lookup(kind, key)
+            except NotFoundError:
+                cache[kind, key] = None
+        return cache[kind, key]
+
+    return read
+
+
+def _ancestry(ledger: LedgerAPI, pid: str) -> list[tuple[Record, SignedEntry]]:
+    """The entries of an item's ancestry (the walk ``Ledger.trace`` makes: every state its
+    latest state consumed, back to the origins), plus the issue and confirmation of every
+    KP certificate a transfer in it travelled under (as a provenance bundle carries them).
+
+    Raises:
+        NotFoundError: no such item.
+    """
+    found: dict[bytes, tuple[Record, SignedEntry]] = {}
+    certificates: set[str] = set()
+    todo = [ledger.parcel(pid)["head"]]
+    while todo:
+        eid = todo.pop()
+        if eid in found:
+            continue
+        record, entry = ledger.entry(eid)
+        found[eid] = (record, entry)
+        number = entry.fields.get("certificate") if entry.type == "transfer" else None
+        if number is not None and number not in certificates:
+            certificates.add(number)
+            try:
+                cert = ledger.certificate(number)
+            except NotFoundError:  # cited but issued elsewhere: nothing more to add
+                cert = {}
+            todo.extend(cert[k] for k in ("id", "confirmed") if cert.get(k) is not None)
+        todo.extend(rules.entry_parents(entry))
+    return list(found.values())
+
+
+def export_epcis(ledger: LedgerAPI, item: str | None = None) -> dict[str, Any]:
+    """The ledger, or one item's ancestry, as a GS1 EPCIS 2.0 document (specs/epcis.md).
+
+    Every exported event's ``eventID`` is ``ni:///sha-256;<entry id hex>``. The document's
+    ``creationDate`` is the append time of the log's last record, so exporting the same
+    log twice gives the same document.
+
+    Args:
+        ledger: a ledger file or a node.
+        item: a parcel or stone id: export its ancestry; None: export the whole log.
+
+    Returns:
+        A JSON-ready dict; write it with its key order kept.
+
+    Raises:
+        NotFoundError: ``item`` is not in the ledger.
+    """
+    if item is None:
+        size = ledger.size()
+        pairs = [(r, r.entry()) for r in ledger.records(0, size)]
+    else:
+        pairs = _ancestry(ledger, item)
+        size = ledger.size()
+    last = pairs[-1][0] if item is None and pairs else next(iter(ledger.records(size - 1, size)))
+    return epcis.to_document(
+        pairs,
+        _state_reader(ledger),
+        origin=ledger.origin,
+        size=size,
+        created=last.time,
+        item=item,
     )
