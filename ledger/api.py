@@ -8,9 +8,9 @@ file and on a node alike.
 Here too are what a caller needs on top of the protocol, written once:
 :func:`append_entries` (append, and sign a checkpoint that includes the entries),
 :func:`verify_consistency` (two signed checkpoints of one log) and :func:`latest_failure`
-(whether a bundle still shows an item's latest state) and :func:`export_epcis` (the
-ledger as GS1 EPCIS 2.0 events, specs/epcis.md). Pure apart from what the ledger passed
-in does.
+(whether a bundle still shows an item's latest state), :func:`export_epcis` (the
+ledger as GS1 EPCIS 2.0 events, specs/epcis.md) and :func:`entries_from_epcis` (signed
+entries for EPCIS events, to append). Pure apart from what the ledger passed in does.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, Record, SignedEntry, add_signature, sign_body
 from ledger.core.proofs import BundleReport
 from ledger.core.rules import VoidEntry
-from ledger.errors import NotFoundError, ProofError, UsageError
+from ledger.errors import EncodingError, NotFoundError, ProofError, UsageError
 from ledger.storage.store import Appended
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Trace",
     "VerifyReport",
     "append_entries",
+    "entries_from_epcis",
     "entry_prefix",
     "export_epcis",
     "latest_failure",
@@ -386,3 +387,50 @@ def export_epcis(ledger: LedgerAPI, item: str | None = None) -> dict[str, Any]:
         created=last.time,
         item=item,
     )
+
+
+def entries_from_epcis(ledger: LedgerAPI, document: Any, key: PrivateKey) -> list[SignedEntry]:
+    """Sign, with ``key``, one entry for each event of an EPCIS document (specs/epcis.md §6).
+
+    Nothing is appended: the caller appends the list in one call, so that the ledger
+    takes all of it or none. Each entry claims its event's ``eventTime``. An event may
+    name parcels, stones and offers that earlier events of the same document made: their
+    heads are the new entries, and an offer named by its exported ``eventID`` is the new
+    offer signed for that event.
+
+    Raises:
+        EncodingError: the document is not an EPCIS document, or an event (named by its
+            position) maps to no entry or lacks what its entry needs.
+        NotFoundError: an event names a parcel or offer this ledger does not know.
+    """
+    body = document.get("epcisBody") if isinstance(document, dict) else None
+    events = body.get("eventList") if isinstance(body, dict) else None
+    if not isinstance(events, list) or not events:
+        raise EncodingError("not an EPCIS document with events (epcisBody.eventList)")
+    heads: dict[str, bytes] = {}
+    renamed: dict[bytes, bytes] = {}
+    offers: dict[bytes, list[str]] = {}
+
+    def head(pid: str) -> bytes:
+        return heads[pid] if pid in heads else bytes(ledger.input_ref(pid)["head"])
+
+    def offer_parcels(offer: bytes) -> list[str]:
+        return offers[offer] if offer in offers else list(ledger.transfer(offer)["parcels"])
+
+    out = []
+    for n, event in enumerate(events):
+        try:
+            entry_type, fields, time = epcis.entry_of(event, head, lambda e: renamed.get(e, e))
+            entry = ledger.sign(entry_type, fields, key, now=time)
+            changed = epcis.items_changed(entry_type, fields, offer_parcels)
+        except (EncodingError, NotFoundError) as exc:
+            raise type(exc)(f"event {n}: {exc.message}", rule=exc.rule) from exc
+        if entry_type == "transfer":
+            offers[entry.id] = [i["parcel"] for i in fields["inputs"]]
+        heads.update((pid, entry.id) for pid in changed)
+        try:
+            renamed[epcis.entry_id_of(event)] = entry.id
+        except ValueError:  # an event ID of another form: nothing can name it as an entry
+            pass
+        out.append(entry)
+    return out

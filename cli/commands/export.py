@@ -1,7 +1,9 @@
-"""``kpledger export``: the ledger in another standard's format (GS1 EPCIS 2.0).
+"""``kpledger export`` and ``kpledger import``: the ledger in GS1 EPCIS 2.0, out and in.
 
-The document is the library's (``lg.export_epcis``, specs/epcis.md); this module checks
-the options, writes the JSON with the library's key order and reports what it wrote.
+The document is the library's (``lg.export_epcis``, specs/epcis.md), and so are the
+entries an imported document stands for (``lg.entries_from_epcis``); this module checks
+the options, reads and writes the JSON (the library's key order kept) and appends
+through the one shared path (``cli.context.emit``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from typing import Any
 import click
 
 import ledger as lg
-from cli.context import Ctx, pass_ctx
+from cli import parse
+from cli.context import Ctx, emit, entry_options, load_key, pass_ctx
 from cli.render import echo_json
+
+#: The largest EPCIS document ``import`` reads.
+MAX_DOCUMENT = 64 << 20
 
 
 def _write(output: str, text: str) -> None:
@@ -78,4 +84,42 @@ def export(ctx: Ctx, item: str | None, as_epcis: bool, whole: bool, output: str)
         click.echo(f"wrote {output} ({events} events)")
 
 
-COMMANDS: tuple[click.Command, ...] = (export,)
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--epcis", "as_epcis", is_flag=True, help="GS1 EPCIS 2.0 JSON-LD (the format).")
+@entry_options
+@pass_ctx
+def import_(
+    ctx: Ctx,
+    file: str,
+    as_epcis: bool,
+    key_file: str,
+    checkpoint_key: str | None,
+    out: str | None,
+) -> None:
+    """Sign one entry per event of an EPCIS document and append them all, or none.
+
+    Each event must be of a kind 'export --epcis' writes (a commissioning
+    becomes an origin, a shipping a transfer, a receiving an accept, and so
+    on: specs/epcis.md) and name its goods, parties and offers with
+    urn:kpledger identifiers. Every entry is signed by --key and claims its
+    event's eventTime; the rules judge them as any other entries, and one
+    refused entry refuses the whole document.
+
+    \b
+    Example:
+      kpledger import --epcis shipments.jsonld --key jwaneng.key
+      kpledger import --epcis receipt.jsonld --key antwerp.key --out receipt.kpe
+    """
+    if not as_epcis:
+        raise lg.UsageError("choose the format: --epcis (GS1 EPCIS 2.0)")
+    data = parse.read_limited("/dev/stdin" if file == "-" else file, MAX_DOCUMENT, "FILE")
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise lg.EncodingError(f"{file} is not JSON: {exc}") from exc
+    entries = lg.entries_from_epcis(ctx.ledger(), document, load_key(ctx, key_file))
+    emit(ctx, entries, out, checkpoint_key)
+
+
+COMMANDS: tuple[click.Command, ...] = (export, import_)

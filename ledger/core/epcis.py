@@ -8,23 +8,29 @@ words); the registry's entry types are left out on purpose (:data:`OMITTED`), an
 of a type that is in neither table is skipped and named in the document
 (``kpledger:skipped``), never guessed at.
 
-Pure: entries and a state reader in, a JSON-ready dict out; no clock (the document's
-``creationDate`` is a parameter). It does not decide which entries to export (the façade,
-``ledger.api.export_epcis``, walks an item's ancestry or the whole log), does not check
-them (the rules engine did before they were appended) and does not serialise the JSON.
-Weights stay integer points in the signed entries; only this view writes carats as JSON
-numbers (§4 of the spec).
+:func:`entry_of` goes back: an EPCIS event of a row's kind to the fields of that row's
+entry type, for ``kpledger import --epcis`` (spec §6).
+
+Pure: entries and a state reader in, a JSON-ready dict out (and events and head lookups
+in, entry fields out); no clock (the document's ``creationDate`` is a parameter). It does
+not decide which entries to export (the façade, ``ledger.api.export_epcis``, walks an
+item's ancestry or the whole log), does not check them (the rules engine did before they
+were appended, and judges imported ones when they are), does not sign and does not
+serialise the JSON. Weights stay integer points in the signed entries; only this view
+writes carats as JSON numbers (§2.2 of the spec).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from ledger.core.model import Record, SignedEntry
+from ledger.errors import EncodingError
 
 __all__ = [
     "CONTEXT",
@@ -38,8 +44,12 @@ __all__ = [
     "StateReader",
     "carats_number",
     "entry_id_of",
+    "entry_of",
     "event_id",
     "item_uri",
+    "items_changed",
+    "parse_uri",
+    "points_of",
     "to_document",
 ]
 
@@ -466,36 +476,339 @@ def _sell(x: _Export, entry: SignedEntry, signer: str) -> _Parts:
     return parts
 
 
+# ---------------------------------------------------------------------------
+# Events back to entries (kpledger import --epcis, specs/epcis.md §6)
+
+#: ``head(parcel id)``: the id of the entry that last changed the parcel.
+Head = Callable[[str], bytes]
+#: ``ref(entry id)``: the id to use for an entry an event names (an event imported
+#: earlier in the same document gets a new entry id).
+Ref = Callable[[bytes], bytes]
+Parser = Callable[[Mapping[str, Any], Head, Ref], dict[str, Any]]
+
+_URN = "urn:kpledger:"
+
+
+def parse_uri(uri: Any, *kinds: str) -> tuple[str, str]:
+    """``(kind, ident)`` of ``urn:kpledger:<any origin>:<kind>:<ident>`` (ident decoded).
+
+    Raises:
+        EncodingError: not such a URI, or of another kind.
+    """
+    if isinstance(uri, str) and uri.startswith(_URN):
+        _, colon, rest = uri[len(_URN) :].partition(":")
+        kind, colon2, ident = rest.partition(":")
+        if colon and colon2 and kind in kinds and ident:
+            return kind, unquote(ident)
+    raise EncodingError(f"expected a urn:kpledger:…:{'|'.join(kinds)}:… URI, found {uri!r}")
+
+
+def points_of(value: Any, what: str) -> int:
+    """Integer points (1/100 ct) of a JSON number of carats with at most two decimals.
+
+    Raises:
+        EncodingError: not a positive number of carats in hundredths.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise EncodingError(f"{what}: expected a number of carats, found {value!r}")
+    points = Decimal(repr(value)) * 100
+    if not points.is_finite():
+        raise EncodingError(f"{what}: expected a number of carats, found {value!r}")
+    if points <= 0 or points != points.to_integral_value():
+        raise EncodingError(f"{what}: expected positive carats in hundredths, found {value!r}")
+    return int(points)
+
+
+def _ms(value: Any) -> int:
+    try:
+        when = _dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise EncodingError(f"eventTime: expected an RFC 3339 time, found {value!r}") from exc
+    if when.tzinfo is None:
+        raise EncodingError(f"eventTime: {value!r} has no time zone")
+    epoch = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+    return (when - epoch) // _dt.timedelta(milliseconds=1)
+
+
+def _list(event: Mapping[str, Any], key: str) -> list[Any]:
+    value = event.get(key, [])
+    if not isinstance(value, list):
+        raise EncodingError(f"{key}: expected a list")
+    return value
+
+
+def _goods(
+    event: Mapping[str, Any], epc_key: str | None, quantity_key: str | None
+) -> list[tuple[str, int | None]]:
+    """``(id, points or None for a stone)`` of the goods an event lists under the keys."""
+    out: list[tuple[str, int | None]] = []
+    for uri in _list(event, epc_key) if epc_key else ():
+        out.append((parse_uri(uri, "stone", "lot")[1], None))
+    for q in _list(event, quantity_key) if quantity_key else ():
+        if not isinstance(q, Mapping):
+            raise EncodingError(f"{quantity_key}: expected objects")
+        pid = parse_uri(q.get("epcClass"), "lot")[1]
+        if q.get("uom") != UOM_CARAT:
+            raise EncodingError(f"{quantity_key} {pid}: expected uom {UOM_CARAT}")
+        out.append((pid, points_of(q.get("quantity"), f"{quantity_key} {pid}")))
+    return out
+
+
+def _ids(event: Mapping[str, Any], epc_key: str, quantity_key: str) -> list[str]:
+    return [pid for pid, _ in _goods(event, epc_key, quantity_key)]
+
+
+def _inputs(event: Mapping[str, Any], head: Head, epc: str, qty: str) -> list[dict[str, Any]]:
+    return [{"parcel": pid, "head": head(pid)} for pid in _ids(event, epc, qty)]
+
+
+def _transactions(event: Mapping[str, Any], kind: str) -> list[Any]:
+    return [
+        t.get("bizTransaction")
+        for t in _list(event, "bizTransactionList")
+        if isinstance(t, Mapping) and t.get("type") == kind
+    ]
+
+
+def _transaction(event: Mapping[str, Any], kind: str, uri_kind: str) -> str | None:
+    found = _transactions(event, kind)
+    if len(found) > 1:
+        raise EncodingError(f"bizTransactionList: more than one {kind}")
+    return parse_uri(found[0], uri_kind)[1] if found else None
+
+
+def _offer(event: Mapping[str, Any], ref: Ref) -> bytes:
+    hex_id = _transaction(event, "desadv", "entry")
+    if hex_id is None:
+        raise EncodingError("bizTransactionList: no desadv naming the offer")
+    try:
+        offer = bytes.fromhex(hex_id)
+    except ValueError as exc:
+        raise EncodingError(f"desadv: {hex_id!r} is not an entry id") from exc
+    return ref(offer)
+
+
+def _party(event: Mapping[str, Any], key: str, kind: str) -> str:
+    end = key[: -len("List")]
+    for item in _list(event, key):
+        if isinstance(item, Mapping) and item.get("type") == kind:
+            return parse_uri(item.get(end), "party")[1]
+    raise EncodingError(f"{key}: no {kind}")
+
+
+def _required(mapping: Mapping[str, Any], key: str, where: str = "event") -> Any:
+    if key not in mapping:
+        raise EncodingError(f"{where}: {key} is missing")
+    return mapping[key]
+
+
+def _money_of(value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise EncodingError(f"{key}: expected an object of kpledger:amount and kpledger:currency")
+    return {
+        "amount": _required(value, "kpledger:amount", key),
+        "currency": _required(value, "kpledger:currency", key),
+    }
+
+
+def _ilmd_outputs(event: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    ilmd = event.get("ilmd", {})
+    outputs = ilmd.get("kpledger:outputs", []) if isinstance(ilmd, Mapping) else []
+    if not isinstance(outputs, list):
+        raise EncodingError("ilmd kpledger:outputs: expected a list")
+    found = {}
+    for o in outputs:
+        if isinstance(o, Mapping):
+            found[parse_uri(o.get("kpledger:item"), "lot", "stone")[1]] = o
+    return found
+
+
+def _outputs(event: Mapping[str, Any], epc: str | None, qty: str | None) -> list[dict[str, Any]]:
+    """Outputs with weights (the quantity, else the ILMD) and stone counts (the ILMD)."""
+    ilmd = _ilmd_outputs(event)
+    out = []
+    for pid, points in _goods(event, epc, qty):
+        extra = ilmd.get(pid, {})
+        if points is None:
+            points = points_of(extra.get("kpledger:carats"), f"ilmd weight of {pid}")
+        one: dict[str, Any] = {"parcel": pid, "carats": points}
+        if "kpledger:stones" in extra:
+            one["stones"] = extra["kpledger:stones"]
+        out.append(one)
+    return out
+
+
+def _read_origin(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    goods = _goods(event, "epcList", "quantityList")
+    if len(goods) != 1 or goods[0][1] is None:
+        raise EncodingError("an origin is one lot in quantityList, weighed in carats")
+    ilmd = event.get("ilmd")
+    if not isinstance(ilmd, Mapping):
+        raise EncodingError("ilmd: missing (kpledger:mine, kpledger:stones, kpledger:hs)")
+    return {
+        "parcel": goods[0][0],
+        "carats": goods[0][1],
+        "stones": _required(ilmd, "kpledger:stones", "ilmd"),
+        "mine": _required(ilmd, "kpledger:mine", "ilmd"),
+        "hs": _required(ilmd, "kpledger:hs", "ilmd"),
+    }
+
+
+def _read_certificate_issue(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    number = _transaction(event, "cert", "cert")
+    if number is None:
+        raise EncodingError("bizTransactionList: no cert")
+    return {
+        "number": number,
+        "parcels": _ids(event, "epcList", "quantityList"),
+        "exporter": _party(event, "sourceList", "owning_party"),
+        "importer": _party(event, "destinationList", "owning_party"),
+        "exporter_country": _required(event, "kpledger:exporterCountry"),
+        "importer_country": _required(event, "kpledger:importerCountry"),
+        "value": _money_of(_required(event, "kpledger:value"), "kpledger:value"),
+        "expires": _required(event, "kpledger:expires"),
+        "carats": points_of(_required(event, "kpledger:carats"), "kpledger:carats"),
+        "count": _required(event, "kpledger:count"),
+        "hs": _required(event, "kpledger:hs"),
+        "origins": _required(event, "kpledger:origins"),
+    }
+
+
+def _read_certificate_confirm(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    number = _transaction(event, "cert", "cert")
+    if number is None:
+        raise EncodingError("bizTransactionList: no cert")
+    return {
+        "number": number,
+        "shipment": _offer(event, ref),
+        "carats": points_of(_required(event, "kpledger:carats"), "kpledger:carats"),
+        "count": _required(event, "kpledger:count"),
+    }
+
+
+def _read_transfer(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "to": _party(event, "destinationList", "owning_party"),
+        "inputs": _inputs(event, head, "epcList", "quantityList"),
+    }
+    number = _transaction(event, "cert", "cert")
+    if number is not None:
+        fields["certificate"] = number
+    if "kpledger:price" in event:
+        fields["price"] = _money_of(event["kpledger:price"], "kpledger:price")
+    if "kpledger:warranty" in event:
+        fields["warranty"] = event["kpledger:warranty"]
+    return fields
+
+
+def _read_answer(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    return {"transfer": _offer(event, ref)}
+
+
+def _read_reject(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    fields = _read_answer(event, head, ref)
+    if "kpledger:reason" in event:
+        fields["reason"] = event["kpledger:reason"]
+    return fields
+
+
+def _read_split(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    inputs = _inputs(event, head, "inputEPCList", "inputQuantityList")
+    if len(inputs) != 1:
+        raise EncodingError("a split has one input")
+    return {
+        "input": inputs[0],
+        "outputs": _outputs(event, "outputEPCList", "outputQuantityList"),
+    }
+
+
+def _read_merge(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    outputs = _outputs(event, "outputEPCList", "outputQuantityList")
+    if len(outputs) != 1:
+        raise EncodingError("a merge has one output")
+    return {
+        "inputs": _inputs(event, head, "inputEPCList", "inputQuantityList"),
+        "output": outputs[0],
+    }
+
+
+def _read_cut(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "inputs": _inputs(event, head, "inputEPCList", "inputQuantityList"),
+        "stones": _outputs(event, "outputEPCList", None),
+    }
+    byproducts = _outputs(event, None, "outputQuantityList")
+    if byproducts:
+        fields["byproducts"] = byproducts
+    return fields
+
+
+def _one_input(event: Mapping[str, Any], head: Head) -> dict[str, Any]:
+    inputs = _inputs(event, head, "epcList", "quantityList")
+    if len(inputs) != 1:
+        raise EncodingError("expected one stone in epcList")
+    return inputs[0]
+
+
+def _read_grade(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    report = _transaction(event, "testres", "report")
+    if report is None or ":" not in report:
+        raise EncodingError("bizTransactionList: no testres naming the grader's report")
+    fields: dict[str, Any] = {"input": _one_input(event, head), "report": report.split(":", 1)[1]}
+    if "kpledger:carats" in event:
+        fields["carats"] = points_of(event["kpledger:carats"], "kpledger:carats")
+    return fields
+
+
+def _read_sell(event: Mapping[str, Any], head: Head, ref: Ref) -> dict[str, Any]:
+    fields: dict[str, Any] = {"input": _one_input(event, head)}
+    if "kpledger:price" in event:
+        fields["price"] = _money_of(event["kpledger:price"], "kpledger:price")
+    return fields
+
+
 @dataclass(frozen=True)
 class Row:
-    """How one entry type becomes an EPCIS event (one row of specs/epcis.md §3)."""
+    """How one entry type becomes an EPCIS event (one row of specs/epcis.md §3), and how
+    such an event becomes that entry's fields again (``parse``, for import)."""
 
     event: str
     action: str | None
     biz_step: str
     disposition: str | None
     build: Builder
+    parse: Parser
 
 
 #: Entry type -> event. Adding an entry type that records a physical or business event
 #: is one row here (and one in the spec's table).
 ROWS: dict[str, Row] = {
-    "origin": Row("ObjectEvent", "ADD", "commissioning", "active", _origin),
+    "origin": Row("ObjectEvent", "ADD", "commissioning", "active", _origin, _read_origin),
     "certificate.issue": Row(
-        "TransactionEvent", "ADD", "inspecting", "conformant", _certificate_issue
+        "TransactionEvent",
+        "ADD",
+        "inspecting",
+        "conformant",
+        _certificate_issue,
+        _read_certificate_issue,
     ),
     "certificate.confirm": Row(
-        "TransactionEvent", "OBSERVE", "inspecting", "conformant", _certificate_confirm
+        "TransactionEvent",
+        "OBSERVE",
+        "inspecting",
+        "conformant",
+        _certificate_confirm,
+        _read_certificate_confirm,
     ),
-    "transfer": Row("ObjectEvent", "OBSERVE", "shipping", "in_transit", _transfer),
-    "accept": Row("ObjectEvent", "OBSERVE", "receiving", "in_progress", _accept),
-    "reject": Row("ObjectEvent", "OBSERVE", "shipping", "returned", _reject),
-    "cancel": Row("ObjectEvent", "OBSERVE", "void_shipping", "in_progress", _cancel),
-    "split": Row("TransformationEvent", None, "repackaging", "in_progress", _split),
-    "merge": Row("TransformationEvent", None, "repackaging", "in_progress", _merge),
-    "cut": Row("TransformationEvent", None, "commissioning", "active", _cut),
-    "grade": Row("ObjectEvent", "OBSERVE", "inspecting", "conformant", _grade),
-    "sell": Row("ObjectEvent", "OBSERVE", "retail_selling", "retail_sold", _sell),
+    "transfer": Row("ObjectEvent", "OBSERVE", "shipping", "in_transit", _transfer, _read_transfer),
+    "accept": Row("ObjectEvent", "OBSERVE", "receiving", "in_progress", _accept, _read_answer),
+    "reject": Row("ObjectEvent", "OBSERVE", "shipping", "returned", _reject, _read_reject),
+    "cancel": Row("ObjectEvent", "OBSERVE", "void_shipping", "in_progress", _cancel, _read_answer),
+    "split": Row("TransformationEvent", None, "repackaging", "in_progress", _split, _read_split),
+    "merge": Row("TransformationEvent", None, "repackaging", "in_progress", _merge, _read_merge),
+    "cut": Row("TransformationEvent", None, "commissioning", "active", _cut, _read_cut),
+    "grade": Row("ObjectEvent", "OBSERVE", "inspecting", "conformant", _grade, _read_grade),
+    "sell": Row("ObjectEvent", "OBSERVE", "retail_selling", "retail_sold", _sell, _read_sell),
 }
 
 #: Entry types left out on purpose, and why (specs/epcis.md §5). The participants they
@@ -638,3 +951,61 @@ def to_document(
         document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": vocabularies}}
     document["epcisBody"] = {"eventList": events}
     return document
+
+
+def _entry_type(event: Mapping[str, Any], rows: Mapping[str, Row]) -> str:
+    """The entry type whose row an event matches (specs/epcis.md §6)."""
+    key = (event.get("type"), event.get("action"), event.get("bizStep"))
+    found = [t for t, r in rows.items() if (r.event, r.action, r.biz_step) == key]
+    if len(found) > 1:
+        found = [t for t in found if rows[t].disposition == event.get("disposition")] or found
+    if set(found) == {"split", "merge"}:
+        many_in = len(_goods(event, "inputEPCList", "inputQuantityList")) > 1
+        found = ["merge" if many_in else "split"]
+    if len(found) != 1:
+        what = ", ".join(str(k) for k in key if k is not None)
+        raise EncodingError(f"no ledger entry type for a {what} event")
+    return found[0]
+
+
+def entry_of(
+    event: Mapping[str, Any], head: Head, ref: Ref, *, rows: Mapping[str, Row] = ROWS
+) -> tuple[str, dict[str, Any], int]:
+    """The entry an EPCIS event stands for: ``(type, fields, claimed time in ms)``.
+
+    The inverse of the export for the fields the ledger signs: parcels and stones from the
+    ``urn:kpledger`` identifiers (of any origin), parties from the source and destination
+    lists, offers and shipments from the ``desadv`` entry URI, the rest from the
+    ``kpledger:`` extensions and ILMD. The fields' shapes are checked when the entry is
+    signed (``specs/entries.md``), what they mean by the rules when it is appended.
+
+    Raises:
+        EncodingError: the event matches no row, or lacks what the entry needs.
+    """
+    if not isinstance(event, Mapping):
+        raise EncodingError("an event is a JSON object")
+    entry_type = _entry_type(event, rows)
+    fields = rows[entry_type].parse(event, head, ref)
+    return entry_type, fields, _ms(event.get("eventTime"))
+
+
+def items_changed(
+    entry_type: str, fields: Mapping[str, Any], offer_parcels: Callable[[bytes], Sequence[str]]
+) -> list[str]:
+    """The parcels and stones whose latest state an entry of these fields becomes (so that a
+    later event of the same import names it as their head)."""
+    if entry_type == "origin":
+        return [fields["parcel"]]
+    if entry_type == "transfer":
+        return [i["parcel"] for i in fields["inputs"]]
+    if entry_type in ("accept", "reject", "cancel"):
+        return list(offer_parcels(fields["transfer"]))
+    if entry_type == "split":
+        return [o["parcel"] for o in fields["outputs"]]
+    if entry_type == "merge":
+        return [fields["output"]["parcel"]]
+    if entry_type == "cut":
+        return [o["parcel"] for o in (*fields["stones"], *fields.get("byproducts", ()))]
+    if entry_type in ("grade", "sell"):
+        return [fields["input"]["parcel"]]
+    return []

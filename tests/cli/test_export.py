@@ -154,3 +154,73 @@ def test_demo_item_exports_validate(demo: Cli, item: str) -> None:
     kinds = {e["kpledger:entryType"] for e in events(document)}
     assert {"origin", "certificate.issue", "transfer", "accept"} <= kinds
     check_ids(demo, document)
+
+
+# ---------------------------------------------------------------------------
+# kpledger import --epcis
+
+
+def test_import_appends_a_participants_events_all_or_none(cli: Cli) -> None:
+    ship(cli)
+    exported = json.loads(cli("export", "--epcis", "P1", "-o", "-").stdout)
+    origin = dict(events(exported)[0])
+    assert origin["kpledger:entryType"] == "origin"
+    lot = "urn:kpledger:test.example/ledger:lot:P7"
+    origin["quantityList"] = [{"epcClass": lot, "quantity": 25.5, "uom": "CTM"}]
+    origin["eventID"] = NI + "77" * 32
+    shipping = {
+        "type": "ObjectEvent",
+        "eventTime": origin["eventTime"],
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "quantityList": origin["quantityList"],
+        "bizStep": "shipping",
+        "disposition": "in_transit",
+        "destinationList": [
+            {
+                "type": "owning_party",
+                "destination": "urn:kpledger:test.example/ledger:party:Gaborone%20Traders",
+            }
+        ],
+    }
+    document = {**exported, "epcisBody": {"eventList": [origin, shipping]}}
+    assert epcis_schema.errors(document) == []
+    path = cli.tmp / "mine.jsonld"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    # A document's events must be the signer's: the receiver cannot register the origin.
+    cli.rejected("import", "--epcis", str(path), "--key", cli.key("bwt"), code=1, contains="R-ID")
+    ids = cli("import", "--epcis", str(path), "--key", cli.key("mine")).stdout.split()
+    assert [json.loads(cli("show", i, json_out=True).stdout)["type"] for i in ids] == [
+        "origin",
+        "transfer",
+    ]
+    # The same document again signs the same entries (Ed25519 is deterministic): refused
+    # whole as a replay, nothing changes.
+    cli.rejected(
+        "import", "--epcis", str(path), "--key", cli.key("mine"), code=1, contains="R-CH-3"
+    )
+    # The receiver answers with a receiving event naming the offer's eventID.
+    offer = events(json.loads(cli("export", "--epcis", "P7", "-o", "-").stdout))[-1]
+    assert offer["eventID"] == NI + ids[1]
+    receiving = {
+        "type": "ObjectEvent",
+        "eventTime": offer["eventTime"],
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "quantityList": offer["quantityList"],
+        "bizStep": "receiving",
+        "disposition": "in_progress",
+        "bizTransactionList": [
+            {"type": "desadv", "bizTransaction": f"urn:kpledger:test.example/ledger:entry:{ids[1]}"}
+        ],
+    }
+    receipt = cli.tmp / "receipt.jsonld"
+    receipt.write_text(json.dumps({**exported, "epcisBody": {"eventList": [receiving]}}))
+    signed = cli.tmp / "receipt.kpe"
+    before = cli.snapshot()
+    cli("import", "--epcis", str(receipt), "--key", cli.key("bwt"), "--out", str(signed))
+    assert cli.snapshot() == before  # --out signs offline, appends nothing
+    [accept_id] = cli("submit", str(signed)).stdout.split()
+    assert json.loads(cli("show", accept_id, json_out=True).stdout)["type"] == "accept"
+    held = json.loads(cli("inventory", "Gaborone Traders", json_out=True).stdout)
+    assert [(p["id"], p["points"]) for p in held] == [("P7", 2550)]
