@@ -24,6 +24,7 @@ from cli.commands import (
     compliance,
     custody,
     demo,
+    export,
     keys,
     node,
     proofs,
@@ -109,6 +110,7 @@ for _command in (
     *node.COMMANDS,
     *simulate.COMMANDS,
     *report.COMMANDS,
+    *export.COMMANDS,
     *demo.COMMANDS,
 ):
     main.add_command(_command)

@@ -8,8 +8,9 @@ file and on a node alike.
 Here too are what a caller needs on top of the protocol, written once:
 :func:`append_entries` (append, and sign a checkpoint that includes the entries),
 :func:`verify_consistency` (two signed checkpoints of one log) and :func:`latest_failure`
-(whether a bundle still shows an item's latest state). Pure apart from what the ledger
-passed in does.
+(whether a bundle still shows an item's latest state), :func:`export_epcis` (the
+ledger as GS1 EPCIS 2.0 events, specs/epcis.md) and :func:`entries_from_epcis` (signed
+entries for EPCIS events, to append). Pure apart from what the ledger passed in does.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ledger.core import merkle, note
+from ledger.core import epcis, merkle, note, rules
 from ledger.core.journey import Step
 from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, Record, SignedEntry, add_signature, sign_body
 from ledger.core.proofs import BundleReport
 from ledger.core.rules import VoidEntry
-from ledger.errors import ProofError, UsageError
+from ledger.errors import EncodingError, NotFoundError, ProofError, UsageError
 from ledger.storage.store import Appended
 
 __all__ = [
@@ -37,7 +38,9 @@ __all__ = [
     "Trace",
     "VerifyReport",
     "append_entries",
+    "entries_from_epcis",
     "entry_prefix",
+    "export_epcis",
     "latest_failure",
     "verify_consistency",
 ]
@@ -296,3 +299,140 @@ def latest_failure(ledger: LedgerAPI, report: BundleReport) -> str | None:
         f"the ledger has later events of {report.item} than the bundle shows "
         f"(latest: record {record.index}, {entry.type}); the bundle is stale or truncated"
     )
+
+
+def _state_reader(ledger: LedgerAPI) -> epcis.StateReader:
+    """The core's state lookups through the ledger's API (memoised: a node answers each
+    lookup over HTTP)."""
+    cache: dict[tuple[str, str], Any] = {}
+
+    def lookup(kind: str, key: str) -> Any:
+        if kind == "kid":
+            return {"name": ledger.signer_name(bytes.fromhex(key))}
+        if kind == "party":
+            return ledger.party(key)
+        if kind == "transfer":
+            return ledger.transfer(bytes.fromhex(key))
+        if kind == "parcel":
+            return ledger.parcel(key)
+        return None
+
+    def read(kind: str, key: str) -> Any:
+        if (kind, key) not in cache:
+            try:
+                cache[kind, key] = lookup(kind, key)
+            except NotFoundError:
+                cache[kind, key] = None
+        return cache[kind, key]
+
+    return read
+
+
+def _ancestry(ledger: LedgerAPI, pid: str) -> list[tuple[Record, SignedEntry]]:
+    """The entries of an item's ancestry (the walk ``Ledger.trace`` makes: every state its
+    latest state consumed, back to the origins), plus the issue and confirmation of every
+    KP certificate a transfer in it travelled under (as a provenance bundle carries them).
+
+    Raises:
+        NotFoundError: no such item.
+    """
+    found: dict[bytes, tuple[Record, SignedEntry]] = {}
+    certificates: set[str] = set()
+    todo = [ledger.parcel(pid)["head"]]
+    while todo:
+        eid = todo.pop()
+        if eid in found:
+            continue
+        record, entry = ledger.entry(eid)
+        found[eid] = (record, entry)
+        number = entry.fields.get("certificate") if entry.type == "transfer" else None
+        if number is not None and number not in certificates:
+            certificates.add(number)
+            try:
+                cert = ledger.certificate(number)
+            except NotFoundError:  # cited but issued elsewhere: nothing more to add
+                cert = {}
+            todo.extend(cert[k] for k in ("id", "confirmed") if cert.get(k) is not None)
+        todo.extend(rules.entry_parents(entry))
+    return list(found.values())
+
+
+def export_epcis(ledger: LedgerAPI, item: str | None = None) -> dict[str, Any]:
+    """The ledger, or one item's ancestry, as a GS1 EPCIS 2.0 document (specs/epcis.md).
+
+    Every exported event's ``eventID`` is ``ni:///sha-256;<entry id hex>``. The document's
+    ``creationDate`` is the append time of the log's last record, so exporting the same
+    log twice gives the same document.
+
+    Args:
+        ledger: a ledger file or a node.
+        item: a parcel or stone id: export its ancestry; None: export the whole log.
+
+    Returns:
+        A JSON-ready dict; write it with its key order kept.
+
+    Raises:
+        NotFoundError: ``item`` is not in the ledger.
+    """
+    if item is None:
+        size = ledger.size()
+        pairs = [(r, r.entry()) for r in ledger.records(0, size)]
+    else:
+        pairs = _ancestry(ledger, item)
+        size = ledger.size()
+    last = pairs[-1][0] if item is None and pairs else next(iter(ledger.records(size - 1, size)))
+    return epcis.to_document(
+        pairs,
+        _state_reader(ledger),
+        origin=ledger.origin,
+        size=size,
+        created=last.time,
+        item=item,
+    )
+
+
+def entries_from_epcis(ledger: LedgerAPI, document: Any, key: PrivateKey) -> list[SignedEntry]:
+    """Sign, with ``key``, one entry for each event of an EPCIS document (specs/epcis.md §6).
+
+    Nothing is appended: the caller appends the list in one call, so that the ledger
+    takes all of it or none. Each entry claims its event's ``eventTime``. An event may
+    name parcels, stones and offers that earlier events of the same document made: their
+    heads are the new entries, and an offer named by its exported ``eventID`` is the new
+    offer signed for that event.
+
+    Raises:
+        EncodingError: the document is not an EPCIS document, or an event (named by its
+            position) maps to no entry or lacks what its entry needs.
+        NotFoundError: an event names a parcel or offer this ledger does not know.
+    """
+    body = document.get("epcisBody") if isinstance(document, dict) else None
+    events = body.get("eventList") if isinstance(body, dict) else None
+    if not isinstance(events, list) or not events:
+        raise EncodingError("not an EPCIS document with events (epcisBody.eventList)")
+    heads: dict[str, bytes] = {}
+    renamed: dict[bytes, bytes] = {}
+    offers: dict[bytes, list[str]] = {}
+
+    def head(pid: str) -> bytes:
+        return heads[pid] if pid in heads else bytes(ledger.input_ref(pid)["head"])
+
+    def offer_parcels(offer: bytes) -> list[str]:
+        return offers[offer] if offer in offers else list(ledger.transfer(offer)["parcels"])
+
+    out = []
+    for n, event in enumerate(events):
+        try:
+            entry_type, fields, time = epcis.entry_of(event, head, lambda e: renamed.get(e, e))
+            entry = ledger.sign(entry_type, fields, key, now=time)
+            changed = epcis.items_changed(entry_type, fields, offer_parcels)
+        except (EncodingError, NotFoundError) as exc:
+            raise type(exc)(f"event {n}: {exc.message}", rule=exc.rule) from exc
+        if entry_type == "transfer":
+            offers[entry.id] = [i["parcel"] for i in fields["inputs"]]
+        heads.update((pid, entry.id) for pid in changed)
+        try:
+            renamed[epcis.entry_id_of(event)] = entry.id
+        except ValueError:  # an event ID of another form: nothing can name it as an entry
+            pass
+        out.append(entry)
+    return out

@@ -406,6 +406,22 @@ CASES: list[tuple[str, int, str, list[str]]] = [
         "local ledger file",
         ["--ledger", "http://127.0.0.1:9", "init", "--key", "{key:op}", "--origin", "x"],
     ),
+    ("export-no-format", 2, "--epcis", ["export", "P1", "-o", "{tmp}/p1.jsonld"]),
+    ("export-item-and-all", 2, "ITEM or --all", ["export", "--epcis", "P1", "--all", "-o", "-"]),
+    ("export-unknown-item", 1, "no parcel", ["export", "--epcis", "NOPE", "-o", "-"]),
+    ("import-no-format", 2, "--epcis", ["import", "{tmp}/garbage", "--key", "{key:mine}"]),
+    (
+        "import-not-json",
+        1,
+        "not JSON",
+        ["import", "--epcis", "{tmp}/garbage", "--key", "{key:mine}"],
+    ),
+    (
+        "import-missing",
+        2,
+        "cannot read",
+        ["import", "--epcis", "{tmp}/none", "--key", "{key:mine}"],
+    ),
 ]
 
 

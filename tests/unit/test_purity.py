@@ -37,6 +37,7 @@ PURE = [
     "ledger.core.note",
     "ledger.core.proofs",
     "ledger.core.replay",
+    "ledger.core.epcis",
 ]
 FORBIDDEN = ["sqlite_utils", "click"]
 

@@ -50,6 +50,7 @@ VECTOR_MODULES = {
     "tests/vectors/test_note_vectors.py::test_tessera_checkpoint_verifies[": 17,
     "tests/vectors/test_note_vectors.py::test_signed_note_kat[": 5,
     "tests/vectors/test_note_vectors.py::test_cosignature_kat[": 2,
+    "tests/unit/test_epcis.py::test_gs1_examples_validate[": 7,
 }
 
 
