@@ -49,7 +49,11 @@ PARTIES = [
     ("lab", "NY Gem Lab", "grader", "US"),
     ("retail", "Fifth Avenue Jewels", "retailer", "US"),
     ("guaniamo", "Guaniamo Mine", "mine", "VE"),
+    ("moscow", "Moscow Rough", "trader", "RU"),
+    ("grower", "Surat Lab-Grown", "producer", "IN"),
 ]
+#: The witness whose cosignatures time-stamp checkpoints (grandfathering, R-SA-3).
+WITNESS = "demo.example/witness1"
 #: Who confirms the import under each certificate of the story (the importing authority).
 CONFIRMS = {
     "BW-2026-000117": "kp-be",
@@ -103,6 +107,13 @@ class Story:
             click.echo(err.rstrip())
         return out.strip()
 
+    def verdict(self, *args: str, expect_fail: bool = False) -> None:
+        """Run a verifying command, showing only its verdict and the lines that explain it."""
+        click.secho("$ kpledger " + " ".join(shlex.quote(a) for a in args), fg="cyan")
+        out = self.run(*args, expect_fail=expect_fail, show=False)
+        keep = ("Custody path", "Time evidence", "Grandfathered", "VERDICT", "  - R-")
+        click.echo("\n".join(ln for ln in out.splitlines() if ln.startswith(keep)))
+
     def key(self, name: str) -> str:
         return str(self.keys / f"{name}.key")
 
@@ -136,15 +147,17 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
 
     s.heading("1. Keys: every participant creates an encrypted Ed25519 key")
     s.say("Keys are sealed with scrypt + ChaCha20-Poly1305 (passphrase from KPLEDGER_PASSPHRASE).")
-    names = ["operator"] + [f"kp-{cc.lower()}" for cc in AUTHORITIES] + [p[0] for p in PARTIES]
+    names = ["operator", "witness"]
+    names += [f"kp-{cc.lower()}" for cc in AUTHORITIES] + [p[0] for p in PARTIES]
     for n in names:
         s.run("key", "new", n, "--dir", str(s.keys), show=n == "operator")
     s.say(f"... and {len(names) - 1} more keys in {s.keys}")
 
     s.heading("2. The operator opens the ledger and records KP participation")
     s.run("init", "--key", s.key("operator"), "--origin", ORIGIN)
+    g7_policy = write_g7_policy(s)
     if use_node:
-        url, stop = start_node_process(s.db, s.key("operator"))
+        url, stop = start_node_process(s.db, s.key("operator"), g7_policy)
         click.get_current_context().call_on_close(stop)
         s.say(f"$ kpledger --ledger {s.db} serve --key {s.key('operator')}  # now at {url}")
         s.say("Every command below runs against the node with --ledger " + url)
@@ -722,7 +735,9 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         expect_fail=True,
     )
 
-    s.heading("16. A stolen key, found after the fact")
+    g7_story(s, g7_policy)
+
+    s.heading("17. A stolen key, found after the fact")
     s.say("Someone copied Antwerp Rough's key. With it they split a parcel and ship part of it")
     s.say("to Dubai. Days later the theft is found: the operator revokes the key as compromised")
     s.say("since the theft. What it signed from then on is void, and so is every descendant:")
@@ -808,11 +823,167 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     )
 
 
-def start_node_process(db: str, key_file: str) -> tuple[str, Callable[[], None]]:
+def write_g7_policy(s: Story) -> str:
+    """Write the buyer's G7 policy file: the eu-russia pack, and the demo's witness.
+
+    Its cut-off for grandfathering is tomorrow: the story's ledger begins today, so
+    tomorrow stands in for a legal date such as 2024-03-01.
+    """
+    vkey = s.run("witness", "vkey", s.pub("witness"), "--name", WITNESS, show=False).strip()
+    tomorrow = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
+    policy = s.dir / "g7.policy"
+    policy.write_text(
+        f"witness {WITNESS} {vkey}\nquorum none\npack eu-russia\ngrandfather-before {tomorrow}\n"
+    )
+    return str(policy)
+
+
+def ship(
+    s: Story, cert: tuple[str, str, str, str], sender: str, receiver: str, *, show: bool
+) -> None:
+    """Move ``parcel`` across a border: certificate, offer, acceptance, confirmation.
+
+    ``cert`` is (issuing authority key, certificate number, parcel, importing authority key).
+    """
+    auth, number, parcel, confirmer = cert
+    exporter, importer = (next(p[1] for p in PARTIES if p[0] == k) for k in (sender, receiver))
+    s.run(
+        "certificate",
+        "issue",
+        "--key",
+        s.key(auth),
+        "--number",
+        number,
+        "--parcels",
+        parcel,
+        "--exporter",
+        exporter,
+        "--importer",
+        importer,
+        "--value-usd",
+        "410",
+        "--expires",
+        (dt.date.today() + dt.timedelta(days=45)).isoformat(),
+        show=show,
+    )
+    tid = s.run(
+        "transfer",
+        "--key",
+        s.key(sender),
+        "--parcels",
+        parcel,
+        "--to",
+        importer,
+        "--certificate",
+        number,
+        "--warranty",
+        show=show,
+    )
+    s.run("accept", "--key", s.key(receiver), tid[:12], show=show)
+    s.run("certificate", "confirm", number, "--key", s.key(confirmer), show=False)
+
+
+def g7_story(s: Story, g7_policy: str) -> None:
+    """Tell the G7/EU story: transit through Russia, grandfathering, grown goods."""
+    vkey = str(s.dir / "operator.vkey")
+    s.heading("16. The G7/EU rules on Russian diamonds")
+    s.say("a) Botswana rough sold to a Moscow trader, re-exported through Dubai, cut in Surat.")
+    s.run(
+        "origin",
+        "--key",
+        s.key("jwaneng"),
+        "--parcel",
+        "JW-2026-0002",
+        "--carats",
+        "2.60",
+        "--stones",
+        "1",
+        "--mine",
+        "Jwaneng pit 3",
+    )
+    ship(s, ("kp-bw", "BW-2026-000131", "JW-2026-0002", "kp-ru"), "jwaneng", "moscow", show=True)
+    ship(s, ("kp-ru", "RU-2026-031990", "JW-2026-0002", "kp-ae"), "moscow", "dubai", show=False)
+    ship(s, ("kp-ae", "AE-2026-552377", "JW-2026-0002", "kp-in"), "dubai", "surat", show=False)
+    s.say("   (two more crossings, Moscow -> Dubai -> Surat, each certified and confirmed)")
+    s.run("cut", "--key", s.key("surat"), "--parcels", "JW-2026-0002", "--into", "ST-0003:1.10")
+    s.run("checkpoint", "--key", s.key("operator"), show=False)
+    bundle = str(s.dir / "ST-0003.kpproof")
+    s.run("prove", "ST-0003", "-o", bundle, "--key", s.key("operator"), show=False)
+    s.say("Mined in Botswana, so a mining-origin check lets it through ...")
+    s.verdict("verify-proof", bundle, "--trust", vkey, "--deny-origin", "RU")
+    s.say("... but the EU's ban covers diamonds that passed through Russia (R-SA-2):")
+    s.verdict("verify-proof", bundle, "--trust", vkey, "--policy", "eu-russia", expect_fail=True)
+
+    s.say("b) Grandfathering rests on time nobody can back-date: a witness cosigns a")
+    s.say("   checkpoint, and its cosignature proves the log had those records by then.")
+    checkpoint = s.dir / "checkpoint.txt"
+    checkpoint.write_text(s.run("checkpoint", "--key", s.key("operator"), show=False) + "\n")
+    cosigned = s.dir / "checkpoint-cosigned.txt"
+    cosigned.write_text(
+        s.run(
+            "witness",
+            "cosign",
+            "--key",
+            s.key("witness"),
+            "--state",
+            str(s.dir / "witness-state.json"),
+            "--trust",
+            vkey,
+            "--name",
+            WITNESS,
+            str(checkpoint),
+        )
+        + "\n"
+    )
+    witness_vkey = ("--vkey", Path(g7_policy).read_text().split()[2]) if s.node is None else ()
+    s.say("The ledger keeps the cosignature beside its checkpoint:")
+    s.run("witness", "submit", str(cosigned), *witness_vkey)
+    s.say("ST-0002 holds Mir rough: the eu-russia pack alone refuses it ...")
+    bundle = str(s.dir / "ST-0002-g7.kpproof")
+    s.run("prove", "ST-0002", "-o", bundle, "--key", s.key("operator"), show=False)
+    s.verdict("verify-proof", bundle, "--trust", vkey, "--policy", "eu-russia", expect_fail=True)
+    s.say(f"... a policy with a cut-off ({Path(g7_policy).name}) exempts it: the witness saw")
+    s.say("   the rough outside Russia before the cut-off.")
+    s.verdict("verify-proof", bundle, "--trust", vkey, "--policy", g7_policy)
+
+    s.say("c) Laboratory-grown rough can never join a natural parcel (R-SW-3):")
+    s.run(
+        "grow",
+        "--key",
+        s.key("grower"),
+        "--parcel",
+        "LG-2026-0001",
+        "--carats",
+        "300.00",
+        "--stones",
+        "900",
+        "--facility",
+        "CVD hall 2",
+    )
+    tid = s.run(
+        "transfer", "--key", s.key("grower"), "--parcels", "LG-2026-0001", "--to", "Surat Cutting"
+    )
+    s.run("accept", "--key", s.key("surat"), tid[:12], show=False)
+    s.run(
+        "merge",
+        "--key",
+        s.key("surat"),
+        "--parcels",
+        "LG-2026-0001,SUR-B-REST",
+        "--into",
+        "SUR-MIX-9",
+        expect_fail=True,
+    )
+
+
+def start_node_process(
+    db: str, key_file: str, policy: str | None = None
+) -> tuple[str, Callable[[], None]]:
     """Start ``kpledger --ledger DB serve`` on a free local port in a child process.
 
     Returns the node's URL (once it answers) and a function that stops it. The key's
-    passphrase comes from ``KPLEDGER_PASSPHRASE`` (inherited).
+    passphrase comes from ``KPLEDGER_PASSPHRASE`` (inherited); ``policy`` names the
+    witnesses whose cosignatures the node keeps.
 
     Raises:
         StoreError: the node did not start.
@@ -833,6 +1004,7 @@ def start_node_process(db: str, key_file: str) -> tuple[str, Callable[[], None]]
             "127.0.0.1:0",
             "--rate",
             "0",
+            *(("--policy", policy) if policy else ()),
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

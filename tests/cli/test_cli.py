@@ -547,6 +547,20 @@ def test_demo_runs_to_the_end(tmp_path: Path) -> None:
     out = result.output
     for text in ("R-CU-3", "R-MB-1", "R-ID-1", "VERDICT: VALID", "REJECTED BY POLICY", "valid:"):
         assert text in out, text
+    g7 = out[out.index("16. The G7/EU rules") : out.index("17. A stolen key")] + "<end>"
+    transit, grandfathered, grown = (
+        g7[g7.index(a) : g7.index(b)] for a, b in (("a) ", "b) "), ("b) ", "c) "), ("c) ", "<end>"))
+    )
+    # the stone that only passed through Moscow: valid on mining origin, refused by the pack
+    assert transit.count("VERDICT: VALID") == 1
+    assert "- R-SA-2: eu-russia: held in or exported from Russia" in transit
+    # Mir rough: refused by the pack alone, exempt under the cut-off with witness time
+    assert "- R-SA-2: eu-russia" in grandfathered
+    assert "Grandfathered (R-SA-3): outside Russia from record" in grandfathered
+    assert grandfathered.rstrip().endswith(
+        "VERDICT: VALID - the proof verifies and the policy holds."
+    )
+    assert "rejected (exit 1): error: R-SW-3: laboratory-grown LG-2026-0001" in grown
 
 
 def _load(data: str) -> Any:

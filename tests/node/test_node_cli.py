@@ -186,5 +186,14 @@ def test_unreachable_node_is_one_line(tmp_path: Path) -> None:
 def test_demo_through_a_node(tmp_path: Path) -> None:
     result = run_cli("demo", "--node", "--dir", str(tmp_path / "demo"), cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for text in ("now at http://127.0.0.1:", "R-CU-3", "R-MB-1", "VERDICT: VALID", "valid:"):
+    for text in (
+        "now at http://127.0.0.1:",
+        "R-CU-3",
+        "R-MB-1",
+        "VERDICT: VALID",
+        "valid:",
+        "R-SW-3",
+    ):
         assert text in result.stdout, text
+    # the node kept the witness's cosignature, so its bundle grandfathers the Mir rough
+    assert "Grandfathered (R-SA-3): outside Russia from record" in result.stdout
