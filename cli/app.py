@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 import ledger as lg
+from cli import complete
 from cli.commands import (
     compliance,
     custody,
@@ -39,8 +40,88 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 
 
+#: The global options, and whether each takes a value (they may follow the command too).
+GLOBAL_OPTIONS = {
+    "--ledger": True,
+    "--json": False,
+    "--quiet": False,
+    "-q": False,
+    "--debug": False,
+}
+
+#: Help lists the commands by who runs them, in this order (each module's COMMANDS).
+SECTIONS: tuple[tuple[str, tuple[click.Command, ...]], ...] = (
+    ("Keys", keys.COMMANDS),
+    ("Registry: operator, KP authorities", registry.COMMANDS),
+    ("Custody: mines, traders, cutters, labs, retailers", custody.COMMANDS),
+    ("Compliance: G7/EU rules, sanctions, warranties", compliance.COMMANDS),
+    ("Read the ledger", queries.COMMANDS),
+    ("Prove and verify", (*proofs.COMMANDS, *report.COMMANDS)),
+    ("Nodes, mirrors, witnesses", node.COMMANDS),
+    (
+        "Interchange and tools",
+        (*export.COMMANDS, *simulate.COMMANDS, *demo.COMMANDS, *complete.COMMANDS),
+    ),
+)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options written after the command to before it (``kpledger log --json``).
+
+    Everything after ``--`` stays where it is. An option value that merely looks like a
+    global option (``--reason --json``) would be taken as the global option: no command
+    has such values.
+    """
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        i += 2 if GLOBAL_OPTIONS.get(args[i]) and "=" not in args[i] else 1
+    head, rest = args[:i], args[i:]
+    moved: list[str] = []
+    kept: list[str] = []
+    j = 0
+    while j < len(rest):
+        token = rest[j]
+        if token == "--":  # noqa: S105 - the end-of-options marker, not a password
+            kept.extend(rest[j:])
+            break
+        name = token.split("=", 1)[0]
+        if j > 0 and name in GLOBAL_OPTIONS:
+            takes_value = GLOBAL_OPTIONS[name] and "=" not in token
+            moved.extend(rest[j : j + 2] if takes_value else [token])
+            j += 2 if takes_value else 1
+            continue
+        kept.append(token)
+        j += 1
+    return head + moved + kept
+
+
 class KpGroup(click.Group):
     """A group that turns every LedgerError into one line and an exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        listed: set[str] = set()
+        limit = formatter.width - 6 - max(len(name) for name in self.commands)
+        for title, commands in SECTIONS:
+            rows = []
+            for command in commands:
+                if command.name is None or command.hidden:
+                    continue
+                listed.add(command.name)
+                rows.append((command.name, command.get_short_help_str(limit)))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+        others = [
+            (name, cmd.get_short_help_str(limit))
+            for name, cmd in sorted(self.commands.items())
+            if name not in listed and not cmd.hidden
+        ]
+        if others:
+            with formatter.section("Other commands"):
+                formatter.write_dl(others)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -99,21 +180,10 @@ def main(ctx: click.Context, ledger_path: str, as_json: bool, quiet: bool, debug
     ctx.call_on_close(ctx.obj.close)
 
 
-# Help lists the commands alphabetically (click.Group.list_commands), whatever the order here.
-for _command in (
-    *keys.COMMANDS,
-    *registry.COMMANDS,
-    *custody.COMMANDS,
-    *compliance.COMMANDS,
-    *queries.COMMANDS,
-    *proofs.COMMANDS,
-    *node.COMMANDS,
-    *simulate.COMMANDS,
-    *report.COMMANDS,
-    *export.COMMANDS,
-    *demo.COMMANDS,
-):
-    main.add_command(_command)
+for _title, _commands in SECTIONS:
+    for _command in _commands:
+        main.add_command(_command)
+complete.install(main)
 
 
 def run() -> None:  # pragma: no cover - console entry point

@@ -17,6 +17,7 @@ the library's (``ledger``); this module only calls it and prints the outcome.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 import ledger as lg
-from cli.render import echo_json
+from cli.render import echo_json, format_entry
 
 if TYPE_CHECKING:
     from ledger.net import RemoteLedger
@@ -57,6 +58,7 @@ class Ctx:
         self.json = as_json
         self.quiet = quiet
         self.debug = debug
+        self.dry_run = False  # set by --dry-run on the command (see dry_run_option)
         self._file: lg.Ledger | None = None
         self._remote: RemoteLedger | None = None
 
@@ -174,6 +176,44 @@ def read_text(path: str, what: str) -> str:
         raise lg.UsageError(f"{what}: cannot read {path}: {exc.strerror}") from exc
 
 
+def output_option(what: str) -> Callable[[F], F]:
+    """``-o/--output FILE`` of the commands that write a file; ``-`` means stdout."""
+    option: Callable[[F], F] = click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help=f"{what} to write ('-' for stdout).",
+    )
+    return option
+
+
+def write_output(ctx: Ctx, output: str, data: bytes, summary: dict[str, Any], note: str) -> None:
+    """Write ``data`` to ``output`` (``-``: stdout) and say so.
+
+    The data is the only thing on stdout; what was written is a diagnostic on stderr
+    ("wrote FILE (NOTE)", silenced by --quiet), or with --json the ``summary`` object on
+    stdout (on stderr when the data itself went to stdout).
+    """
+    if output == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        if ctx.json:
+            click.echo(json.dumps(summary), err=True)
+        else:
+            ctx.info(f"wrote {len(data)} bytes to stdout ({note})")
+        return
+    try:
+        Path(output).write_bytes(data)
+    except OSError as exc:
+        raise lg.UsageError(f"cannot write {output}: {exc.strerror}") from exc
+    if ctx.json:
+        echo_json({**summary, "file": output})
+    else:
+        ctx.info(f"wrote {output} ({note})")
+
+
 def load_policy(value: str | None) -> lg.Policy | None:
     """``--policy``: a policy file, or the name of a jurisdiction rule pack (``eu-russia``,
     ``us-russia``) when no file of that name exists."""
@@ -201,8 +241,27 @@ def policy_option(f: F) -> F:
 # Entry-producing commands: shared options and the one place that appends
 
 
+def _set_dry_run(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Ctx).dry_run = True
+
+
+def dry_run_option(f: F) -> F:
+    """``--dry-run``: check every rule as the append would, show the outcome, write nothing."""
+    option: Callable[[F], F] = click.option(
+        "--dry-run",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_dry_run,
+        help="Check every rule and show what would be appended; write nothing.",
+    )
+    return option(f)
+
+
 def entry_options(f: F) -> F:
-    """``--key``, ``--checkpoint-key`` and ``--out``, the options of every signed entry."""
+    """``--key``, ``--checkpoint-key``, ``--out`` and ``--dry-run``, the options of every
+    signed entry."""
+    f = dry_run_option(f)
     f = click.option(
         "--out",
         type=click.Path(dir_okay=False),
@@ -231,7 +290,43 @@ def emit(
     out: str | None,
     checkpoint_key: str | None = None,
 ) -> None:
-    """Append (or write to --out) signed entries and report ids and warnings."""
+    """Append (or write to --out) signed entries and report ids and warnings.
+
+    With ``--dry-run`` the entries are checked as the append would check them and what
+    would be appended is shown; nothing is written, and no checkpoint signed.
+    """
+    if ctx.dry_run:
+        if out is not None or checkpoint_key is not None:
+            raise lg.UsageError("--dry-run writes nothing: drop --out and --checkpoint-key")
+        checked = ctx.ledger().check(entries, now=now_ms())
+        if ctx.json:
+            echo_json(
+                {
+                    "dry_run": True,
+                    "entries": [
+                        {
+                            "id": a.entry.id.hex(),
+                            "index": a.index,
+                            "type": a.entry.type,
+                            "fields": lg.entry_to_json(a.entry)["fields"],
+                            "warnings": [
+                                {"rule": w.rule, "message": w.message} for w in a.warnings
+                            ],
+                        }
+                        for a in checked
+                    ],
+                }
+            )
+            return
+        for a in checked:
+            data = lg.entry_to_json(a.entry)
+            name = ctx.ledger().signer_name(a.entry.body.signer)
+            data.update(index=a.index, appended=now_ms(), signer_name=name)
+            data["warnings"] = [{"rule": w.rule, "message": w.message} for w in a.warnings]
+            click.echo(f"would append record {a.index}:")
+            click.echo(format_entry(data))
+        ctx.info("dry run: every rule checked; nothing was written")
+        return
     if out is not None:
         lg.write_entry_file(out, entries)
         if ctx.json:

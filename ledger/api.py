@@ -146,6 +146,8 @@ class LedgerAPI(Protocol):
 
     def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry: ...
 
+    def check(self, entries: Sequence[SignedEntry], *, now: int) -> list[Appended]: ...
+
     def append(
         self,
         entries: Sequence[SignedEntry],

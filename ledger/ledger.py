@@ -14,7 +14,7 @@ from ledger.api import LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
 from ledger.core import merkle, note, proofs, rules
 from ledger.core.journey import narrate
 from ledger.core.keys import PrivateKey
-from ledger.core.model import Body, Record, SignedEntry, sign_body
+from ledger.core.model import Body, Record, SignedEntry, did_you_mean, sign_body
 from ledger.errors import NotFoundError, ProofError, StoreError, UsageError
 from ledger.storage.store import Appended, Store
 
@@ -78,6 +78,11 @@ class Ledger(Signing):
         """Validate and append ``entries`` in one transaction (all or nothing)."""
         return self.store.append(entries, now=now, progress=progress)
 
+    def check(self, entries: Sequence[SignedEntry], *, now: int) -> list[Appended]:
+        """Validate ``entries`` as :meth:`append` would and return what it would append;
+        nothing is written (``--dry-run``)."""
+        return self.store.append(entries, now=now, dry_run=True)
+
     def append_checkpointed(
         self,
         entries: Sequence[SignedEntry],
@@ -111,7 +116,8 @@ class Ledger(Signing):
     def parcel(self, pid: str) -> dict[str, Any]:
         value = self.store.state_value("parcel", pid)
         if value is None:
-            raise NotFoundError(f"no parcel or stone {pid!r} in this ledger", rule="R-CU-6")
+            hint = did_you_mean(pid, self.store.near_keys("parcel", pid))
+            raise NotFoundError(f"no parcel or stone {pid!r} in this ledger{hint}", rule="R-CU-6")
         return dict(value)
 
     def input_ref(self, pid: str) -> dict[str, Any]:
@@ -138,7 +144,10 @@ class Ledger(Signing):
                 raise NotFoundError(
                     f"key-id prefix {name_or_prefix!r} matches several participants"
                 )
-        raise NotFoundError(f"no participant {name_or_prefix!r} (see 'kpledger participant list')")
+        hint = did_you_mean(name_or_prefix, (k for k, _ in self.store.state_items("party")))
+        raise NotFoundError(
+            f"no participant {name_or_prefix!r}{hint} (see 'kpledger participant list')"
+        )
 
     def participants(self) -> list[dict[str, Any]]:
         return [p for _, p in self.store.state_items("party")]

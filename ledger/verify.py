@@ -273,9 +273,9 @@ def check_signatures(path: str, start: int, end: int, pubs: dict[bytes, bytes]) 
                 record = Record.from_wire(raw)
                 stage = STAGE_ENTRY
                 entry = record.entry()
-                entry_id = entry.id
                 stage = STAGE_CACHE
-                check_row_cache(record, entry, cached)
+                check_row_cache(record, entry, cached)  # names the stored entry id itself
+                entry_id = entry.id
             except LedgerError as exc:
                 if isinstance(exc, EncodingError):
                     exc.rule = exc.rule or "R-EN-1"

@@ -17,7 +17,7 @@ import click
 
 import ledger as lg
 from cli import parse
-from cli.context import Ctx, emit, entry_options, fail_usage, pass_ctx, sign
+from cli.context import Ctx, dry_run_option, emit, entry_options, fail_usage, pass_ctx, sign
 
 
 @click.command()
@@ -377,6 +377,7 @@ def sell(
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--checkpoint-key", type=click.Path(dir_okay=False), help="Also sign a checkpoint.")
+@dry_run_option
 @pass_ctx
 def submit(ctx: Ctx, files: tuple[str, ...], checkpoint_key: str | None) -> None:
     """Append entries signed offline with --out (all in one transaction).

@@ -10,8 +10,6 @@ command line and prints the verdict, and does no hashing or proof arithmetic its
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 import ledger as lg
@@ -22,9 +20,11 @@ from cli.context import (
     load_key,
     load_policy,
     now_ms,
+    output_option,
     pass_ctx,
     policy_option,
     read_text,
+    write_output,
 )
 from cli.context import trust as trusted
 from cli.render import b64, echo_json, format_report, report_to_json
@@ -142,7 +142,7 @@ def verify_consistency(ctx: Ctx, old_file: str, new_file: str, trust: str) -> No
 
 @click.command()
 @click.argument("item")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Bundle file.")
+@output_option("Bundle file")
 @click.option(
     "--key",
     "key_file",
@@ -158,14 +158,11 @@ def prove(ctx: Ctx, item: str, output: str, key_file: str | None) -> None:
     \b
     Example:
       kpledger prove ST-001 -o ST-001.kpproof
+      kpledger prove ST-001 -o - | sha256sum
     """
     key = load_key(ctx, key_file) if key_file else None
     data = ctx.ledger().prove(item, key)
-    Path(output).write_bytes(data)
-    if ctx.json:
-        echo_json({"item": item, "file": output, "bytes": len(data)})
-    else:
-        click.echo(f"wrote {output} ({len(data)} bytes)")
+    write_output(ctx, output, data, {"item": item, "bytes": len(data)}, f"{len(data)} bytes")
 
 
 @click.command("verify-proof")

@@ -8,6 +8,7 @@ to a ledger, and ``verify`` only reports what the library's replay found.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import click
@@ -66,14 +67,23 @@ def log_cmd(ctx: Ctx, start: int, limit: int) -> None:
 @click.argument("entry_id")
 @pass_ctx
 def show(ctx: Ctx, entry_id: str) -> None:
-    """Show one entry, decoded (ENTRY_ID may be a unique hex prefix).
+    """Show one entry, decoded: by entry id, a unique hex prefix of 8+ digits, or the
+    record index that 'log' lists (fewer than 8 decimal digits).
 
     \b
     Example:
       kpledger show 3fa2c1d0
+      kpledger show 5
     """
     led = ctx.ledger()
-    record, entry = led.entry(led.resolve_entry(entry_id))
+    if entry_id.isdecimal() and len(entry_id) < 8:
+        index = int(entry_id)
+        found = next(iter(led.records(index, index + 1)), None)
+        if found is None:
+            raise lg.NotFoundError(f"no record {index}: the log has {led.size()} records")
+        record, entry = found, found.entry()
+    else:
+        record, entry = led.entry(led.resolve_entry(entry_id))
     data = lg.entry_to_json(entry)
     data["index"] = record.index
     data["appended"] = record.time
@@ -222,16 +232,32 @@ def verify(ctx: Ctx, jobs: int | None) -> None:
     led = ctx.ledger()
     total = led.size()
     show_bar = sys.stderr.isatty() and not ctx.quiet and not ctx.json
-    if show_bar:
-        with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
-            report = led.verify(progress=bar.update, jobs=jobs)
-    else:
-        report = led.verify(jobs=jobs)
+    try:
+        if show_bar:
+            with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+                report = led.verify(progress=bar.update, jobs=jobs)
+        else:
+            report = led.verify(jobs=jobs)
+    except lg.LedgerError as exc:
+        if ctx.json:  # a verdict object on stdout whatever the outcome
+            found = re.match(r"record (\d+)", exc.message)
+            echo_json(
+                {
+                    "valid": False,
+                    "size": total,
+                    "record": int(found.group(1)) if found else None,
+                    "rule": exc.rule,
+                    "error": exc.code,
+                    "message": exc.message,
+                }
+            )
+        raise
     if ctx.json:
         echo_json(
             {
                 "valid": True,
                 "size": report.size,
+                "record": None,
                 "root": b64(report.root),
                 "warnings": dict(report.warnings),
                 "checkpoints": report.checkpoints,

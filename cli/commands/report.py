@@ -15,17 +15,23 @@ import click
 
 import ledger as lg
 from cli import parse
-from cli.context import Ctx, load_policy, now_ms, pass_ctx, policy_option
+from cli.context import (
+    Ctx,
+    load_policy,
+    now_ms,
+    output_option,
+    pass_ctx,
+    policy_option,
+    write_output,
+)
 from cli.context import trust as trusted
-from cli.render import echo_json, failure_json
+from cli.render import failure_json
 from cli.report import render_report
 
 
 @click.command("report")
 @click.argument("item")
-@click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write."
-)
+@output_option("HTML file")
 @click.option(
     "--bundle",
     "bundle_file",
@@ -91,26 +97,18 @@ def report(
         bundle_name=Path(bundle_file).name if bundle_file else None,
         trust_name=trust_name,
     )
-    try:
-        Path(output).write_text(html, encoding="utf-8")
-    except OSError as exc:
-        raise lg.UsageError(f"cannot write {output}: {exc.strerror}") from exc
     digest = lg.bundle_digest(data)
-    if ctx.json:
-        echo_json(
-            {
-                "item": rep.item,
-                "file": output,
-                "bytes": len(html.encode()),
-                "sha256": digest,
-                "policy_ok": rep.ok,
-                "policy_failures": [failure_json(f) for f in rep.policy_failures],
-                "warnings": len(rep.warnings),
-            }
-        )
-    else:
-        verdict = "valid" if rep.ok else "REJECTED BY POLICY"
-        click.echo(f"wrote {output} ({verdict}; bundle sha256 {digest[:16]}…)")
+    summary = {
+        "item": rep.item,
+        "bytes": len(html.encode()),
+        "sha256": digest,
+        "policy_ok": rep.ok,
+        "policy_failures": [failure_json(f) for f in rep.policy_failures],
+        "warnings": len(rep.warnings),
+    }
+    verdict = "valid" if rep.ok else "REJECTED BY POLICY"
+    note = f"{verdict}; bundle sha256 {digest[:16]}…"
+    write_output(ctx, output, html.encode(), summary, note)
     rep.raise_if_failed()
 
 

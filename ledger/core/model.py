@@ -8,9 +8,10 @@ ledger state is the rules engine's business (``ledger.rules``). No I/O, no clock
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -629,3 +630,14 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     return value
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'X'?)`` for the closest of ``known`` to a mistyped name, or ``""``.
+
+    Case is ignored first (``jw-1`` finds ``JW-1``), then the closest spelling wins.
+    """
+    names = list(known)
+    folded = [n for n in names if n.casefold() == word.casefold()]
+    close = folded or difflib.get_close_matches(word, names, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""

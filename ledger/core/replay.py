@@ -137,9 +137,9 @@ def replay(
                 except EncodingError as exc:
                     exc.rule = exc.rule or "R-EN-1"
                     raise
-            entry_id = entry.id
             if on_record is not None:
-                on_record(record, entry)
+                on_record(record, entry)  # its errors name the stored entry id themselves
+            entry_id = entry.id
             if unchecked:
                 try:
                     outcome = rules.apply(state, entry, index=index, now=record.time)

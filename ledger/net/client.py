@@ -34,6 +34,7 @@ from ledger.core import merkle, note, replay, rules
 from ledger.core.journey import step_from_json
 from ledger.core.keys import PrivateKey
 from ledger.core.model import (
+    ZERO_HASH,
     Record,
     SignedEntry,
 )
@@ -218,6 +219,25 @@ class RemoteLedger(Signing):
             done.append(Appended(record.index, entry, record, warnings))
         if progress is not None:
             progress(len(done))
+        return done
+
+    def check(self, entries: Sequence[SignedEntry], *, now: int) -> list[Appended]:
+        """Ask the node whether it would append ``entries`` (``--dry-run``); nothing is
+        written. The records returned carry no record bytes: nothing was sequenced.
+
+        Raises:
+            LedgerError: the node's rejection (same class, rule and message as locally).
+        """
+        del now
+        if not entries:
+            return []
+        resp = self.client.request("POST", "/api/entries/check", content=pack_entries(entries))
+        answer = unpack(resp.content)
+        done: list[Appended] = []
+        for entry, row in zip(entries, answer["entries"], strict=True):
+            warnings = tuple(Finding(str(r), str(m)) for r, m in row["warnings"])
+            record = Record.build(int(row["index"]), ZERO_HASH, 0, entry.raw)
+            done.append(Appended(int(row["index"]), entry, record, warnings))
         return done
 
     def append_checkpointed(

@@ -179,6 +179,29 @@ class Node:
             "checkpoint": text,
         }
 
+    def check(self, body: bytes) -> dict[str, Any]:
+        """Validate entries as an append would, writing nothing; ``POST /api/entries/check``.
+
+        Raises:
+            StoreError: read-only node.
+            LedgerError: the entries would be rejected.
+        """
+        entries = unpack_entries(body)
+        if self.key is None:
+            raise ReadOnlyError("this node is a read-only mirror; submit entries to the operator's")
+        done = self.ledger.check(entries, now=_now_ms())
+        return {
+            "entries": [
+                {
+                    "id": a.entry.id,
+                    "index": a.index,
+                    "type": a.entry.type,
+                    "warnings": [[w.rule, w.message] for w in a.warnings],
+                }
+                for a in done
+            ],
+        }
+
     def info(self) -> dict[str, Any]:
         latest = self.ledger.store.latest_checkpoint()
         return {
@@ -416,6 +439,26 @@ def create_app(node: Node) -> FastAPI:
         answer = node.append(body)
         pusher.event.set()
         return _respond(request, answer)
+
+    @app.post(
+        "/api/entries/check",
+        summary="Check signed entries without appending them",
+        description=(
+            "Body: as `POST /api/entries`. Every rule is checked as for an append, and "
+            "nothing is written: the answer lists each entry's would-be index and warnings, "
+            "or the error an append would give (`kpledger ... --dry-run`)."
+        ),
+        responses=_MSGPACK_OR_JSON,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    async def check(request: Request) -> Response:
+        body = await _read_body(request, node.limits.max_body)
+        return _respond(request, node.check(body))
 
     @app.post(
         "/add-cosignature",

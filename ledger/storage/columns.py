@@ -102,7 +102,16 @@ def check_row_cache(record: Record, entry: SignedEntry, cached: Sequence[Any]) -
     expected = (entry.id, record.hash, record.time, entry.type, entry_json(entry))
     if cached == expected:  # the usual case: one C comparison
         return
+    stored = bytes(cached[0]) if cached and isinstance(cached[0], (bytes, memoryview)) else None
+    if stored is not None and stored != entry.id:
+        # Name the id the user knows (the one 'log' and 'show' print), then what it became.
+        raise ChainError(
+            f"entry {stored.hex()[:16]} was altered: its record's bytes now hash to entry "
+            f"{entry.id.hex()[:16]}",
+            rule="R-ST-2",
+        )
+    where = f"entry {entry.id.hex()[:16]}: " if stored is not None else ""
     names = ("id", "hash", "time", "type", "json")
     for name, want, got in zip(names, expected, cached, strict=True):
         if (bytes(got) if isinstance(got, (bytes, memoryview)) else got) != want:
-            raise ChainError(f"stored column {name} differs from the record", rule="R-ST-2")
+            raise ChainError(f"{where}stored column {name} differs from the record", rule="R-ST-2")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ledger.core import ed25519
 from ledger.core.keys import (
+    PUBLIC_MAGIC,
     SCRYPT_N,
     PrivateKey,
     decode_private,
@@ -84,6 +85,12 @@ def load_private(path: str | Path, passphrase: PassphraseSource | None) -> Priva
         raise KeyFileError(f"key file {path} does not exist") from exc
     except OSError as exc:
         raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from exc
+    if stat.S_ISREG(mode) and _read(path).startswith(PUBLIC_MAGIC.encode()):
+        # Said first: "chmod 600" would be the wrong advice for a public key.
+        raise KeyFileError(
+            f"{path} is a public key; give the private key file (NAME.key) that 'key new' "
+            "wrote beside it"
+        )
     if stat.S_IMODE(mode) & 0o077:
         raise KeyFileError(
             f"private key {path} is readable by other users (mode {stat.S_IMODE(mode):o}); "

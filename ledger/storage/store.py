@@ -52,6 +52,14 @@ from ledger.storage.schema import TRIGGERS as TRIGGERS  # re-exported: Ledger.ve
 _UNDECODABLE = "Could not decode to UTF-8"
 
 
+class _DryRun(Exception):  # noqa: N818 - control flow, never seen outside Store.append
+    """Rolls a dry-run append back, carrying what it would have appended."""
+
+    def __init__(self, done: list[Appended]) -> None:
+        super().__init__("dry run")
+        self.done = done
+
+
 @dataclass(frozen=True)
 class Appended:
     """What an append returns: the record, its entry and WARN findings."""
@@ -332,6 +340,23 @@ class Store:
     def state_value(self, kind: str, key: str) -> Any | None:
         return SqlBacking(self.conn).load(kind, key)
 
+    def keys_with_prefix(self, kind: str, prefix: str, limit: int = 200) -> list[str]:
+        """Keys of ``kind`` that start with ``prefix``, in order (at most ``limit``)."""
+        sql = "SELECT key FROM state WHERE kind = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"
+        rows = self.conn.execute(sql, (kind, prefix, prefix + "\U0010ffff", limit))
+        return [str(r[0]) for r in rows]
+
+    def near_keys(self, kind: str, key: str, limit: int = 2000) -> list[str]:
+        """Keys of ``kind`` that could be a mistyping of ``key``: the same key in another
+        case, and keys sharing its first two characters (at most ``limit``, for hints)."""
+        sql = (
+            "SELECT key FROM state WHERE kind = ? AND (key = ? COLLATE NOCASE"
+            " OR key >= ? AND key < ?) LIMIT ?"
+        )
+        head = key[:2]
+        rows = self.conn.execute(sql, (kind, key, head, head + "\U0010ffff", limit))
+        return [str(r[0]) for r in rows]
+
     def state_items(self, kind: str) -> list[tuple[str, Any]]:
         rows = self.conn.execute(
             "SELECT key, value FROM state WHERE kind = ? ORDER BY key", (kind,)
@@ -402,8 +427,13 @@ class Store:
         now: int,
         progress: Callable[[int], None] | None = None,
         checkpoint: Callable[[int, bytes], str] | None = None,
+        dry_run: bool = False,
     ) -> list[Appended]:
         """Validate and append ``entries`` in one transaction (all or nothing).
+
+        With ``dry_run`` every rule is checked exactly as for an append, under the same
+        write lock, and the records that would be appended are returned; nothing is
+        written (the transaction is rolled back).
 
         Raises:
             RuleError, ChainError: an entry is rejected; nothing is written.
@@ -416,6 +446,20 @@ class Store:
         # Levels of the tiles this append completes: into the store's cache after the
         # COMMIT only (a rolled-back append's tiles may be filled differently later).
         completed = tiles.TileCache()
+        try:
+            return self._append(entries, now, progress, checkpoint, dry_run, completed)
+        except _DryRun as checked:
+            return checked.done
+
+    def _append(
+        self,
+        entries: Sequence[SignedEntry],
+        now: int,
+        progress: Callable[[int], None] | None,
+        checkpoint: Callable[[int, bytes], str] | None,
+        dry_run: bool,
+        completed: tiles.TileCache,
+    ) -> list[Appended]:
         with self._write() as conn:
             recent = self._recent
             size, prev, last_time = recent.head if recent.head is not None else self._head()
@@ -455,6 +499,8 @@ class Store:
                         recent.poisoned = True
                 touched.extend((item, index) for item in dict.fromkeys(outcome.touched))
                 warned.extend((index, w.rule, w.message) for w in warnings)
+            if dry_run:
+                raise _DryRun(done)
             try:
                 conn.executemany(
                     "INSERT INTO records (idx, id, hash, time, type, record, json)"

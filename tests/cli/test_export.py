@@ -65,8 +65,8 @@ def test_export_all_writes_a_valid_document(cli: Cli) -> None:
     cli("split", "--key", cli.key("ant"), "--parcel", "P1", "--into", "A:60:200,B:39.5")
     out = cli.tmp / "ledger.jsonld"
     result = cli("export", "--epcis", "--all", "-o", str(out))
-    assert result.stdout == f"wrote {out} (5 events)\n"
-    assert result.stderr == ""
+    assert result.stdout == ""  # data goes to the file; what was written is a diagnostic
+    assert result.stderr == f"wrote {out} (5 events)\n"
     document = json.loads(out.read_text(encoding="utf-8"))
     assert epcis_schema.errors(document) == []
     assert [e["kpledger:entryType"] for e in events(document)] == [
@@ -89,7 +89,7 @@ def test_export_item_to_stdout_and_json_summary(cli: Cli) -> None:
     ship(cli)
     result = cli("export", "--epcis", "P1", "-o", "-")
     document = json.loads(result.stdout)
-    assert result.stderr == "4 events\n"
+    assert result.stderr == f"wrote {len(result.stdout_bytes)} bytes to stdout (4 events)\n"
     assert document["kpledger:item"] == "P1"
     assert epcis_schema.errors(document) == []
     check_ids(cli, document)
@@ -103,6 +103,10 @@ def test_export_item_to_stdout_and_json_summary(cli: Cli) -> None:
     assert again.read_bytes() == out.read_bytes()
     quiet = cli("--quiet", "export", "--epcis", "P1", "-o", "-")
     assert quiet.stdout == result.stdout and quiet.stderr == ""
+    # a global option after the command, and the summary on stderr when stdout holds data
+    piped = cli("export", "--epcis", "P1", "-o", "-", "--json")
+    assert piped.stdout == result.stdout
+    assert json.loads(piped.stderr) == {"item": "P1", "events": 4, "skipped": 0}
 
 
 def test_bad_export_options_are_one_line_and_change_nothing(cli: Cli) -> None:

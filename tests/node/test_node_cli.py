@@ -197,3 +197,20 @@ def test_demo_through_a_node(tmp_path: Path) -> None:
         assert text in result.stdout, text
     # the node kept the witness's cosignature, so its bundle grandfathers the Mir rough
     assert "Grandfathered (R-SA-3): outside Russia from record" in result.stdout
+
+
+def test_dry_run_through_the_node_writes_nothing(scene: Scene) -> None:
+    node = scene.remote
+    export(node)
+    before = node.snapshot()
+    size = len(json.loads(node("log", json_out=True).stdout))
+    split = ["split", "--key", node.key("ant"), "--parcel", "P1", "--into", "A:50,B:49.5"]
+    shown = json.loads(node(*split, "--dry-run", json_out=True).stdout)
+    assert [(e["index"], e["type"]) for e in shown["entries"]] == [(size, "split")]
+    assert node(*split, "--dry-run").stdout.startswith(f"would append record {size}:")
+    node.rejected("split", "--key", node.key("ant"), "--parcel", "P1", "--into", "A:90,B:90",
+                  "--dry-run", contains="R-MB-1")  # fmt: skip
+    node.rejected("trace", "p1", contains="(did you mean 'P1'?)")
+    assert node.snapshot() == before
+    node(*split)
+    assert json.loads(node("log", json_out=True).stdout)[-1]["index"] == size
