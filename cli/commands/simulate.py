@@ -35,7 +35,7 @@ from ledger.sim import simulate as run_simulation
     default=0.0,
     show_default=True,
     type=click.FloatRange(0.0, 1.0),
-    help="Per-step rate of injected invalid operations (each must be rejected).",
+    help="Per-step rate of injected frauds (each refused by the ledger or failed by policy).",
 )
 @click.option(
     "--fault-kind",
@@ -67,11 +67,16 @@ def simulate(
 
     Mines register production lots, which are sorted into boxes, exported under KP
     certificates, traded through Antwerp, Dubai, Ramat Gan and Hong Kong (with re-sorting
-    splits and mixed-origin merges), cut in India, graded and sold in the US. The same
-    seed always gives the same ledger, byte for byte. With --faults, invalid operations
-    (double spends, mass inflation, forged or re-used certificates, revoked keys,
-    suspended origins, rough without a certificate) are attempted and must be rejected;
-    if any is accepted the command exits 1.
+    splits and mixed-origin merges), cut in India, graded and sold in the US; now and then
+    a producer grows laboratory-grown rough, cut and sold apart from natural goods. The
+    same seed always gives the same ledger, byte for byte. With --faults, frauds are
+    attempted: invalid operations (double spends, mass inflation, forged or re-used
+    certificates, revoked keys, suspended origins, rough without a certificate, rogue
+    sanctions designations, laboratory-grown goods mixed into natural ones, broken
+    warranty chains) must be refused by the ledger; frauds the ledger rightly accepts
+    (rough re-exported through Russia, goods of a sanctioned party) are proven at the end
+    and must fail the buyer's policy (eu-russia, the EU list). If an invalid operation is
+    accepted, or such a fraud passes its policy, the command exits 1.
 
     \b
     Example:
@@ -127,12 +132,23 @@ def _verify(ctx: Ctx, path: str) -> dict[str, Any]:
 
 
 def _fail_if_accepted(report: SimReport) -> None:
-    """Invalid operations that got into the ledger are a bug: exit 1 (after the summary)."""
+    """Invalid operations that got into the ledger, frauds that pass their policy and
+    honest goods that fail it are bugs: exit 1 (after the summary)."""
     if report.ok:
         return
+    if report.faults_accepted:
+        raise lg.LedgerError(
+            f"{report.faults_accepted} injected invalid operation(s) were ACCEPTED "
+            f"(a rules-engine bug); first: {report.accepted[0]}"
+        )
+    if report.faults_passed:
+        raise lg.LedgerError(
+            f"{report.faults_passed} injected fraud(s) PASSED the policy they break "
+            f"(a policy bug); first: {report.passed[0]}"
+        )
     raise lg.LedgerError(
-        f"{report.faults_accepted} injected invalid operation(s) were ACCEPTED "
-        f"(a rules-engine bug); first: {report.accepted[0]}"
+        f"{len(report.controls_failed)} honest laboratory-grown stone(s) FAILED eu-russia "
+        f"(a policy bug); first: {report.controls_failed[0]}"
     )
 
 
