@@ -293,7 +293,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         ),
     ]
     s.say("Each importing authority confirms receipt to the exporting one (KPCS Annex I).")
-    first = True
+    first_confirmation = True
     for auth, number, parcel, sender, exporter, importer, receiver, value in shipments:
         s.run(
             "certificate",
@@ -326,8 +326,15 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
             "--warranty",
         )
         s.run("accept", "--key", s.key(receiver), tid[:12])
-        s.run("certificate", "confirm", number, "--key", s.key(CONFIRMS[number]), show=first)
-        first = False
+        s.run(
+            "certificate",
+            "confirm",
+            number,
+            "--key",
+            s.key(CONFIRMS[number]),
+            show=first_confirmation,
+        )
+        first_confirmation = False
 
     s.heading("6. Sorting in Antwerp: splits with mass balance")
     s.run(
