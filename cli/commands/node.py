@@ -1,4 +1,5 @@
-"""The network commands (specs/node.md): ``serve``, ``publish``, ``sync`` and ``witness``.
+"""The network commands (specs/node.md): ``serve``, ``publish``, ``sync``, ``trust`` and
+``witness``.
 
 Serving a ledger file over HTTP, publishing it as static tlog-tiles, mirroring a node
 into a verified local copy, and cosigning checkpoints as a witness. The work is the
@@ -9,11 +10,22 @@ no HTTP, storage or proof logic of its own.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 import ledger as lg
 import ledger.net as lgnet
-from cli.context import Ctx, is_url, load_key, pass_ctx, read_text, trust
+from cli.context import (
+    Ctx,
+    FiniteRange,
+    is_url,
+    load_key,
+    pass_ctx,
+    read_text,
+    trust,
+    trust_file,
+)
 from cli.render import echo_json
 
 
@@ -48,21 +60,21 @@ def _vkeys(values: tuple[str, ...]) -> list[lg.Verifier]:
     "--rate",
     default=50.0,
     show_default=True,
-    type=click.FloatRange(min=0),
+    type=FiniteRange(0, 1_000_000),
     help="Requests per second per client IP (0: unlimited).",
 )
 @click.option(
     "--burst",
     default=100,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 1_000_000),
     help="Requests a client IP may make at once before --rate applies.",
 )
 @click.option(
     "--max-body",
     default=1 << 20,
     show_default=True,
-    type=click.IntRange(min=1024),
+    type=click.IntRange(1024, 1 << 30),
     help="Largest request body in bytes.",
 )
 @pass_ctx
@@ -143,7 +155,9 @@ def publish(ctx: Ctx, directory: str, key_file: str | None) -> None:
 @click.command()
 @click.argument("url")
 @click.option(
-    "--trust", help="Operator vkey to pin on the first sync (default: trust on first use)."
+    "--trust",
+    help="Operator vkey (or a file) to pin; default: the global --trust, the trust file's "
+    "pin for URL, or, on a first sync without either, the node's genesis (trust on first use).",
 )
 @pass_ctx
 def sync(ctx: Ctx, url: str, trust: str | None) -> None:
@@ -161,8 +175,8 @@ def sync(ctx: Ctx, url: str, trust: str | None) -> None:
     path = ctx.local_path("sync")
     if not is_url(url):
         raise lg.UsageError(f"URL: expected http(s)://..., got {url!r}")
-    pinned = _vkeys((trust,))[0] if trust else None
-    report = lgnet.sync(path, url, trust=pinned)
+    pinned = _vkeys((trust,))[0] if trust else ctx.pinned_key(url)
+    report = lgnet.sync(path, url, trust=pinned, ca_file=ctx.ca_file)
     if report.trusted is not None:
         kid = lg.key_id(report.trusted.public).hex()
         ctx.info(
@@ -180,6 +194,7 @@ def sync(ctx: Ctx, url: str, trust: str | None) -> None:
                 "added": added,
                 "checkpoint": report.checkpoint,
                 "trusted": report.trusted.vkey() if report.trusted else None,
+                "pinned": report.pinned,
             }
         )
     else:
@@ -187,6 +202,122 @@ def sync(ctx: Ctx, url: str, trust: str | None) -> None:
             f"synced {added} new record{'s' if added != 1 else ''} from {url}: "
             f"size {report.size}, checkpoint of size {cp.size} verified and consistent"
         )
+
+
+# ---------------------------------------------------------------------------
+# trust: the operator key pinned for each node URL
+
+
+@click.group("trust")
+def trust_group() -> None:
+    """Pin the operator key of each node URL that remote commands use.
+
+    Every command run with --ledger http(s)://... checks the node's genesis record,
+    checkpoints and receipts against the key pinned for that URL (or given with the
+    global --trust), and refuses a node that names another. Pins live in the trust
+    file: KPLEDGER_TRUST_FILE, or ~/.config/kpledger/trust.
+
+    \b
+    Example:
+      kpledger trust add https://kp.example.org          # shows the key, asks to confirm
+      kpledger trust add https://kp.example.org --vkey operator.vkey
+    """
+
+
+@trust_group.command("add")
+@click.argument("url")
+@click.option("--vkey", help="The operator vkey (or a file) to pin; the node must match it.")
+@click.option("--yes", is_flag=True, help="Pin the key the node shows without asking.")
+@pass_ctx
+def trust_add(ctx: Ctx, url: str, vkey: str | None, yes: bool) -> None:
+    """Pin the operator key of the node at URL, after you confirm it.
+
+    Reads the node's genesis record (record 0: the origin and operator key the whole
+    ledger is signed under) and its checkpoint. With --vkey the node must name exactly
+    that key, which is pinned. Otherwise the key is shown, with its key id, to compare
+    with the one the operator published, and pinned only when you confirm (or --yes).
+
+    \b
+    Example:
+      kpledger trust add https://kp.example.org
+      kpledger trust add http://127.0.0.1:8080 --vkey operator.vkey
+    """
+    if not is_url(url):
+        raise lg.UsageError(f"URL: expected http(s)://..., got {url!r}")
+    key = lg.normalise_url(url)
+    given = _vkeys((vkey,))[0] if vkey is not None else None
+    client = lgnet.NodeClient(key, ca_file=ctx.ca_file)
+    try:
+        record, verifier, cp_text = lgnet.fetch_genesis(client)
+    finally:
+        client.close()
+    if given is not None:
+        lgnet.check_genesis(record.raw, key, given)
+    lg.open_checkpoint(cp_text, verifier)  # the node's checkpoint is under that key
+    kid = lg.key_id(verifier.public).hex()
+    if vkey is None and not yes:
+        click.echo(
+            f"{key} names operator key:\n"
+            f"  origin:  {verifier.name}\n"
+            f"  vkey:    {verifier.vkey()}\n"
+            f"  key id:  {kid}\n"
+            "Compare the key id with the one the operator published (not with anything this "
+            "node says).",
+            err=True,
+        )
+        if not sys.stdin.isatty():
+            raise lg.UsageError(
+                "not pinned: confirm the key by running again with --yes after comparing it, "
+                "or give the operator's --vkey"
+            )
+        if not click.confirm(f"Pin this operator key for {key}?", default=False, err=True):
+            raise lg.UsageError("not pinned")
+    path = trust_file()
+    added = lg.add_pin(path, key, verifier.vkey())
+    if ctx.json:
+        echo_json(
+            {"url": key, "vkey": verifier.vkey(), "key_id": kid, "file": path, "added": added}
+        )
+    else:
+        what = "pinned" if added else "already pinned"
+        click.echo(f"{what}: {key} -> {verifier.vkey()} (key id {kid[:16]}) in {path}")
+
+
+@trust_group.command("list")
+@pass_ctx
+def trust_list(ctx: Ctx) -> None:
+    """List the pinned node URLs and their operator keys.
+
+    \b
+    Example:
+      kpledger trust list
+    """
+    pins = lg.read_pins(trust_file())
+    if ctx.json:
+        echo_json(
+            [
+                {"url": u, "vkey": v, "key_id": lg.key_id(lg.parse_vkey(v).public).hex()}
+                for u, v in sorted(pins.items())
+            ]
+        )
+        return
+    for u, v in sorted(pins.items()):
+        click.echo(f"{u} {v}")
+
+
+@trust_group.command("remove")
+@click.argument("url")
+@pass_ctx
+def trust_remove(ctx: Ctx, url: str) -> None:
+    """Remove the pin of a node URL (before pinning a key the operator really changed).
+
+    \b
+    Example:
+      kpledger trust remove https://kp.example.org
+    """
+    if not lg.remove_pin(trust_file(), url):
+        raise lg.NotFoundError(f"no pin for {lg.normalise_url(url)} in {trust_file()}")
+    ctx.info(f"removed the pin of {lg.normalise_url(url)}")
 
 
 # ---------------------------------------------------------------------------
@@ -351,4 +482,4 @@ def witness_submit(ctx: Ctx, file: str, vkeys: tuple[str, ...]) -> None:
         click.echo(stored, nl=False)
 
 
-COMMANDS: tuple[click.Command, ...] = (serve, publish, sync, witness)
+COMMANDS: tuple[click.Command, ...] = (serve, publish, sync, trust_group, witness)

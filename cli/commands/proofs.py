@@ -16,7 +16,7 @@ import click
 
 import ledger as lg
 from cli import parse
-from cli.context import Ctx, fail_usage, load_key, pass_ctx, read_text
+from cli.context import Ctx, fail_usage, index_range, load_key, pass_ctx, read_text
 from cli.context import trust as trusted
 from cli.render import b64, echo_json, format_report, report_to_json
 
@@ -55,8 +55,8 @@ def proof() -> None:
 
 
 @proof.command("inclusion")
-@click.argument("index", type=click.IntRange(min=0))
-@click.option("--size", type=click.IntRange(min=1), help="Tree size (default: current).")
+@click.argument("index", type=index_range())
+@click.option("--size", type=index_range(1), help="Tree size (default: current).")
 @pass_ctx
 def proof_inclusion(ctx: Ctx, index: int, size: int | None) -> None:
     """Inclusion proof of record INDEX in the tree of SIZE leaves.
@@ -83,8 +83,8 @@ def proof_inclusion(ctx: Ctx, index: int, size: int | None) -> None:
 
 
 @proof.command("consistency")
-@click.argument("old", type=click.IntRange(min=0))
-@click.argument("new", type=click.IntRange(min=0))
+@click.argument("old", type=index_range())
+@click.argument("new", type=index_range())
 @pass_ctx
 def proof_consistency(ctx: Ctx, old: int, new: int) -> None:
     """Consistency proof between tree sizes OLD and NEW.

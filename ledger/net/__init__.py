@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ledger.net.client import NodeClient, RemoteLedger, is_url
+    from ledger.net.client import NodeClient, RemoteLedger, check_genesis, fetch_genesis, is_url
     from ledger.net.mirror import PublishReport, SyncReport, publish, sync
     from ledger.net.node import Limits, Node, serve
     from ledger.net.witness import (
@@ -34,6 +34,8 @@ _LAZY = {
     "NodeClient": ("ledger.net.client", "NodeClient"),
     "RemoteLedger": ("ledger.net.client", "RemoteLedger"),
     "is_url": ("ledger.net.client", "is_url"),
+    "check_genesis": ("ledger.net.client", "check_genesis"),
+    "fetch_genesis": ("ledger.net.client", "fetch_genesis"),
     "PublishReport": ("ledger.net.mirror", "PublishReport"),
     "SyncReport": ("ledger.net.mirror", "SyncReport"),
     "publish": ("ledger.net.mirror", "publish"),
@@ -69,7 +71,9 @@ __all__ = [
     "SyncReport",
     "Witness",
     "attach_cosignatures",
+    "check_genesis",
     "create_witness_app",
+    "fetch_genesis",
     "format_request",
     "is_url",
     "parse_proof_text",

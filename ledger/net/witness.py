@@ -260,13 +260,7 @@ def submit_cosignatures(
     from ledger.net.client import RemoteLedger
 
     if isinstance(ledger, RemoteLedger):
-        return ledger.client.request(
-            "POST",
-            "/add-cosignature",
-            content=signed.encode(),
-            content_type="text/plain; charset=utf-8",
-            accept="text/plain",
-        ).text
+        return ledger.add_cosignatures(signed)
     if isinstance(ledger, Ledger):
         return attach_cosignatures(ledger.store, signed, ledger.verifier(), witnesses)[2]
     raise UsageError(f"cannot attach cosignatures to a {type(ledger).__name__}")

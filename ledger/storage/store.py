@@ -50,6 +50,9 @@ from ledger.storage.columns import state_json as state_json  # re-exported
 from ledger.storage.schema import TRIGGERS as TRIGGERS  # re-exported: Ledger.verify
 from ledger.storage.sqlerrors import DB_ERRORS, database_error, guard, guard_iter, guarded
 
+#: The largest integer SQLite stores (and binds as a parameter).
+_MAX_SQL_INT = (1 << 63) - 1
+
 #: How sqlite3 reports a TEXT value that is not UTF-8 (see Store._rows).
 _UNDECODABLE = "Could not decode to UTF-8"
 
@@ -252,6 +255,10 @@ class Store:
         return [stored_blob(r[0], "an id column of records") for r in rows]
 
     def _rows(self, columns: str, start: int, end: int | None) -> Iterator[tuple[Any, ...]]:
+        if start > _MAX_SQL_INT:
+            return  # no record has such an index (and SQLite cannot bind it)
+        if end is not None and end > _MAX_SQL_INT:
+            end = None
         while True:
             where = "idx >= ?" if end is None else "idx >= ? AND idx < ?"
             args = (start,) if end is None else (start, end)

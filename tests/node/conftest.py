@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
 
 from tests.cli.test_cli import Cli, make_cli
 
@@ -142,13 +143,23 @@ def file_digest(db: str) -> str:
     return h.hexdigest()
 
 
-class NodeCli(Cli):
-    """The test CLI pointed at a node; ``file`` is the node's ledger file."""
+def operator_vkey(local: Cli, origin: str = "test.example/ledger") -> str:
+    """The operator's vkey of a ``make_cli`` ledger (what a participant pins)."""
+    return str(local("key", "vkey", local.pub("op"), "--name", origin).stdout.strip())
 
-    def __init__(self, local: Cli, url: str) -> None:
+
+class NodeCli(Cli):
+    """The test CLI pointed at a node and pinned to its operator key (``--trust``);
+    ``file`` is the node's ledger file."""
+
+    def __init__(self, local: Cli, url: str, *, vkey: str | None = None) -> None:
         super().__init__(local.tmp)
         self.file = local.db
         self.db = url
+        self.vkey = vkey if vkey is not None else operator_vkey(local)
+
+    def __call__(self, *args: str, ok: bool = True, json_out: bool = False) -> Result:
+        return super().__call__("--trust", self.vkey, *args, ok=ok, json_out=json_out)
 
     def snapshot(self) -> str:
         return file_digest(self.file)

@@ -16,7 +16,7 @@ from cli.app import main
 from ledger.core import note
 from ledger.core.model import Signature, SignedEntry
 from tests.cli.test_cli import Cli, export, make_cli
-from tests.node.conftest import Servers, file_digest
+from tests.node.conftest import Servers, file_digest, operator_vkey
 
 # --- an independent reading of C2SP tlog-tiles (no kpledger code) --------------------
 
@@ -182,5 +182,6 @@ def test_bad_requests_are_4xx_and_write_nothing(tmp_path: Path, servers: Servers
 
     # The remote CLI waits out a 429 and then succeeds.
     time.sleep(0.2)
-    result = CliRunner().invoke(main, ["--ledger", node.url, "kp-status", "list"])
+    pin = ["--trust", operator_vkey(cli)]
+    result = CliRunner().invoke(main, ["--ledger", node.url, *pin, "kp-status", "list"])
     assert result.exit_code == 0 and "BW" in result.stdout
