@@ -11,6 +11,8 @@ no HTTP, storage or proof logic of its own.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -28,6 +30,8 @@ from cli.context import (
 )
 from cli.render import echo_json
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 def _split_listen(listen: str) -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
@@ -44,6 +48,11 @@ def _vkeys(values: tuple[str, ...]) -> list[lg.Verifier]:
 # serve / publish / sync
 
 
+def _limit(flag: str, default: float, kind: click.ParamType[Any], text: str) -> Callable[[F], F]:
+    """A bounded numeric option of ``serve`` with its default shown."""
+    return click.option(flag, default=default, show_default=True, type=kind, help=text)
+
+
 @click.command()
 @click.option("--key", "key_file", help="Operator key (omit it for a read-only mirror).")
 @click.option(
@@ -56,26 +65,55 @@ def _vkeys(values: tuple[str, ...]) -> list[lg.Verifier]:
     help="Policy file: its witnesses' cosignatures are accepted; those with a URL are sent "
     "every new checkpoint.",
 )
-@click.option(
+@_limit(
     "--rate",
-    default=50.0,
-    show_default=True,
-    type=FiniteRange(0, 1_000_000),
-    help="Requests per second per client IP (0: unlimited).",
+    50.0,
+    FiniteRange(0, 1_000_000),
+    "Requests (and new connections) per second per client (0: unlimited).",
 )
-@click.option(
+@_limit(
     "--burst",
-    default=100,
-    show_default=True,
-    type=click.IntRange(1, 1_000_000),
-    help="Requests a client IP may make at once before --rate applies.",
+    100,
+    click.IntRange(1, 1_000_000),
+    "Requests a client may make at once before --rate applies.",
 )
+@_limit("--max-body", 1 << 20, click.IntRange(1024, 1 << 30), "Largest request body in bytes.")
 @click.option(
-    "--max-body",
-    default=1 << 20,
-    show_default=True,
-    type=click.IntRange(1024, 1 << 30),
-    help="Largest request body in bytes.",
+    "--tls-cert",
+    type=click.Path(dir_okay=False),
+    help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.",
+)
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="The certificate's PEM key.")
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    help="Address or network of a reverse proxy whose X-Forwarded-For is believed "
+    "(repeatable; default: none, the header is ignored).",
+)
+@_limit(
+    "--header-timeout",
+    10.0,
+    FiniteRange(0.1, 3600),
+    "Seconds a request's line and headers may take to arrive.",
+)
+@_limit(
+    "--body-timeout",
+    30.0,
+    FiniteRange(0.1, 3600),
+    "Seconds a request's body may take to arrive after its headers.",
+)
+@_limit(
+    "--max-connections",
+    512,
+    click.IntRange(1, 100_000),
+    "Open connections in all (idle ones are closed first to make room).",
+)
+@_limit(
+    "--max-client-connections",
+    32,
+    click.IntRange(1, 100_000),
+    "Open connections one client address (an IPv6 /64) may hold.",
 )
 @pass_ctx
 def serve(
@@ -86,29 +124,54 @@ def serve(
     rate: float,
     burst: int,
     max_body: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    trusted_proxies: tuple[str, ...],
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+    max_client_connections: int,
 ) -> None:
-    """Serve the ledger over HTTP: append signed entries, read, prove, tlog-tiles.
+    """Serve the ledger over HTTP(S): append signed entries, read, prove, tlog-tiles.
 
     Writes need no password: each entry is authorised by the signatures it carries.
     The node signs a checkpoint after every append. OpenAPI at /openapi.json, docs at
-    /docs. Stop it with Ctrl-C (or SIGTERM).
+    /docs. Stop it with Ctrl-C (or SIGTERM). Slow or flooding clients are cut off by
+    the timeouts and connection caps; X-Forwarded-For counts only from a
+    --trusted-proxy. A service gives the key's passphrase with --passphrase-file.
 
     \b
     Example:
       kpledger --ledger kp.db serve --key keys/operator.key --listen 127.0.0.1:8080
-      kpledger --ledger http://127.0.0.1:8080 history JW-1
+      kpledger --ledger kp.db --passphrase-file /run/secrets/kp serve --key op.key \\
+          --listen 0.0.0.0:8443 --tls-cert node.pem --tls-key node-key.pem
+      kpledger --ledger http://127.0.0.1:8080 --trust operator.vkey history JW-1
     """
     path = ctx.local_path("serve")
     host, port = _split_listen(listen)
+    if (tls_cert is None) != (tls_key is None):
+        raise lg.UsageError("--tls-cert and --tls-key go together")
+    if max_client_connections > max_connections:
+        raise lg.UsageError("--max-client-connections cannot exceed --max-connections")
+    server = lgnet.ServerLimits(
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
+        max_client_connections=max_client_connections,
+        trusted_proxies=trusted_proxies,
+    )
+    tls = lgnet.TlsFiles(tls_cert, tls_key) if tls_cert and tls_key else None
     key = load_key(ctx, key_file) if key_file else None
     witnesses = lg.parse_policy(read_text(policy_file, "--policy")).witnesses if policy_file else ()
-    n = lgnet.Node(path, key, limits=lgnet.Limits(max_body, rate, burst), witnesses=witnesses)
+    limits = lgnet.Limits(max_body, rate, burst, server)
+    n = lgnet.Node(path, key, limits=limits, witnesses=witnesses)
     mode = "read-only mirror" if key is None else "operator node"
     try:
         lgnet.serve(
             n,
             host,
             port,
+            tls=tls,
             ready=lambda url: click.echo(
                 f"kpledger {mode} for {n.ledger.origin} listening on {url} (API docs: {url}/docs)",
                 err=True,

@@ -391,7 +391,7 @@ def _sync_into(
 #: A sync verifies and appends the new records in windows of at most this many records
 #: or bytes of records, so its memory does not grow with what a node claims to hold.
 _WINDOW_RECORDS = 8192
-_WINDOW_BYTES = 16 << 20
+_WINDOW_BYTES = 8 << 20
 
 
 def _fetch_and_append(
