@@ -339,9 +339,17 @@ class RulesMachine(RuleBasedStateMachine):
         return self.draw_inputs(data, max_n)
 
     def consume(self, ps: Sequence[MParcel], entry: SignedEntry) -> None:
+        self.join(ps, entry)
         for p in ps:
             p.status = "consumed"
+
+    def join(self, ps: Sequence[MParcel], entry: SignedEntry) -> None:
+        """``entry`` consumes the states of ``ps`` together: each one's state is now made by
+        it, so its ancestry holds every input's (the DAG of specs/proof-bundle.md §3)."""
+        joint = self.made(ps, entry)
+        for p in ps:
             self.set_head(p, entry.id)
+            p.ancestry = joint
 
     def made(self, ps: Sequence[MParcel], entry: SignedEntry) -> frozenset[bytes]:
         """The ancestry of what ``entry`` makes from ``ps``."""
@@ -434,9 +442,9 @@ class RulesMachine(RuleBasedStateMachine):
         warnings = frozenset({"R-SW-1"} if polished and not warranty else set())
         entry = self.mem.sign("transfer", fields, signer)
         if self.submit(entry, reasons, warnings):
+            self.join(ps, entry)
             for p in ps:
                 p.status = "locked"
-                self.set_head(p, entry.id)
                 if number is not None:
                     p.ancestry = p.ancestry | {self.certs[number].issue}
             self.transfers[entry.id] = MTransfer(
@@ -577,9 +585,9 @@ class RulesMachine(RuleBasedStateMachine):
                 self.signed[offer.id][1],
             )
             self.certs[number].used = offer.id
+            self.join(ps, offer)
             for p in ps:
                 p.status = "locked"
-                self.set_head(p, offer.id)
                 p.ancestry = p.ancestry | {self.certs[number].issue}
             return
         accept = self.mem.sign("accept", {"transfer": offer.id}, receiver)
@@ -590,8 +598,8 @@ class RulesMachine(RuleBasedStateMachine):
         if number is not None:
             self.certs[number].used = offer.id
             self.certs[number].accepted = True
+        self.join(ps, offer)
         for p in ps:
-            self.set_head(p, offer.id)
             if number is not None:
                 p.ancestry = p.ancestry | {self.certs[number].issue}
             self.set_head(p, accept.id)
