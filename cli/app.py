@@ -77,12 +77,48 @@ class KpGroup(click.Group):
     show_default=True,
     help="Ledger file, or the http(s):// URL of a node (env KPLEDGER_LEDGER).",
 )
+@click.option(
+    "--trust",
+    "trust_vkey",
+    envvar="KPLEDGER_TRUST",
+    metavar="VKEY",
+    help="With a node URL: the operator's verifier key (or a file holding it) that the "
+    "node's genesis, checkpoints and receipts must match (env KPLEDGER_TRUST; default: "
+    "the key 'kpledger trust add' pinned for the URL).",
+)
+@click.option(
+    "--ca-file",
+    envvar="KPLEDGER_CA_FILE",
+    type=click.Path(dir_okay=False),
+    help="PEM file of the CA certificates that https:// nodes are checked against "
+    "(env KPLEDGER_CA_FILE; default: the system's).",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False),
+    help="Read key passphrases from the first line of FILE (mode 600), for services.",
+)
+@click.option(
+    "--passphrase-fd",
+    type=click.IntRange(0, 65535),
+    help="Read key passphrases from the open file descriptor N (to its first newline).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No diagnostics on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(lg.__version__, prog_name="kpledger")
 @click.pass_context
-def main(ctx: click.Context, ledger_path: str, as_json: bool, quiet: bool, debug: bool) -> None:
+def main(
+    ctx: click.Context,
+    ledger_path: str,
+    trust_vkey: str | None,
+    ca_file: str | None,
+    passphrase_file: str | None,
+    passphrase_fd: int | None,
+    as_json: bool,
+    quiet: bool,
+    debug: bool,
+) -> None:
     """kpledger: a verifiable provenance ledger for rough diamonds.
 
     Participants sign custody transfers of rough parcels; anyone can replay the
@@ -92,10 +128,20 @@ def main(ctx: click.Context, ledger_path: str, as_json: bool, quiet: bool, debug
     Example:
       kpledger --ledger kp.db init --key operator.key --origin kp.example.org/ledger
       kpledger --ledger kp.db --json log
+      kpledger --ledger https://kp.example.org --trust operator.vkey history JW-1
 
     Exit codes: 0 ok, 1 rejected or invalid, 2 usage error.
     """
-    ctx.obj = Ctx(ledger_path, as_json, quiet, debug)
+    ctx.obj = Ctx(
+        ledger_path,
+        as_json,
+        quiet,
+        debug,
+        trust=trust_vkey,
+        ca_file=ca_file,
+        passphrase_file=passphrase_file,
+        passphrase_fd=passphrase_fd,
+    )
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -16,25 +16,33 @@ from typing import Any
 import click
 
 import ledger as lg
-from cli.context import Ctx, pass_ctx
+from cli.context import MAX_INDEX, Ctx, FiniteRange, pass_ctx
 from cli.render import echo_json
 from ledger.sim import FAULT_KINDS, KNOWN_GAPS, SimReport, iter_lines
 from ledger.sim import simulate as run_simulation
+
+#: The most lots one run simulates: about 30 million entries, many hours of work.
+MAX_PARCELS = 1_000_000
 
 
 @click.command()
 @click.option(
     "--parcels",
     required=True,
-    type=click.IntRange(min=1),
-    help="Number of mine production lots to simulate.",
+    type=click.IntRange(1, MAX_PARCELS),
+    help="Number of mine production lots to simulate (about 30 entries each).",
 )
-@click.option("--seed", required=True, type=int, help="Random seed (same seed, same ledger).")
+@click.option(
+    "--seed",
+    required=True,
+    type=click.IntRange(-MAX_INDEX - 1, MAX_INDEX),
+    help="Random seed (same seed, same ledger).",
+)
 @click.option(
     "--faults",
     default=0.0,
     show_default=True,
-    type=click.FloatRange(0.0, 1.0),
+    type=FiniteRange(0.0, 1.0),
     help="Per-step rate of injected frauds (each refused by the ledger or failed by policy).",
 )
 @click.option(
@@ -50,7 +58,7 @@ from ledger.sim import simulate as run_simulation
     "--batch",
     default=500,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 100_000),
     help="Most entries per append transaction.",
 )
 @pass_ctx
