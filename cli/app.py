@@ -15,6 +15,7 @@ Exit codes: 0 ok, 1 rejected or invalid (any ledger error), 2 usage error.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -40,15 +41,6 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 
 
-#: The global options, and whether each takes a value (they may follow the command too).
-GLOBAL_OPTIONS = {
-    "--ledger": True,
-    "--json": False,
-    "--quiet": False,
-    "-q": False,
-    "--debug": False,
-}
-
 #: Help lists the commands by who runs them, in this order (each module's COMMANDS).
 SECTIONS: tuple[tuple[str, tuple[click.Command, ...]], ...] = (
     ("Keys", keys.COMMANDS),
@@ -65,17 +57,45 @@ SECTIONS: tuple[tuple[str, tuple[click.Command, ...]], ...] = (
 )
 
 
-def hoist_global_options(args: list[str]) -> list[str]:
+def option_names(params: Sequence[click.Parameter]) -> dict[str, bool]:
+    """``{option name: takes a value}`` of the options among ``params``."""
+    out: dict[str, bool] = {}
+    for param in params:
+        if isinstance(param, click.Option):
+            for name in (*param.opts, *param.secondary_opts):
+                out[name] = not (param.is_flag or param.count)
+    return out
+
+
+def command_option_names(command: click.Command | None) -> set[str]:
+    """Every option name of ``command`` and, for a group, of every command under it."""
+    if command is None:
+        return set()
+    names = set(option_names(command.params))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            names |= command_option_names(sub)
+    return names
+
+
+def hoist_global_options(
+    args: list[str], globals_: dict[str, bool], own: Callable[[str], set[str]]
+) -> list[str]:
     """Move global options written after the command to before it (``kpledger log --json``).
 
-    Everything after ``--`` stays where it is. An option value that merely looks like a
-    global option (``--reason --json``) would be taken as the global option: no command
-    has such values.
+    ``globals_`` are the group's options (name -> takes a value); ``own(command)`` names
+    the options the command itself defines, which stay with it (``verify-proof --trust``
+    is the command's, not the global ``--trust``). Everything after ``--`` stays where it
+    is. An option value that merely looks like a global option (``--reason --json``)
+    would be taken as the global option: no command has such values.
     """
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "--":
-        i += 2 if GLOBAL_OPTIONS.get(args[i]) and "=" not in args[i] else 1
+        i += 2 if globals_.get(args[i]) and "=" not in args[i] else 1
     head, rest = args[:i], args[i:]
+    if not rest:
+        return args
+    mine = own(rest[0])
     moved: list[str] = []
     kept: list[str] = []
     j = 0
@@ -85,8 +105,8 @@ def hoist_global_options(args: list[str]) -> list[str]:
             kept.extend(rest[j:])
             break
         name = token.split("=", 1)[0]
-        if j > 0 and name in GLOBAL_OPTIONS:
-            takes_value = GLOBAL_OPTIONS[name] and "=" not in token
+        if j > 0 and name in globals_ and name not in mine:
+            takes_value = globals_[name] and "=" not in token
             moved.extend(rest[j : j + 2] if takes_value else [token])
             j += 2 if takes_value else 1
             continue
@@ -99,7 +119,9 @@ class KpGroup(click.Group):
     """A group that turns every LedgerError into one line and an exit code."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(args))
+        globals_ = option_names(self.params)
+        own = lambda name: command_option_names(self.commands.get(name))  # noqa: E731
+        return super().parse_args(ctx, hoist_global_options(args, globals_, own))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         listed: set[str] = set()
@@ -158,12 +180,48 @@ class KpGroup(click.Group):
     show_default=True,
     help="Ledger file, or the http(s):// URL of a node (env KPLEDGER_LEDGER).",
 )
+@click.option(
+    "--trust",
+    "trust_vkey",
+    envvar="KPLEDGER_TRUST",
+    metavar="VKEY",
+    help="With a node URL: the operator's verifier key (or a file holding it) that the "
+    "node's genesis, checkpoints and receipts must match (env KPLEDGER_TRUST; default: "
+    "the key 'kpledger trust add' pinned for the URL).",
+)
+@click.option(
+    "--ca-file",
+    envvar="KPLEDGER_CA_FILE",
+    type=click.Path(dir_okay=False),
+    help="PEM file of the CA certificates that https:// nodes are checked against "
+    "(env KPLEDGER_CA_FILE; default: the system's).",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False),
+    help="Read key passphrases from the first line of FILE (mode 600), for services.",
+)
+@click.option(
+    "--passphrase-fd",
+    type=click.IntRange(0, 65535),
+    help="Read key passphrases from the open file descriptor N (to its first newline).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No diagnostics on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(lg.__version__, prog_name="kpledger")
 @click.pass_context
-def main(ctx: click.Context, ledger_path: str, as_json: bool, quiet: bool, debug: bool) -> None:
+def main(
+    ctx: click.Context,
+    ledger_path: str,
+    trust_vkey: str | None,
+    ca_file: str | None,
+    passphrase_file: str | None,
+    passphrase_fd: int | None,
+    as_json: bool,
+    quiet: bool,
+    debug: bool,
+) -> None:
     """kpledger: a verifiable provenance ledger for rough diamonds.
 
     Participants sign custody transfers of rough parcels; anyone can replay the
@@ -173,10 +231,20 @@ def main(ctx: click.Context, ledger_path: str, as_json: bool, quiet: bool, debug
     Example:
       kpledger --ledger kp.db init --key operator.key --origin kp.example.org/ledger
       kpledger --ledger kp.db --json log
+      kpledger --ledger https://kp.example.org --trust operator.vkey history JW-1
 
     Exit codes: 0 ok, 1 rejected or invalid, 2 usage error.
     """
-    ctx.obj = Ctx(ledger_path, as_json, quiet, debug)
+    ctx.obj = Ctx(
+        ledger_path,
+        as_json,
+        quiet,
+        debug,
+        trust=trust_vkey,
+        ca_file=ca_file,
+        passphrase_file=passphrase_file,
+        passphrase_fd=passphrase_fd,
+    )
     ctx.call_on_close(ctx.obj.close)
 
 

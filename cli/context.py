@@ -3,7 +3,10 @@
 * :class:`Ctx` holds the global options (``--ledger``, ``--json``, ``--quiet``,
   ``--debug``) and opens the ledger on first use, typed as :class:`ledger.LedgerAPI`: a
   ledger file, or a :class:`ledger.net.RemoteLedger` when ``--ledger`` is an http(s) URL.
-* :func:`load_key` unlocks key files (passphrase from ``KPLEDGER_PASSPHRASE`` or a prompt).
+* :func:`load_key` unlocks key files (passphrase from ``--passphrase-fd``,
+  ``--passphrase-file``, ``KPLEDGER_PASSPHRASE`` or a prompt).
+* :meth:`Ctx.ledger` pins a node to one operator key (``--trust``, ``KPLEDGER_TRUST`` or
+  the trust file, :func:`trust_file`): a remote command never trusts a node on first use.
 * :func:`entry_options`, :func:`sign` and :func:`emit` are the shared path of every
   command that makes an entry: :func:`emit` is the one place that appends or writes
   ``--out``.
@@ -18,6 +21,7 @@ the library's (``ledger``); this module only calls it and prints the outcome.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -50,27 +54,100 @@ def fail_usage(message: str) -> NoReturn:
     raise lg.UsageError(message)
 
 
+# ---------------------------------------------------------------------------
+# Bounded numeric options: every number a command takes has a range (docs/cli.md shows it)
+
+#: The largest record index, tree size or count a ledger can hold (SQLite's INTEGER).
+MAX_INDEX = (1 << 63) - 1
+
+
+def index_range(min_value: int = 0, max_value: int = MAX_INDEX) -> click.IntRange:
+    """An integer option or argument between ``min_value`` and ``max_value``."""
+    return click.IntRange(min_value, max_value)
+
+
+class FiniteRange(click.FloatRange):
+    """A :class:`click.FloatRange` that also refuses ``nan`` and ``inf`` (which pass any
+    ``<``/``>`` bound check of click's own)."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(
+                f"{value!r} is not a finite number in the range {self._describe_range()}",
+                param,
+                ctx,
+            )
+        return number
+
+
 class Ctx:
     """Global options, shared by every command."""
 
-    def __init__(self, ledger_path: str, as_json: bool, quiet: bool, debug: bool) -> None:
+    def __init__(
+        self,
+        ledger_path: str,
+        as_json: bool,
+        quiet: bool,
+        debug: bool,
+        *,
+        trust: str | None = None,
+        ca_file: str | None = None,
+        passphrase_file: str | None = None,
+        passphrase_fd: int | None = None,
+    ) -> None:
         self.ledger_path = ledger_path
         self.json = as_json
         self.quiet = quiet
         self.debug = debug
         self.dry_run = False  # set by --dry-run on the command (see dry_run_option)
+        self.trust = trust
+        self.ca_file = ca_file
+        self.passphrase_file = passphrase_file
+        self.passphrase_fd = passphrase_fd
+        self._passphrase: str | None = None
         self._file: lg.Ledger | None = None
         self._remote: RemoteLedger | None = None
 
     def ledger(self) -> lg.LedgerAPI:
-        """The ledger file, or a node when --ledger is an http(s) URL (specs/node.md)."""
+        """The ledger file, or a node when --ledger is an http(s) URL (specs/node.md),
+        pinned to the operator key of :meth:`pinned_key`."""
         if is_url(self.ledger_path):
             if self._remote is None:
                 from ledger.net import RemoteLedger
 
-                self._remote = RemoteLedger(self.ledger_path)
+                self._remote = RemoteLedger(
+                    self.ledger_path,
+                    trust=self.required_pin(self.ledger_path),
+                    ca_file=self.ca_file,
+                )
             return self._remote
         return self.ledger_file()
+
+    def pinned_key(self, url: str) -> lg.Verifier | None:
+        """The operator key pinned for the node ``url``: ``--trust`` (or
+        ``KPLEDGER_TRUST``), else its line in the trust file; None if neither names one."""
+        if self.trust:
+            return trust(self.trust)
+        vkey = lg.read_pins(trust_file()).get(lg.normalise_url(url))
+        return None if vkey is None else lg.parse_vkey(vkey)
+
+    def required_pin(self, url: str) -> lg.Verifier:
+        """:meth:`pinned_key`, required: remote commands never trust a node on first use.
+
+        Raises:
+            UsageError: no key is pinned for ``url``.
+        """
+        pin = self.pinned_key(url)
+        if pin is None:
+            raise lg.UsageError(
+                f"no operator key is pinned for {url}: run 'kpledger trust add {url}' (it shows "
+                "the node's operator key for you to compare and confirm), or pass --trust "
+                "OPERATOR_VKEY"
+            )
+        return pin
 
     def local_path(self, command: str = "this command") -> str:
         """The --ledger path, for a command that works on a file only.
@@ -101,6 +178,33 @@ class Ctx:
         if not self.quiet:
             click.echo(message, err=True)
 
+    def given_passphrase(self) -> str | None:
+        """The passphrase from ``--passphrase-fd``, ``--passphrase-file`` or
+        ``KPLEDGER_PASSPHRASE``, in that order (read once); None if none is given.
+
+        Raises:
+            KeyFileError: the descriptor or file cannot be read, or the file is readable
+                by group or others.
+        """
+        if self._passphrase is None:
+            if self.passphrase_fd is not None:
+                self._passphrase = lg.read_passphrase_fd(self.passphrase_fd)
+            elif self.passphrase_file is not None:
+                self._passphrase = lg.read_passphrase_file(self.passphrase_file)
+            else:
+                return os.environ.get("KPLEDGER_PASSPHRASE")
+        return self._passphrase
+
+
+def trust_file() -> str:
+    """Where pins are kept: ``KPLEDGER_TRUST_FILE``, else ``$XDG_CONFIG_HOME/kpledger/trust``
+    (``~/.config/kpledger/trust``)."""
+    explicit = os.environ.get("KPLEDGER_TRUST_FILE")
+    if explicit:
+        return explicit
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(config, "kpledger", "trust")
+
 
 pass_ctx = click.make_pass_decorator(Ctx)
 
@@ -110,15 +214,18 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 
 def passphrase_source(ctx: Ctx, path: str) -> Callable[[], str]:
-    """Where the passphrase of the key file ``path`` comes from, asked only if encrypted."""
+    """Where the passphrase of the key file ``path`` comes from, asked only if encrypted:
+    ``--passphrase-fd``, ``--passphrase-file``, ``KPLEDGER_PASSPHRASE``, else a prompt
+    when standard input is a terminal (specs/keys.md §5)."""
 
     def get() -> str:
-        env = os.environ.get("KPLEDGER_PASSPHRASE")
-        if env is not None:
-            return env
+        given = ctx.given_passphrase()
+        if given is not None:
+            return given
         if not sys.stdin.isatty():
             raise lg.KeyFileError(
-                f"{path} is encrypted: set KPLEDGER_PASSPHRASE or run in a terminal"
+                f"{path} is encrypted: give --passphrase-file or --passphrase-fd, set "
+                "KPLEDGER_PASSPHRASE, or run in a terminal"
             )
         return str(click.prompt(f"Passphrase for {path}", hide_input=True, err=True))
 

@@ -9,7 +9,7 @@ import-linter contracts in ``pyproject.toml`` enforce it):
   signed notes, the rules engine, replay, proof bundles, policies, the journey narrator,
   wire framing): no files, SQL, network, clock or randomness;
 * ``ledger.storage``: the only modules that touch SQLite and files (store, schema,
-  state check, key files, entry files);
+  state check, key files, entry files, the trust file);
 * this façade (``ledger.api``, ``ledger.ledger``, ``ledger.verify``): one ledger file;
 * ``ledger.net`` (node, client, mirror, witness; its own façade) and ``ledger.sim`` (the
   simulator), which use the façade.
@@ -86,8 +86,16 @@ if TYPE_CHECKING:
     )
     from ledger.ledger import Ledger
     from ledger.storage.entryfile import read_entry_file, write_entry_file
-    from ledger.storage.keyfile import load_private, load_public, write_keypair
+    from ledger.storage.keyfile import (
+        load_private,
+        load_public,
+        load_public_part,
+        read_passphrase_fd,
+        read_passphrase_file,
+        write_keypair,
+    )
     from ledger.storage.store import Appended
+    from ledger.storage.trustfile import add_pin, normalise_url, read_pins, remove_pin
 
 #: Names from the I/O layers, imported on first use.
 _LAZY = {
@@ -103,8 +111,15 @@ _LAZY = {
     "Appended": "ledger.storage.store",
     "load_private": "ledger.storage.keyfile",
     "load_public": "ledger.storage.keyfile",
+    "load_public_part": "ledger.storage.keyfile",
+    "read_passphrase_fd": "ledger.storage.keyfile",
+    "read_passphrase_file": "ledger.storage.keyfile",
     "write_keypair": "ledger.storage.keyfile",
     "read_entry_file": "ledger.storage.entryfile",
+    "add_pin": "ledger.storage.trustfile",
+    "normalise_url": "ledger.storage.trustfile",
+    "read_pins": "ledger.storage.trustfile",
+    "remove_pin": "ledger.storage.trustfile",
     "write_entry_file": "ledger.storage.entryfile",
 }
 
@@ -160,6 +175,7 @@ __all__ = [
     "WitnessError",
     "__version__",
     "add_note_signature",
+    "add_pin",
     "append_entries",
     "bundle_digest",
     "check_date",
@@ -174,13 +190,19 @@ __all__ = [
     "latest_failure",
     "load_private",
     "load_public",
+    "load_public_part",
     "named_policy",
+    "normalise_url",
     "open_checkpoint",
     "parse_checkpoint",
     "parse_note",
     "parse_policy",
     "parse_vkey",
     "read_entry_file",
+    "read_passphrase_fd",
+    "read_passphrase_file",
+    "read_pins",
+    "remove_pin",
     "verify_bundle",
     "verify_consistency",
     "void_to_json",

@@ -14,8 +14,8 @@ from ledger.api import LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
 from ledger.core import merkle, note, proofs, rules
 from ledger.core.journey import narrate
 from ledger.core.keys import PrivateKey
-from ledger.core.model import Body, Record, SignedEntry, did_you_mean, sign_body
-from ledger.errors import NotFoundError, ProofError, StoreError, UsageError
+from ledger.core.model import Body, Record, SignedEntry, did_you_mean, key_id, sign_body
+from ledger.errors import LedgerError, NotFoundError, ProofError, StoreError, UsageError
 from ledger.storage.store import Appended, Store
 
 
@@ -24,12 +24,14 @@ class Ledger(Signing):
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        meta = store.state_value("meta", "ledger")
-        if meta is None:
-            raise StoreError(f"{store.path} has no genesis entry")
-        self.origin: str = meta["origin"]
-        self.operator: bytes = meta["operator"]
-        self.operator_name: str = meta["name"]
+        identity = _genesis_identity(store)
+        if identity is None:
+            raise StoreError(
+                f"ledger {store.path} has no readable genesis record (record 0); "
+                "'kpledger verify' names what is wrong with it"
+            )
+        self.origin, self.operator_name, self._operator_pub = identity
+        self.operator: bytes = key_id(self._operator_pub)
 
     # -- life cycle ---------------------------------------------------------
 
@@ -404,10 +406,8 @@ class Ledger(Signing):
         return latest[1]
 
     def verifier(self) -> note.Verifier:
-        info = self.store.state_value("kid", self.operator.hex())
-        if info is None:  # pragma: no cover - genesis always registers the operator key
-            raise StoreError("the operator key is missing from the ledger state")
-        return note.Verifier.for_ed25519(self.origin, info["pub"])
+        """The operator's checkpoint verifier, as the genesis record names it."""
+        return note.Verifier.for_ed25519(self.origin, self._operator_pub)
 
     def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
         n = self.size() if size is None else size
@@ -481,6 +481,32 @@ class Ledger(Signing):
             proofs.evidence_for(journey, self.store.checkpoints(), size),
         )
         return bundle.encode()
+
+
+def _genesis_identity(store: Store) -> tuple[str, str, bytes] | None:
+    """``(origin, operator name, operator public key)`` as the log's first record names
+    them (the operator key can never be rotated, R-ID-3), or as the derived state holds
+    them if that record cannot be read (``verify`` then names the damage); None if
+    neither can be read.
+    """
+    try:
+        entry = store.record(0).entry()
+        f = entry.fields
+        if entry.type == "genesis" and isinstance(f.get("operator"), bytes):
+            if isinstance(f.get("name"), str):
+                return entry.body.ledger, f["name"], f["operator"]
+    except LedgerError:
+        pass
+    try:
+        meta = store.state_value("meta", "ledger")
+        if isinstance(meta, dict) and isinstance(meta.get("operator"), bytes):
+            info = store.state_value("kid", meta["operator"].hex())
+            if isinstance(info, dict) and isinstance(info.get("pub"), bytes):
+                if isinstance(meta.get("origin"), str) and isinstance(meta.get("name"), str):
+                    return meta["origin"], meta["name"], info["pub"]
+    except LedgerError:
+        pass
+    return None
 
 
 class _StoreBacking:

@@ -1,9 +1,12 @@
 """``verify`` of a ledger file: replay every record and check every derived table.
 
 The replay is the pure core's (:mod:`ledger.core.replay` through the rules engine); this
-module adds what only a file has: the cached columns of each row, the stored Merkle tiles,
-the stored checkpoints and the derived state (compared as the replay goes, in bounded
-memory, by :class:`ledger.storage.statecheck.CheckedState`), and the parallel mode in which
+module adds what only a file has: the definitions of the append-only triggers and views,
+the cached columns of each row, the stored Merkle tiles, the derived state (compared as
+the replay goes, in bounded memory, by :class:`ledger.storage.statecheck.CheckedState`),
+the display indexes ``touches`` and ``findings``
+(:class:`ledger.storage.indexcheck.CheckedIndexes`), the stored checkpoints and a mirror's
+``mirror_checkpoints``; the first difference is named. And the parallel mode in which
 worker processes check encodings and signatures while this process replays the rules.
 It does not verify a node (see :meth:`ledger.net.client.RemoteLedger.verify`) or a bundle
 (:func:`ledger.core.proofs.verify_bundle`).
@@ -11,6 +14,7 @@ It does not verify a node (see :meth:`ledger.net.client.RemoteLedger.verify`) or
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -27,6 +31,9 @@ from ledger.errors import (
     SignatureError,
     UncheckedParseError,
 )
+from ledger.storage import mirror_tables
+from ledger.storage.indexcheck import CheckedIndexes
+from ledger.storage.sqlerrors import DB_ERRORS, guarded
 from ledger.storage.statecheck import CheckedState
 from ledger.storage.store import TRIGGERS, Store, check_row_cache
 
@@ -75,28 +82,52 @@ def _verify(
         raise ChainError(
             f"append-only triggers missing: {', '.join(sorted(missing))}", rule="R-ST-1"
         )
+    for kind, name in store.redefined():
+        if kind == "trigger":
+            raise ChainError(
+                f"append-only trigger {name} was redefined: it is not the one kpledger "
+                "creates, so it may let changes to records through",
+                rule="R-ST-1",
+            )
+        raise ChainError(
+            f"view {name} was redefined: it is not the one kpledger creates, so it may show "
+            "something other than the tables",
+            rule="R-ST-2",
+        )
     chunk = chunk or _CHUNK
-    state = CheckedState(store.conn)
-    try:
-        return _replay_and_compare(store, verifier, state, progress, jobs, chunk)
-    finally:
-        state.close()
+    with guarded(store.path):
+        state = CheckedState(store.conn)
+        indexes = CheckedIndexes(store.conn)
+        try:
+            return _replay_and_compare(store, verifier, state, indexes, progress, jobs, chunk)
+        finally:
+            # Never hide the verdict behind a failure to drop a temporary table.
+            with contextlib.suppress(*DB_ERRORS):
+                state.close()
+            with contextlib.suppress(*DB_ERRORS):
+                indexes.close()
 
 
 def _replay_and_compare(
     store: Store,
     verifier: note.Verifier,
     state: CheckedState,
+    indexes: CheckedIndexes,
     progress: Callable[[int], None] | None,
     jobs: int,
     chunk: int,
 ) -> VerifyReport:
+    def on_outcome(index: int, outcome: rules.Outcome) -> None:
+        indexes.touched(index, dict.fromkeys(outcome.touched))  # as an append writes them
+
     if jobs > 1 and store.size() > 2 * chunk:
-        result = _parallel_replay(store, jobs, chunk, progress, state)
+        result = _parallel_replay(store, jobs, chunk, progress, state, on_outcome)
     else:
         rows, on_record = _checked_rows(store)
         try:
-            result = replay.replay(rows, progress=progress, on_record=on_record, state=state)
+            result = replay.replay(
+                rows, progress=progress, on_record=on_record, state=state, on_outcome=on_outcome
+            )
         finally:
             rows.close()  # an open statement would block dropping the state's temp table
     try:
@@ -113,10 +144,19 @@ def _replay_and_compare(
             rule="R-CH-2",
         )
     state.finish()
+    indexes.check_touches()
+    indexes.check_findings(result.findings)
     cps = store.checkpoints()
     if cps:
         for size, text in cps:
-            cp, _ = note.open_checkpoint(text, verifier)
+            try:
+                cp, _ = note.open_checkpoint(text, verifier)
+            except ProofError as exc:
+                raise ProofError(
+                    f"the stored checkpoint of size {size} (checkpoints table) does not verify "
+                    f"under the operator key: {exc.message}",
+                    rule="R-CH-2",
+                ) from exc
             if cp.size > result.size:
                 raise ProofError(f"checkpoint of size {cp.size} is beyond the log", rule="R-CH-2")
             root = store.root(cp.size)
@@ -126,9 +166,44 @@ def _replay_and_compare(
                     "(the log was rewritten)",
                     rule="R-CH-2",
                 )
+    _check_mirror_checkpoints(store, verifier, result.size)
     report = VerifyReport(result.size, result.root, result.warnings, len(cps), scope=FILE_SCOPE)
     findings_of_the_log(store, report)
     return report
+
+
+def _check_mirror_checkpoints(store: Store, verifier: note.Verifier, size: int) -> None:
+    """A mirror's evidence table (specs/node.md §5): every row holds a note signed by the
+    operator key, of the row's size and root; an accepted tree is a tree of these records.
+
+    Raises:
+        ChainError: R-ST-2, a row whose size or root is not its note's, or whose note is
+            not signed by the operator key (it is no evidence then).
+        ProofError: R-CH-2, an accepted tree that is not the tree of the records.
+    """
+    for row in mirror_tables.stored_rows(store):
+        where = f"mirror_checkpoints row of size {row.size!r}"
+        if type(row.note) is not str or row.accepted not in (0, 1):
+            raise ChainError(f"the {where} is malformed (the file was altered)", rule="R-ST-2")
+        try:
+            cp, _ = note.open_checkpoint(row.note, verifier)
+        except ProofError as exc:
+            raise ChainError(
+                f"the {where} holds a note that is not signed by this ledger's operator key "
+                f"({exc.message}): it is no evidence of anything",
+                rule="R-ST-2",
+            ) from exc
+        if cp.size != row.size or cp.root != row.root:
+            raise ChainError(
+                f"the {where} names another tree than its signed note (size {cp.size})",
+                rule="R-ST-2",
+            )
+        if row.accepted == 1 and (cp.size > size or store.root(cp.size) != cp.root):
+            raise ProofError(
+                f"the {where} is marked accepted but is not a tree of this mirror's records "
+                "(later syncs would check nodes against it)",
+                rule="R-CH-2",
+            )
 
 
 class _StoredState:
@@ -181,6 +256,7 @@ def _parallel_replay(
     chunk: int,
     progress: Callable[[int], None] | None,
     state: rules.State,
+    on_outcome: Callable[[int, rules.Outcome], None],
 ) -> replay.ReplayResult:
     import concurrent.futures
     import multiprocessing
@@ -203,6 +279,7 @@ def _parallel_replay(
                 verify_signatures=False,
                 unchecked=True,
                 state=state,
+                on_outcome=on_outcome,
             )
         except LedgerError as exc:
             main_error = exc

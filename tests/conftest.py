@@ -2,7 +2,8 @@
 
 Everything here is deterministic. Keys come from fixed seeds (``bytes([i]) * 32``),
 so every signature, entry id and Merkle root is the same on every run; time starts
-at :data:`BASE_TIME` and only moves when a helper moves it. Nothing reads the OS
+at :data:`BASE_TIME` and only moves when a helper moves it. Each test has a trust file
+of its own (``KPLEDGER_TRUST_FILE``), never the user's node pins. Nothing reads the OS
 clock or random source.
 
 The :class:`World` helper wraps one :class:`ledger.ledger.Ledger` file with a cast
@@ -579,6 +580,19 @@ class World:
     def verify(self) -> Any:
         """Replay the whole ledger (``Ledger.verify``) and return its report."""
         return self.ledger.verify()
+
+
+@pytest.fixture(autouse=True)
+def _own_trust_file(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets an empty trust file of its own (never the user's pins in
+    ``~/.config/kpledger/trust``), inherited by the processes it starts, and no
+    ``KPLEDGER_TRUST`` pin from the environment."""
+    folder = tmp_path_factory.mktemp("trust")
+    monkeypatch.setenv("KPLEDGER_TRUST_FILE", str(folder / "trust"))
+    monkeypatch.delenv("KPLEDGER_TRUST", raising=False)
+    monkeypatch.delenv("KPLEDGER_CA_FILE", raising=False)
 
 
 @pytest.fixture

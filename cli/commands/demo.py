@@ -71,6 +71,7 @@ class Story:
         self.app = app  # the kpledger group every step runs through
         self.db = str(directory / "kpledger.db")
         self.node = node  # a node URL: commands run with --ledger URL instead of the file
+        self.trust: str | None = None  # the operator vkey pinned for the node (--trust)
         self.keys = directory / "keys"
         self.failures = 0
 
@@ -86,6 +87,8 @@ class Story:
         from click.testing import CliRunner
 
         argv = ["--ledger", self.node or self.db, *args]
+        if self.node is not None and self.trust is not None:
+            argv[2:2] = ["--trust", self.trust]
         if show:
             click.secho("$ kpledger " + " ".join(shlex.quote(a) for a in args), fg="cyan")
         result = CliRunner().invoke(self.app, argv, catch_exceptions=False)
@@ -160,7 +163,12 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         url, stop = start_node_process(s.db, s.key("operator"), g7_policy)
         click.get_current_context().call_on_close(stop)
         s.say(f"$ kpledger --ledger {s.db} serve --key {s.key('operator')}  # now at {url}")
-        s.say("Every command below runs against the node with --ledger " + url)
+        s.trust = lg.format_vkey(ORIGIN, lg.load_public(s.pub("operator"))[1])
+        s.say(
+            f"Every command below runs against the node with --ledger {url} --trust "
+            f"{s.trust}: the operator key the node's genesis, checkpoints and receipts "
+            "must match"
+        )
         s.node = url
     for cc in AUTHORITIES:
         s.run(
@@ -306,7 +314,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         ),
     ]
     s.say("Each importing authority confirms receipt to the exporting one (KPCS Annex I).")
-    shown = True
+    first_confirmation = True
     for auth, number, parcel, sender, exporter, importer, receiver, value in shipments:
         s.run(
             "certificate",
@@ -339,8 +347,15 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
             "--warranty",
         )
         s.run("accept", "--key", s.key(receiver), tid[:12])
-        s.run("certificate", "confirm", number, "--key", s.key(CONFIRMS[number]), show=shown)
-        shown = False
+        s.run(
+            "certificate",
+            "confirm",
+            number,
+            "--key",
+            s.key(CONFIRMS[number]),
+            show=first_confirmation,
+        )
+        first_confirmation = False
 
     s.heading("6. Sorting in Antwerp: splits with mass balance")
     s.run(

@@ -1,4 +1,5 @@
-"""The network commands (specs/node.md): ``serve``, ``publish``, ``sync`` and ``witness``.
+"""The network commands (specs/node.md): ``serve``, ``publish``, ``sync``, ``trust`` and
+``witness``.
 
 Serving a ledger file over HTTP, publishing it as static tlog-tiles, mirroring a node
 into a verified local copy, and cosigning checkpoints as a witness. The work is the
@@ -9,12 +10,27 @@ no HTTP, storage or proof logic of its own.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 import ledger as lg
 import ledger.net as lgnet
-from cli.context import Ctx, is_url, load_key, pass_ctx, read_text, trust
+from cli.context import (
+    Ctx,
+    FiniteRange,
+    is_url,
+    load_key,
+    pass_ctx,
+    read_text,
+    trust,
+    trust_file,
+)
 from cli.render import echo_json
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _split_listen(listen: str) -> tuple[str, int]:
@@ -32,6 +48,11 @@ def _vkeys(values: tuple[str, ...]) -> list[lg.Verifier]:
 # serve / publish / sync
 
 
+def _limit(flag: str, default: float, kind: click.ParamType[Any], text: str) -> Callable[[F], F]:
+    """A bounded numeric option of ``serve`` with its default shown."""
+    return click.option(flag, default=default, show_default=True, type=kind, help=text)
+
+
 @click.command()
 @click.option("--key", "key_file", help="Operator key (omit it for a read-only mirror).")
 @click.option(
@@ -44,26 +65,55 @@ def _vkeys(values: tuple[str, ...]) -> list[lg.Verifier]:
     help="Policy file: its witnesses' cosignatures are accepted; those with a URL are sent "
     "every new checkpoint.",
 )
-@click.option(
+@_limit(
     "--rate",
-    default=50.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Requests per second per client IP (0: unlimited).",
+    50.0,
+    FiniteRange(0, 1_000_000),
+    "Requests (and new connections) per second per client (0: unlimited).",
 )
-@click.option(
+@_limit(
     "--burst",
-    default=100,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Requests a client IP may make at once before --rate applies.",
+    100,
+    click.IntRange(1, 1_000_000),
+    "Requests a client may make at once before --rate applies.",
 )
+@_limit("--max-body", 1 << 20, click.IntRange(1024, 1 << 30), "Largest request body in bytes.")
 @click.option(
-    "--max-body",
-    default=1 << 20,
-    show_default=True,
-    type=click.IntRange(min=1024),
-    help="Largest request body in bytes.",
+    "--tls-cert",
+    type=click.Path(dir_okay=False),
+    help="Serve HTTPS with this PEM certificate (chain); needs --tls-key.",
+)
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="The certificate's PEM key.")
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    help="Address or network of a reverse proxy whose X-Forwarded-For is believed "
+    "(repeatable; default: none, the header is ignored).",
+)
+@_limit(
+    "--header-timeout",
+    10.0,
+    FiniteRange(0.1, 3600),
+    "Seconds a request's line and headers may take to arrive.",
+)
+@_limit(
+    "--body-timeout",
+    30.0,
+    FiniteRange(0.1, 3600),
+    "Seconds a request's body may take to arrive after its headers.",
+)
+@_limit(
+    "--max-connections",
+    512,
+    click.IntRange(1, 100_000),
+    "Open connections in all (idle ones are closed first to make room).",
+)
+@_limit(
+    "--max-client-connections",
+    32,
+    click.IntRange(1, 100_000),
+    "Open connections one client address (an IPv6 /64) may hold.",
 )
 @pass_ctx
 def serve(
@@ -74,29 +124,54 @@ def serve(
     rate: float,
     burst: int,
     max_body: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    trusted_proxies: tuple[str, ...],
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+    max_client_connections: int,
 ) -> None:
-    """Serve the ledger over HTTP: append signed entries, read, prove, tlog-tiles.
+    """Serve the ledger over HTTP(S): append signed entries, read, prove, tlog-tiles.
 
     Writes need no password: each entry is authorised by the signatures it carries.
     The node signs a checkpoint after every append. OpenAPI at /openapi.json, docs at
-    /docs. Stop it with Ctrl-C (or SIGTERM).
+    /docs. Stop it with Ctrl-C (or SIGTERM). Slow or flooding clients are cut off by
+    the timeouts and connection caps; X-Forwarded-For counts only from a
+    --trusted-proxy. A service gives the key's passphrase with --passphrase-file.
 
     \b
     Example:
       kpledger --ledger kp.db serve --key keys/operator.key --listen 127.0.0.1:8080
-      kpledger --ledger http://127.0.0.1:8080 history JW-1
+      kpledger --ledger kp.db --passphrase-file /run/secrets/kp serve --key op.key \\
+          --listen 0.0.0.0:8443 --tls-cert node.pem --tls-key node-key.pem
+      kpledger --ledger http://127.0.0.1:8080 --trust operator.vkey history JW-1
     """
     path = ctx.local_path("serve")
     host, port = _split_listen(listen)
+    if (tls_cert is None) != (tls_key is None):
+        raise lg.UsageError("--tls-cert and --tls-key go together")
+    if max_client_connections > max_connections:
+        raise lg.UsageError("--max-client-connections cannot exceed --max-connections")
+    server = lgnet.ServerLimits(
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
+        max_client_connections=max_client_connections,
+        trusted_proxies=trusted_proxies,
+    )
+    tls = lgnet.TlsFiles(tls_cert, tls_key) if tls_cert and tls_key else None
     key = load_key(ctx, key_file) if key_file else None
     witnesses = lg.parse_policy(read_text(policy_file, "--policy")).witnesses if policy_file else ()
-    n = lgnet.Node(path, key, limits=lgnet.Limits(max_body, rate, burst), witnesses=witnesses)
+    limits = lgnet.Limits(max_body, rate, burst, server)
+    n = lgnet.Node(path, key, limits=limits, witnesses=witnesses)
     mode = "read-only mirror" if key is None else "operator node"
     try:
         lgnet.serve(
             n,
             host,
             port,
+            tls=tls,
             ready=lambda url: click.echo(
                 f"kpledger {mode} for {n.ledger.origin} listening on {url} (API docs: {url}/docs)",
                 err=True,
@@ -143,7 +218,9 @@ def publish(ctx: Ctx, directory: str, key_file: str | None) -> None:
 @click.command()
 @click.argument("url")
 @click.option(
-    "--trust", help="Operator vkey to pin on the first sync (default: trust on first use)."
+    "--trust",
+    help="Operator vkey (or a file) to pin; default: the global --trust, the trust file's "
+    "pin for URL, or, on a first sync without either, the node's genesis (trust on first use).",
 )
 @pass_ctx
 def sync(ctx: Ctx, url: str, trust: str | None) -> None:
@@ -161,8 +238,8 @@ def sync(ctx: Ctx, url: str, trust: str | None) -> None:
     path = ctx.local_path("sync")
     if not is_url(url):
         raise lg.UsageError(f"URL: expected http(s)://..., got {url!r}")
-    pinned = _vkeys((trust,))[0] if trust else None
-    report = lgnet.sync(path, url, trust=pinned)
+    pinned = _vkeys((trust,))[0] if trust else ctx.pinned_key(url)
+    report = lgnet.sync(path, url, trust=pinned, ca_file=ctx.ca_file)
     if report.trusted is not None:
         kid = lg.key_id(report.trusted.public).hex()
         ctx.info(
@@ -180,6 +257,7 @@ def sync(ctx: Ctx, url: str, trust: str | None) -> None:
                 "added": added,
                 "checkpoint": report.checkpoint,
                 "trusted": report.trusted.vkey() if report.trusted else None,
+                "pinned": report.pinned,
             }
         )
     else:
@@ -187,6 +265,122 @@ def sync(ctx: Ctx, url: str, trust: str | None) -> None:
             f"synced {added} new record{'s' if added != 1 else ''} from {url}: "
             f"size {report.size}, checkpoint of size {cp.size} verified and consistent"
         )
+
+
+# ---------------------------------------------------------------------------
+# trust: the operator key pinned for each node URL
+
+
+@click.group("trust")
+def trust_group() -> None:
+    """Pin the operator key of each node URL that remote commands use.
+
+    Every command run with --ledger http(s)://... checks the node's genesis record,
+    checkpoints and receipts against the key pinned for that URL (or given with the
+    global --trust), and refuses a node that names another. Pins live in the trust
+    file: KPLEDGER_TRUST_FILE, or ~/.config/kpledger/trust.
+
+    \b
+    Example:
+      kpledger trust add https://kp.example.org          # shows the key, asks to confirm
+      kpledger trust add https://kp.example.org --vkey operator.vkey
+    """
+
+
+@trust_group.command("add")
+@click.argument("url")
+@click.option("--vkey", help="The operator vkey (or a file) to pin; the node must match it.")
+@click.option("--yes", is_flag=True, help="Pin the key the node shows without asking.")
+@pass_ctx
+def trust_add(ctx: Ctx, url: str, vkey: str | None, yes: bool) -> None:
+    """Pin the operator key of the node at URL, after you confirm it.
+
+    Reads the node's genesis record (record 0: the origin and operator key the whole
+    ledger is signed under) and its checkpoint. With --vkey the node must name exactly
+    that key, which is pinned. Otherwise the key is shown, with its key id, to compare
+    with the one the operator published, and pinned only when you confirm (or --yes).
+
+    \b
+    Example:
+      kpledger trust add https://kp.example.org
+      kpledger trust add http://127.0.0.1:8080 --vkey operator.vkey
+    """
+    if not is_url(url):
+        raise lg.UsageError(f"URL: expected http(s)://..., got {url!r}")
+    key = lg.normalise_url(url)
+    given = _vkeys((vkey,))[0] if vkey is not None else None
+    client = lgnet.NodeClient(key, ca_file=ctx.ca_file)
+    try:
+        record, verifier, cp_text = lgnet.fetch_genesis(client)
+    finally:
+        client.close()
+    if given is not None:
+        lgnet.check_genesis(record.raw, key, given)
+    lg.open_checkpoint(cp_text, verifier)  # the node's checkpoint is under that key
+    kid = lg.key_id(verifier.public).hex()
+    if vkey is None and not yes:
+        click.echo(
+            f"{key} names operator key:\n"
+            f"  origin:  {verifier.name}\n"
+            f"  vkey:    {verifier.vkey()}\n"
+            f"  key id:  {kid}\n"
+            "Compare the key id with the one the operator published (not with anything this "
+            "node says).",
+            err=True,
+        )
+        if not sys.stdin.isatty():
+            raise lg.UsageError(
+                "not pinned: confirm the key by running again with --yes after comparing it, "
+                "or give the operator's --vkey"
+            )
+        if not click.confirm(f"Pin this operator key for {key}?", default=False, err=True):
+            raise lg.UsageError("not pinned")
+    path = trust_file()
+    added = lg.add_pin(path, key, verifier.vkey())
+    if ctx.json:
+        echo_json(
+            {"url": key, "vkey": verifier.vkey(), "key_id": kid, "file": path, "added": added}
+        )
+    else:
+        what = "pinned" if added else "already pinned"
+        click.echo(f"{what}: {key} -> {verifier.vkey()} (key id {kid[:16]}) in {path}")
+
+
+@trust_group.command("list")
+@pass_ctx
+def trust_list(ctx: Ctx) -> None:
+    """List the pinned node URLs and their operator keys.
+
+    \b
+    Example:
+      kpledger trust list
+    """
+    pins = lg.read_pins(trust_file())
+    if ctx.json:
+        echo_json(
+            [
+                {"url": u, "vkey": v, "key_id": lg.key_id(lg.parse_vkey(v).public).hex()}
+                for u, v in sorted(pins.items())
+            ]
+        )
+        return
+    for u, v in sorted(pins.items()):
+        click.echo(f"{u} {v}")
+
+
+@trust_group.command("remove")
+@click.argument("url")
+@pass_ctx
+def trust_remove(ctx: Ctx, url: str) -> None:
+    """Remove the pin of a node URL (before pinning a key the operator really changed).
+
+    \b
+    Example:
+      kpledger trust remove https://kp.example.org
+    """
+    if not lg.remove_pin(trust_file(), url):
+        raise lg.NotFoundError(f"no pin for {lg.normalise_url(url)} in {trust_file()}")
+    ctx.info(f"removed the pin of {lg.normalise_url(url)}")
 
 
 # ---------------------------------------------------------------------------
@@ -351,4 +545,4 @@ def witness_submit(ctx: Ctx, file: str, vkeys: tuple[str, ...]) -> None:
         click.echo(stored, nl=False)
 
 
-COMMANDS: tuple[click.Command, ...] = (serve, publish, sync, witness)
+COMMANDS: tuple[click.Command, ...] = (serve, publish, sync, trust_group, witness)

@@ -17,6 +17,7 @@ from cli import parse
 from cli.context import (
     Ctx,
     fail_usage,
+    index_range,
     load_key,
     load_policy,
     now_ms,
@@ -64,8 +65,8 @@ def proof() -> None:
 
 
 @proof.command("inclusion")
-@click.argument("index", type=click.IntRange(min=0))
-@click.option("--size", type=click.IntRange(min=1), help="Tree size (default: current).")
+@click.argument("index", type=index_range())
+@click.option("--size", type=index_range(1), help="Tree size (default: current).")
 @pass_ctx
 def proof_inclusion(ctx: Ctx, index: int, size: int | None) -> None:
     """Inclusion proof of record INDEX in the tree of SIZE leaves.
@@ -92,8 +93,8 @@ def proof_inclusion(ctx: Ctx, index: int, size: int | None) -> None:
 
 
 @proof.command("consistency")
-@click.argument("old", type=click.IntRange(min=0))
-@click.argument("new", type=click.IntRange(min=0))
+@click.argument("old", type=index_range())
+@click.argument("new", type=index_range())
 @pass_ctx
 def proof_consistency(ctx: Ctx, old: int, new: int) -> None:
     """Consistency proof between tree sizes OLD and NEW.

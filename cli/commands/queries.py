@@ -14,7 +14,7 @@ import sys
 import click
 
 import ledger as lg
-from cli.context import Ctx, pass_ctx
+from cli.context import MAX_INDEX, Ctx, index_range, pass_ctx
 from cli.render import (
     b64,
     custody_path,
@@ -28,8 +28,8 @@ from cli.render import (
 
 
 @click.command("log")
-@click.option("--from", "start", default=0, type=click.IntRange(min=0), help="First index.")
-@click.option("--limit", default=0, type=click.IntRange(min=0), help="At most N records (0: all).")
+@click.option("--from", "start", default=0, type=index_range(), help="First index.")
+@click.option("--limit", default=0, type=index_range(), help="At most N records (0: all).")
 @pass_ctx
 def log_cmd(ctx: Ctx, start: int, limit: int) -> None:
     """List records: index, time, type, signer, entry id.
@@ -39,7 +39,7 @@ def log_cmd(ctx: Ctx, start: int, limit: int) -> None:
       kpledger --json log --from 10 --limit 5
     """
     led = ctx.ledger()
-    end = start + limit if limit else None
+    end = min(start + limit, MAX_INDEX) if limit else None
     rows = []
     for record in led.records(start, end):
         entry = record.entry()

@@ -16,26 +16,34 @@ from typing import Any
 import click
 
 import ledger as lg
-from cli.context import Ctx, pass_ctx
+from cli.context import MAX_INDEX, Ctx, FiniteRange, pass_ctx
 from cli.render import echo_json
 from ledger.sim import FAULT_KINDS, KNOWN_GAPS, SimReport, iter_lines
 from ledger.sim import simulate as run_simulation
+
+#: The most lots one run simulates: about 30 million entries, many hours of work.
+MAX_PARCELS = 1_000_000
 
 
 @click.command()
 @click.option(
     "--parcels",
     required=True,
-    type=click.IntRange(min=1),
-    help="Number of mine production lots to simulate.",
+    type=click.IntRange(1, MAX_PARCELS),
+    help="Number of mine production lots to simulate (about 30 entries each).",
 )
-@click.option("--seed", required=True, type=int, help="Random seed (same seed, same ledger).")
+@click.option(
+    "--seed",
+    required=True,
+    type=click.IntRange(-MAX_INDEX - 1, MAX_INDEX),
+    help="Random seed (same seed, same ledger).",
+)
 @click.option(
     "--faults",
     default=0.0,
     show_default=True,
-    type=click.FloatRange(0.0, 1.0),
-    help="Per-step rate of injected invalid operations (each must be rejected).",
+    type=FiniteRange(0.0, 1.0),
+    help="Per-step rate of injected frauds (each refused by the ledger or failed by policy).",
 )
 @click.option(
     "--fault-kind",
@@ -50,7 +58,7 @@ from ledger.sim import simulate as run_simulation
     "--batch",
     default=500,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 100_000),
     help="Most entries per append transaction.",
 )
 @pass_ctx
@@ -67,11 +75,16 @@ def simulate(
 
     Mines register production lots, which are sorted into boxes, exported under KP
     certificates, traded through Antwerp, Dubai, Ramat Gan and Hong Kong (with re-sorting
-    splits and mixed-origin merges), cut in India, graded and sold in the US. The same
-    seed always gives the same ledger, byte for byte. With --faults, invalid operations
-    (double spends, mass inflation, forged or re-used certificates, revoked keys,
-    suspended origins, rough without a certificate) are attempted and must be rejected;
-    if any is accepted the command exits 1.
+    splits and mixed-origin merges), cut in India, graded and sold in the US; now and then
+    a producer grows laboratory-grown rough, cut and sold apart from natural goods. The
+    same seed always gives the same ledger, byte for byte. With --faults, frauds are
+    attempted: invalid operations (double spends, mass inflation, forged or re-used
+    certificates, revoked keys, suspended origins, rough without a certificate, rogue
+    sanctions designations, laboratory-grown goods mixed into natural ones, broken
+    warranty chains) must be refused by the ledger; frauds the ledger rightly accepts
+    (rough re-exported through Russia, goods of a sanctioned party) are proven at the end
+    and must fail the buyer's policy (eu-russia, the EU list). If an invalid operation is
+    accepted, or such a fraud passes its policy, the command exits 1.
 
     \b
     Example:
@@ -127,12 +140,23 @@ def _verify(ctx: Ctx, path: str) -> dict[str, Any]:
 
 
 def _fail_if_accepted(report: SimReport) -> None:
-    """Invalid operations that got into the ledger are a bug: exit 1 (after the summary)."""
+    """Invalid operations that got into the ledger, frauds that pass their policy and
+    honest goods that fail it are bugs: exit 1 (after the summary)."""
     if report.ok:
         return
+    if report.faults_accepted:
+        raise lg.LedgerError(
+            f"{report.faults_accepted} injected invalid operation(s) were ACCEPTED "
+            f"(a rules-engine bug); first: {report.accepted[0]}"
+        )
+    if report.faults_passed:
+        raise lg.LedgerError(
+            f"{report.faults_passed} injected fraud(s) PASSED the policy they break "
+            f"(a policy bug); first: {report.passed[0]}"
+        )
     raise lg.LedgerError(
-        f"{report.faults_accepted} injected invalid operation(s) were ACCEPTED "
-        f"(a rules-engine bug); first: {report.accepted[0]}"
+        f"{len(report.controls_failed)} honest laboratory-grown stone(s) FAILED eu-russia "
+        f"(a policy bug); first: {report.controls_failed[0]}"
     )
 
 

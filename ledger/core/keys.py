@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,6 +155,63 @@ def decode_private(data: bytes, passphrase: str | None) -> PrivateKey:
     if ed25519.public_key(seed) != pub:
         raise KeyFileError("corrupt private key file (seed does not match its public key)")
     return PrivateKey(name, seed)
+
+
+def private_public_part(data: bytes) -> tuple[str, bytes]:
+    """``(name, public key)`` recorded in clear in a private key file, without a passphrase.
+
+    The public key of an encrypted file is authenticated only when the file is opened
+    (it is part of the associated data); an unencrypted file's is checked against its
+    seed here.
+
+    Raises:
+        KeyFileError: not a private key file, or a corrupt header.
+    """
+    header = _parse_private(data)
+    name, pub = header.get("name"), header.get("pub")
+    if not isinstance(name, str) or not isinstance(pub, bytes) or len(pub) != 32:
+        raise KeyFileError("corrupt private key file (name or public key)")
+    if header["kdf"] == "none":
+        decode_private(data, None)  # the seed must give this public key
+    return name, pub
+
+
+#: What a new key's passphrase needs (specs/keys.md §5.1).
+MIN_PASSPHRASE_LENGTH = 12
+MIN_PASSPHRASE_DISTINCT = 6
+MIN_PASSPHRASE_BITS = 50
+
+
+def passphrase_weakness(passphrase: str) -> str | None:
+    """Why ``passphrase`` is too weak to seal a new key, or None if it is strong enough.
+
+    The rule (specs/keys.md §5.1): at least 12 characters, at least 6 distinct ones, not
+    one shorter string repeated, and an estimate of at least 50 bits, the estimate being
+    its length times log2 of the alphabet its characters are drawn from (26 lower-case
+    letters, 26 upper-case, 10 digits, 33 other ASCII characters, 100 for all others).
+    A floor against guessable choices, not a measure of strength.
+    """
+    n = len(passphrase)
+    if n < MIN_PASSPHRASE_LENGTH:
+        return f"it has {n} characters; use at least {MIN_PASSPHRASE_LENGTH}"
+    if len(set(passphrase)) < MIN_PASSPHRASE_DISTINCT:
+        return f"it uses fewer than {MIN_PASSPHRASE_DISTINCT} different characters"
+    for period in range(1, n // 2 + 1):
+        if n % period == 0 and passphrase[:period] * (n // period) == passphrase:
+            return "it is one short string repeated"
+    pool = 0
+    pool += 26 if any(c.islower() and c.isascii() for c in passphrase) else 0
+    pool += 26 if any(c.isupper() and c.isascii() for c in passphrase) else 0
+    pool += 10 if any(c.isdigit() and c.isascii() for c in passphrase) else 0
+    pool += 33 if any(c.isascii() and not c.isalnum() for c in passphrase) else 0
+    pool += 100 if any(not c.isascii() for c in passphrase) else 0
+    bits = n * math.log2(max(pool, 2))
+    if bits < MIN_PASSPHRASE_BITS:
+        return (
+            f"about {bits:.0f} bits by length and alphabet, under {MIN_PASSPHRASE_BITS}; "
+            "make it longer or mix letters, digits and symbols"
+        )
+    return None
 
 
 def encode_public(name: str, public: bytes) -> bytes:

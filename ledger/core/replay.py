@@ -72,6 +72,7 @@ def replay(
     progress: Callable[[int], None] | None = None,
     unchecked: bool = False,
     state: rules.State | None = None,
+    on_outcome: Callable[[int, rules.Outcome], None] | None = None,
 ) -> ReplayResult:
     """Replay records in log order.
 
@@ -82,6 +83,8 @@ def replay(
 
     ``state`` is the State to replay into (a fresh one by default), such as the
     ``statecheck.CheckedState`` with which ``verify`` compares the stored state as it goes.
+    ``on_outcome`` receives each record's index and what the rules did with it (findings,
+    items touched): ``verify`` compares them with the store's display tables.
 
     Raises:
         ChainError: a gap or reordering in the indexes, or a broken ``prev`` link.
@@ -155,6 +158,8 @@ def replay(
         for w in outcome.warnings:
             result.warnings[w.rule] += 1
             result.findings.append((index, w.rule, w.message))
+        if on_outcome is not None:
+            on_outcome(index, outcome)
         if keep_entries:
             result.entries[entry.id] = (record, entry)
         compact.append(record.hash)

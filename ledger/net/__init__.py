@@ -7,7 +7,9 @@ The façade of the network layer; the CLI's node commands import only these name
 * :func:`publish` and :func:`sync` (``ledger.net.mirror``): static tlog-tiles and
   verifying mirrors;
 * :class:`Witness`, the witness service and :func:`submit_cosignatures`
-  (``ledger.net.witness``).
+  (``ledger.net.witness``);
+* :func:`run_app`, :class:`ServerLimits` and :class:`TlsFiles` (``ledger.net.server``):
+  serving the node or a witness to hostile clients, over TLS if need be.
 
 Imported on first use (PEP 562): ``import ledger.net`` loads neither httpx nor FastAPI.
 """
@@ -17,15 +19,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ledger.net.client import NodeClient, RemoteLedger, is_url
+    from ledger.net.client import NodeClient, RemoteLedger, check_genesis, fetch_genesis, is_url
     from ledger.net.mirror import PublishReport, SyncReport, publish, sync
     from ledger.net.node import Limits, Node, serve
+    from ledger.net.server import ServerLimits, TlsFiles, run_app
     from ledger.net.witness import (
         Witness,
         attach_cosignatures,
         format_request,
         parse_proof_text,
-        run_app,
         submit_cosignatures,
     )
     from ledger.net.witness import create_app as create_witness_app
@@ -34,6 +36,8 @@ _LAZY = {
     "NodeClient": ("ledger.net.client", "NodeClient"),
     "RemoteLedger": ("ledger.net.client", "RemoteLedger"),
     "is_url": ("ledger.net.client", "is_url"),
+    "check_genesis": ("ledger.net.client", "check_genesis"),
+    "fetch_genesis": ("ledger.net.client", "fetch_genesis"),
     "PublishReport": ("ledger.net.mirror", "PublishReport"),
     "SyncReport": ("ledger.net.mirror", "SyncReport"),
     "publish": ("ledger.net.mirror", "publish"),
@@ -46,7 +50,9 @@ _LAZY = {
     "create_witness_app": ("ledger.net.witness", "create_app"),
     "format_request": ("ledger.net.witness", "format_request"),
     "parse_proof_text": ("ledger.net.witness", "parse_proof_text"),
-    "run_app": ("ledger.net.witness", "run_app"),
+    "run_app": ("ledger.net.server", "run_app"),
+    "ServerLimits": ("ledger.net.server", "ServerLimits"),
+    "TlsFiles": ("ledger.net.server", "TlsFiles"),
     "submit_cosignatures": ("ledger.net.witness", "submit_cosignatures"),
 }
 
@@ -66,10 +72,14 @@ __all__ = [
     "NodeClient",
     "PublishReport",
     "RemoteLedger",
+    "ServerLimits",
     "SyncReport",
+    "TlsFiles",
     "Witness",
     "attach_cosignatures",
+    "check_genesis",
     "create_witness_app",
+    "fetch_genesis",
     "format_request",
     "is_url",
     "parse_proof_text",

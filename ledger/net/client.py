@@ -1,47 +1,57 @@
 """Talking to a kpledger node over HTTP (specs/node.md): the client side.
 
 * :class:`NodeClient`: one keep-alive HTTP connection pool (``httpx``) to a node or to a
-  static tlog-tiles host. Error answers of a node (``{"error", "rule", "message"}``)
+  static tlog-tiles host. Every answer is **streamed with a size limit** checked before
+  more is read (a checkpoint at most 1 MiB, a hash tile 8 KiB, an entry bundle
+  16.8 MiB, a page of records 2 MiB, an error 64 KiB, any other answer 32 MiB), within an
+  overall deadline, and compressed answers are refused, so a hostile host cannot make a
+  client hold more than that. Error answers of a node (``{"error", "rule", "message"}``)
   come back as the same :class:`~ledger.errors.LedgerError` subclass the node raised, so
   the CLI prints a remote rejection exactly like a local one. A node that cannot be
   reached is a :class:`~ledger.errors.StoreError`. ``429 Too Many Requests`` is retried
-  after ``Retry-After`` (a few times, a few seconds at most).
+  after ``Retry-After`` (a few times, a few seconds at most). ``https://`` nodes are
+  checked against the system's CA certificates or a given CA file.
 * :class:`RemoteLedger`: the subset of the :class:`~ledger.ledger.Ledger` API that the
-  CLI uses, against a node URL. Entries are signed locally (the key never leaves the
-  machine) and POSTed; every append answer carries a signed checkpoint and an inclusion
-  proof per record, which are checked here. ``verify`` downloads every record and
-  replays it locally through the same rules engine, then checks the node's signed
-  checkpoint against the replayed tree.
-The byte framings (entry frames, entry bundles, msgpack answers) are
-:mod:`ledger.core.wire`'s.
+  CLI uses, against a node URL, **pinned to one operator key**: it is built with the
+  trusted operator verifier, and refuses a node whose genesis record (record 0) names
+  another key or origin, and every checkpoint, receipt or bundle not signed by that
+  key. Entries are signed locally (the key never leaves the machine) and POSTed; every
+  append answer carries a signed checkpoint and an inclusion proof per record, which are
+  checked here. ``verify`` downloads every record and replays it locally through the same
+  rules engine, then checks the node's signed checkpoint against the replayed tree.
+* :func:`check_genesis` and :func:`fetch_genesis`: the operator verifier a genesis record
+  names, checked against a pin; what ``kpledger trust add`` shows before pinning.
 
-Reads are answered by the node and trusted as a local file would be; what must not be
-trusted (checkpoints, receipts, proofs, a full verify) is checked against the operator
-key named by the node's genesis record.
+The byte framings (entry frames, entry bundles, msgpack answers) are
+:mod:`ledger.core.wire`'s. Reads are answered by the node and trusted as a local file
+would be; what must not be trusted (the genesis, checkpoints, receipts, proofs, a full
+verify) is checked against the pinned key, never against a key the node reports.
 """
 
 from __future__ import annotations
 
+import json
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ledger import errors
 from ledger.api import NODE_SCOPE, LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
-from ledger.core import merkle, note, replay, rules
+from ledger.core import merkle, note, replay, rules, tiles
 from ledger.core.journey import step_from_json
 from ledger.core.keys import PrivateKey
-from ledger.core.model import (
-    ZERO_HASH,
-    Record,
-    SignedEntry,
-)
+from ledger.core.model import MAX_RECORD_SIZE, ZERO_HASH, Record, SignedEntry, key_id
+from ledger.core.proofs import MAX_BUNDLE_SIZE, Bundle
 from ledger.core.rules import Finding
-from ledger.core.wire import MSGPACK, pack_entries, unpack
+from ledger.core.wire import MSGPACK, pack_entries, split_entry_bundle, unpack
 from ledger.errors import (
+    EncodingError,
     LedgerError,
+    LimitError,
     NotFoundError,
     ProofError,
     StoreError,
@@ -49,13 +59,31 @@ from ledger.errors import (
 )
 from ledger.storage.store import Appended
 
-__all__ = ["NodeClient", "RemoteLedger", "is_url"]
+__all__ = [
+    "Answer",
+    "NodeClient",
+    "RemoteLedger",
+    "check_genesis",
+    "fetch_genesis",
+    "is_url",
+]
 
 #: Records asked for per ``GET /api/records`` page.
 PAGE = 1000
 
 _RETRIES = 5
 _MAX_WAIT = 5.0
+
+#: The most bytes read of one answer, by kind (specs/node.md §3.1).
+LIMIT_NOTE = note.MAX_NOTE_SIZE
+LIMIT_TILE = tiles.TILE_WIDTH * merkle.HASH_SIZE
+LIMIT_BUNDLE = tiles.TILE_WIDTH * (2 + MAX_RECORD_SIZE)
+LIMIT_PAGE = 2 << 20
+LIMIT_PROOF_BUNDLE = MAX_BUNDLE_SIZE
+LIMIT_ERROR = 64 << 10
+LIMIT_ANSWER = 32 << 20
+#: Seconds one answer may take in all, however steadily it trickles in.
+DEADLINE = 120.0
 
 
 def is_url(text: str) -> bool:
@@ -75,25 +103,69 @@ def error_from_answer(status: int, data: Any, what: str) -> LedgerError:
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         cls = _ERRORS.get(str(data.get("error")), StoreError)
         rule = data.get("rule")
-        return cls(data["message"], rule=rule if isinstance(rule, str) else None)
+        return cls(data["message"][:2000], rule=rule if isinstance(rule, str) else None)
     if status == 404:
         return NotFoundError(f"{what}: not found (HTTP 404)")
     return StoreError(f"{what}: HTTP {status}")
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An answer read in full within its limit."""
+
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        """The body as UTF-8 text.
+
+        Raises:
+            EncodingError: it is not UTF-8.
+        """
+        try:
+            return self.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise EncodingError("the answer is not UTF-8 text") from exc
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """A client TLS context trusting the system's CA certificates, or only ``ca_file``.
+
+    Raises:
+        UsageError: the CA file cannot be read.
+    """
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"--ca-file: cannot load CA certificates from {ca_file}: {exc}") from exc
+
+
 class NodeClient:
     """A pooled HTTP client for one node (or static tile host) at ``base``."""
 
-    def __init__(self, base: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base: str,
+        *,
+        timeout: float = 30.0,
+        ca_file: str | None = None,
+        deadline: float = DEADLINE,
+    ) -> None:
         if not is_url(base):
             raise UsageError(f"not an http(s) URL: {base!r}")
         self.base = base.rstrip("/")
+        self.deadline = deadline
         # Redirects are not followed, so a plain-http client never needs TLS settings
         # (building the default TLS context costs ~40 ms per CLI command).
+        verify: ssl.SSLContext | bool = False
+        if self.base.startswith("https://"):
+            verify = tls_context(ca_file)
         self._http = httpx.Client(
             timeout=timeout,
-            headers={"User-Agent": "kpledger"},
-            verify=self.base.startswith("https://"),
+            headers={"User-Agent": "kpledger", "Accept-Encoding": "identity"},
+            verify=verify,
         )
 
     def close(self) -> None:
@@ -108,11 +180,15 @@ class NodeClient:
         content: bytes | None = None,
         content_type: str = "application/octet-stream",
         accept: str = MSGPACK,
-    ) -> httpx.Response:
-        """Send one request; map transport failures and error answers to LedgerErrors.
+        max_bytes: int = LIMIT_ANSWER,
+    ) -> Answer:
+        """Send one request; read at most ``max_bytes`` of the answer; map transport
+        failures and error answers to LedgerErrors.
 
         Raises:
-            StoreError: the node cannot be reached, or answered 5xx / 429 too long.
+            StoreError: the node cannot be reached, answered too slowly, or 5xx / 429 too
+                long.
+            LimitError: the answer is larger than ``max_bytes`` (nothing more is read).
             LedgerError: the node's error answer (its own subclass).
         """
         url = self.base + path
@@ -121,41 +197,147 @@ class NodeClient:
             headers["Content-Type"] = content_type
         for attempt in range(_RETRIES):
             try:
-                resp = self._http.request(
-                    method, url, params=params, content=content, headers=headers
-                )
+                answer = self._exchange(method, url, params, content, headers, max_bytes)
             except httpx.HTTPError as exc:
                 raise StoreError(f"could not reach the node at {self.base}: {exc}") from exc
-            if resp.status_code == 429 and attempt + 1 < _RETRIES:
+            if answer.status == 429 and attempt + 1 < _RETRIES:
                 try:
-                    wait = float(resp.headers.get("Retry-After", "1"))
+                    wait = float(answer.headers.get("Retry-After", "1"))
                 except ValueError:
                     wait = 1.0
                 time.sleep(min(max(wait, 0.05), _MAX_WAIT))
                 continue
             break
-        if resp.status_code >= 400:
+        if answer.status >= 400:
             try:
-                data = resp.json()
+                data = json.loads(answer.content)
             except ValueError:
                 data = None
-            raise error_from_answer(resp.status_code, data, f"{method} {url}")
-        return resp
+            raise error_from_answer(answer.status, data, f"{method} {url}")
+        return answer
 
-    def get_value(self, path: str, **params: Any) -> Any:
-        """GET a msgpack answer and decode it."""
-        resp = self.request("GET", path, params=params or None)
-        return unpack(resp.content)
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        content: bytes | None,
+        headers: dict[str, str],
+        limit: int,
+    ) -> Answer:
+        """One request, its answer streamed in and cut off past its limit."""
+        started = time.monotonic()
+        with self._http.stream(
+            method, url, params=params, content=content, headers=headers
+        ) as resp:
+            if resp.status_code >= 400:
+                limit = min(limit, LIMIT_ERROR)
+            encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                raise EncodingError(
+                    f"{url} answered with Content-Encoding {encoding[:40]!r}; kpledger asks "
+                    "for and reads only uncompressed answers"
+                )
+            length = resp.headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:
+                raise LimitError(
+                    f"{url} announced an answer of {length} bytes; refused unread (the limit "
+                    f"for it is {limit})"
+                )
+            body = bytearray()
+            for chunk in resp.iter_raw():
+                body += chunk
+                if len(body) > limit:
+                    raise LimitError(
+                        f"{url} sent more than {limit} bytes; refused after reading "
+                        f"{len(body)} (the limit for this answer)"
+                    )
+                if time.monotonic() - started > self.deadline:
+                    raise StoreError(
+                        f"{url} took more than {self.deadline:.0f} s to answer; gave up"
+                    )
+            return Answer(resp.status_code, resp.headers, bytes(body))
 
-    def get_bytes(self, path: str, **params: Any) -> bytes:
-        return self.request("GET", path, params=params or None, accept="*/*").content
+    def get_value(self, path: str, *, max_bytes: int = LIMIT_ANSWER, **params: Any) -> Any:
+        """GET a msgpack answer of at most ``max_bytes`` and decode it."""
+        answer = self.request("GET", path, params=params or None, max_bytes=max_bytes)
+        return unpack(answer.content)
 
-    def get_text(self, path: str) -> str:
-        resp = self.request("GET", path, accept="text/plain")
+    def get_bytes(self, path: str, *, max_bytes: int = LIMIT_ANSWER, **params: Any) -> bytes:
+        """GET a binary answer of at most ``max_bytes``."""
+        return self.request(
+            "GET", path, params=params or None, accept="*/*", max_bytes=max_bytes
+        ).content
+
+    def get_text(self, path: str, *, max_bytes: int = LIMIT_NOTE) -> str:
+        """GET a text answer (a signed note) of at most ``max_bytes``."""
+        answer = self.request("GET", path, accept="text/plain", max_bytes=max_bytes)
         try:
-            return resp.content.decode("utf-8")
+            return answer.content.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ProofError(f"{self.base}{path} is not UTF-8 text") from exc
+
+
+# ---------------------------------------------------------------------------
+# The operator a node's genesis names, and the pin
+
+
+def check_genesis(raw: bytes, source: str, trust: note.Verifier | None = None) -> note.Verifier:
+    """The operator verifier (origin and key) named by the genesis record ``raw``.
+
+    With ``trust``, the record must name exactly that key and origin.
+
+    Raises:
+        ProofError: not a genesis record at index 0, a genesis not signed by the key it
+            names, or (with ``trust``) another key or origin than the pinned one.
+    """
+    try:
+        record = Record.from_wire(raw)
+        entry = record.entry()
+    except LedgerError as exc:
+        raise ProofError(f"{source}: record 0 is not a valid record: {exc.message}") from exc
+    if record.index != 0 or entry.type != "genesis":
+        raise ProofError(f"{source}: record 0 is not a genesis record")
+    pub = entry.fields.get("operator")
+    if not isinstance(pub, bytes):
+        raise ProofError(f"{source}: the genesis record names no operator key")
+    try:
+        entry.verify_signature(key_id(pub), pub)
+    except LedgerError as exc:
+        raise ProofError(
+            f"{source}: the genesis record is not signed by the operator key it names"
+        ) from exc
+    verifier = note.Verifier.for_ed25519(entry.body.ledger, pub)
+    if trust is not None and (trust.name, trust.public) != (verifier.name, verifier.public):
+        raise ProofError(
+            f"{source} is not the pinned ledger: its genesis names operator {verifier.vkey()} "
+            f"(key id {key_id(pub).hex()[:16]}), the pinned key is {trust.vkey()} "
+            f"(key id {key_id(trust.public).hex()[:16]}); refusing it (a rogue node, a man "
+            "in the middle, or the wrong URL)"
+        )
+    return verifier
+
+
+def fetch_genesis(client: NodeClient) -> tuple[Record, note.Verifier, str]:
+    """Record 0 of a node or static tile host (from its first entry bundle), the verifier
+    it names, and the host's checkpoint (not yet verified).
+
+    Raises:
+        ProofError: an empty log, or no valid genesis record.
+        StoreError, LimitError: the host cannot be read, or answers too much.
+    """
+    cp_text = client.get_text("/checkpoint")
+    body = note.parse_checkpoint(note.parse_note(cp_text).text)
+    if body.size == 0:
+        raise ProofError(f"{client.base} serves an empty log")
+    width = min(body.size, tiles.TILE_WIDTH)
+    raws = split_entry_bundle(
+        client.get_bytes("/" + tiles.entries_path(0, width), max_bytes=LIMIT_BUNDLE)
+    )
+    if not raws:
+        raise ProofError(f"{client.base}: the first entry bundle is empty")
+    verifier = check_genesis(raws[0], client.base)
+    return Record.from_wire(raws[0]), verifier, cp_text
 
 
 # ---------------------------------------------------------------------------
@@ -165,15 +347,57 @@ class NodeClient:
 class RemoteLedger(Signing):
     """The CLI's view of a ledger held by a node at ``url`` (see the module docstring)."""
 
-    def __init__(self, url: str, *, client: NodeClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        trust: note.Verifier,
+        client: NodeClient | None = None,
+        ca_file: str | None = None,
+    ) -> None:
+        """Connect to the node at ``url``, pinned to the operator verifier ``trust``.
+
+        Raises:
+            ProofError: the node's genesis record names another operator key or origin.
+            StoreError: the node cannot be reached.
+        """
         self.url = url.rstrip("/")
-        self.client = client or NodeClient(self.url)
-        info = self.client.get_value("/api/info")
-        self.origin: str = info["origin"]
-        self.operator: bytes = info["operator"]
-        self.operator_name: str = info["name"]
-        self._operator_pub: bytes = info["pub"]
+        self.client = client or NodeClient(self.url, ca_file=ca_file)
+        self._trust = trust
+        try:
+            page = self.client.get_value("/api/records", start=0, limit=1, max_bytes=LIMIT_PAGE)
+        except BaseException:
+            self.client.close()
+            raise
+        if not isinstance(page, list) or not page or not isinstance(page[0], bytes):
+            self.client.close()
+            raise ProofError(f"{self.url} serves no genesis record")
+        try:
+            verifier = check_genesis(page[0], self.url, trust)
+        except BaseException:
+            self.client.close()
+            raise
+        genesis = Record.from_wire(page[0]).entry()
+        self.origin: str = verifier.name
+        self._operator_pub: bytes = verifier.public
+        self.operator: bytes = key_id(verifier.public)
+        self.operator_name: str = str(genesis.fields["name"])
         self._names: dict[bytes, str] = {}
+
+    def _checked(self, text: str, what: str) -> tuple[note.Checkpoint, note.Note]:
+        """``text`` opened with the pinned operator key.
+
+        Raises:
+            ProofError: it is not signed by the pinned key.
+        """
+        try:
+            return note.open_checkpoint(text, self._trust)
+        except ProofError as exc:
+            raise ProofError(
+                f"{self.url}: {what} is not signed by the pinned operator key "
+                f"{self._trust.vkey()}: {exc.message} (the node's key changed, or someone "
+                "in the middle rewrote its answer)"
+            ) from exc
 
     def close(self) -> None:
         self.client.close()
@@ -201,7 +425,9 @@ class RemoteLedger(Signing):
             return []
         resp = self.client.request("POST", "/api/entries", content=pack_entries(entries))
         answer = unpack(resp.content)
-        cp, _ = note.open_checkpoint(answer["checkpoint"], self.verifier())
+        if not isinstance(answer, dict) or not isinstance(answer.get("checkpoint"), str):
+            raise ProofError(f"{self.url} answered the append without a checkpoint")
+        cp, _ = self._checked(answer["checkpoint"], "the checkpoint of its receipt")
         done: list[Appended] = []
         for entry, row in zip(entries, answer["entries"], strict=True):
             record = Record.from_wire(row["record"])
@@ -328,7 +554,9 @@ class RemoteLedger(Signing):
         pos = start
         while end is None or pos < end:
             limit = PAGE if end is None else min(PAGE, end - pos)
-            page = self.client.get_value("/api/records", start=pos, limit=limit)
+            page = self.client.get_value(
+                "/api/records", start=pos, limit=limit, max_bytes=LIMIT_PAGE
+            )
             if not page:
                 return
             for raw in page:
@@ -407,13 +635,18 @@ class RemoteLedger(Signing):
         if kid is None:
             raise ProofError("the node's genesis record does not register the operator key")
         verifier = note.Verifier.for_ed25519(meta["origin"], kid["pub"])
+        if (verifier.name, verifier.public) != (self._trust.name, self._trust.public):
+            raise ProofError(
+                f"{self.url}: the replayed genesis names operator {verifier.vkey()}, not the "
+                f"pinned {self._trust.vkey()}"
+            )
         checkpoints = 0
         try:
             text = self.latest_checkpoint()
         except NotFoundError:
             text = None
         if text is not None:
-            cp, _ = note.open_checkpoint(text, verifier)
+            cp, _ = self._checked(text, "its latest checkpoint")
             if cp.size > result.size:
                 raise ProofError(
                     f"the node's checkpoint of size {cp.size} is beyond its {result.size} records",
@@ -454,22 +687,31 @@ class RemoteLedger(Signing):
         if key.kid != self.operator:
             raise ProofError("only the operator key signs checkpoints")
         text = self.latest_checkpoint()
-        cp, parsed = note.open_checkpoint(text, self.verifier())
+        cp, parsed = self._checked(text, "its latest checkpoint")
         mine = note.parse_note(note.sign_checkpoint(cp, self.origin, key.seed)).signatures[0]
         if mine not in parsed.signatures:
             raise ProofError("the node's checkpoint signature differs from this operator key's")
         return text
 
     def latest_checkpoint(self) -> str:
+        """The node's latest checkpoint, checked against the pinned operator key.
+
+        Raises:
+            NotFoundError: the node has none yet.
+            ProofError: it is not signed by the pinned key.
+        """
         try:
-            return self.client.get_text("/checkpoint")
+            text = self.client.get_text("/checkpoint")
         except NotFoundError:
             raise NotFoundError(
                 "no checkpoint yet; sign one with 'kpledger checkpoint --key'"
             ) from None
+        self._checked(text, "its latest checkpoint")
+        return text
 
     def verifier(self) -> note.Verifier:
-        return note.Verifier.for_ed25519(self.origin, self._operator_pub)
+        """The pinned operator verifier (the node's genesis names the same key)."""
+        return self._trust
 
     def inclusion_proof(self, index: int, size: int | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"index": index}
@@ -481,8 +723,28 @@ class RemoteLedger(Signing):
         return dict(self.client.get_value("/api/proofs/consistency", old=old, new=new))
 
     def prove(self, pid: str, key: PrivateKey | None = None) -> bytes:
-        """The node's bundle; an operator node attests the item's latest state itself."""
-        return self.client.get_bytes("/api/prove", item=pid)
+        """The node's bundle; an operator node attests the item's latest state itself.
+
+        Raises:
+            ProofError: the bundle's checkpoint is not signed by the pinned operator key.
+        """
+        data = self.client.get_bytes("/api/prove", item=pid, max_bytes=LIMIT_PROOF_BUNDLE)
+        self._checked(Bundle.decode(data).checkpoint, "the checkpoint of its bundle")
+        return data
+
+    def add_cosignatures(self, signed: str) -> str:
+        """Hand witness cosignatures to the node (``POST /add-cosignature``); the stored
+        checkpoint it answers, checked against the pinned key."""
+        text = self.client.request(
+            "POST",
+            "/add-cosignature",
+            content=signed.encode(),
+            content_type="text/plain; charset=utf-8",
+            accept="text/plain",
+            max_bytes=LIMIT_NOTE,
+        ).text
+        self._checked(text, "the checkpoint it stored")
+        return text
 
 
 if TYPE_CHECKING:  # mypy checks that a node is a LedgerAPI, as a ledger file is

@@ -34,7 +34,7 @@ from ledger.core.model import Record
 from ledger.core.wire import join_entry_bundle, split_entry_bundle
 from ledger.errors import ForkError, NotFoundError, ProofError
 from ledger.ledger import Ledger
-from ledger.net.client import NodeClient
+from ledger.net.client import LIMIT_BUNDLE, LIMIT_TILE, NodeClient, check_genesis
 from ledger.storage import mirror_tables
 from ledger.storage.files import write_atomic
 from ledger.storage.store import Store
@@ -142,13 +142,15 @@ def publish(ledger: Ledger, directory: str | Path) -> PublishReport:
 
 @dataclass
 class SyncReport:
-    """What a sync did. ``trusted`` is set on the first sync (trust on first use)."""
+    """What a sync did. ``trusted`` is set on a first sync without a pin (trust on first
+    use of the node's genesis); ``pinned`` when the operator key was pinned."""
 
     url: str
     old_size: int
     size: int
     checkpoint: str
     trusted: note.Verifier | None = None
+    pinned: bool = False
 
 
 class _RemoteTiles:
@@ -168,14 +170,28 @@ class _RemoteTiles:
         for level, index in keys:
             width = self.width(level, index)
             if width:
-                out[(level, index)] = self.client.get_bytes(
-                    "/" + tiles.tile_path(level, index, width)
-                )
+                path = "/" + tiles.tile_path(level, index, width)
+                data = self.client.get_bytes(path, max_bytes=LIMIT_TILE)
+                if len(data) != width * merkle.HASH_SIZE:
+                    raise ProofError(
+                        f"{self.client.base}{path}: {len(data)} bytes, not {width} hashes"
+                    )
+                out[(level, index)] = data
         return out
 
     def bundle(self, index: int) -> list[bytes]:
+        """The records of entry bundle ``index`` (exactly as many as its width).
+
+        Raises:
+            ProofError: another number of records.
+            LimitError: a bundle over the largest a tile can hold.
+        """
         width = self.width(0, index)
-        return split_entry_bundle(self.client.get_bytes("/" + tiles.entries_path(index, width)))
+        path = "/" + tiles.entries_path(index, width)
+        raws = split_entry_bundle(self.client.get_bytes(path, max_bytes=LIMIT_BUNDLE))
+        if len(raws) != width:
+            raise ProofError(f"{self.client.base}{path}: {len(raws)} records, not {width}")
+        return raws
 
 
 class _Overlay:
@@ -220,26 +236,14 @@ def _refuse(store: Store, url: str, cp: note.Checkpoint, text: str, what: str) -
 def _first_sync(
     path: str, client: NodeClient, cp_text: str, trust: note.Verifier | None
 ) -> tuple[Ledger, note.Verifier]:
-    """Create the mirror from the node's genesis record (trust on first use)."""
+    """Create the mirror from the node's genesis record (pinned, or trusted on first use)."""
     body = note.parse_checkpoint(note.parse_note(cp_text).text)
     if body.size == 0:
         raise ProofError(f"{client.base} serves an empty log; nothing to mirror")
     raws = _RemoteTiles(client, body.size).bundle(0)
-    if not raws:
-        raise ProofError(f"{client.base}: the first entry bundle is empty")
+    verifier = check_genesis(raws[0], client.base, trust)
     genesis = Record.from_wire(raws[0])
     entry = genesis.entry()
-    if genesis.index != 0 or entry.type != "genesis":
-        raise ProofError(f"{client.base}: record 0 is not a genesis record")
-    pub = entry.fields.get("operator")
-    if not isinstance(pub, bytes):
-        raise ProofError(f"{client.base}: the genesis record names no operator key")
-    verifier = note.Verifier.for_ed25519(entry.body.ledger, pub)
-    if trust is not None and (trust.name, trust.public) != (verifier.name, verifier.public):
-        raise ProofError(
-            f"{client.base}'s genesis names operator {verifier.vkey()}, "
-            f"not the trusted {trust.vkey()}"
-        )
     note.open_checkpoint(cp_text, verifier)  # before anything is written
     store = Store.create(path)
     try:
@@ -259,31 +263,46 @@ def sync(
     *,
     trust: note.Verifier | None = None,
     client: NodeClient | None = None,
+    ca_file: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SyncReport:
     """Bring the mirror file ``path`` up to the checkpoint of the node at ``url``.
 
+    ``trust`` pins the operator verifier: a new mirror's genesis, and an existing
+    mirror's own, must name it. Without it a new mirror trusts the node's genesis on
+    first use (``SyncReport.trusted`` says so) and later syncs use the mirror's genesis.
+
     Raises:
         ForkError: the node's checkpoint contradicts one seen before (same size, other
             root; or no consistency proof), or contradicts the mirrored records.
-        ProofError: a checkpoint that does not verify under the operator key, or records
-            that do not give the signed root; nothing is appended then.
+        ProofError: a genesis or mirror of another operator than ``trust``, a checkpoint
+            that does not verify under the operator key, or records that are not in the
+            signed tree; nothing of them is appended then.
         RuleError, ChainError, EncodingError: a new record the rules engine rejects.
+        LimitError: an answer larger than anything a node sends.
         StoreError: the node cannot be reached.
     """
     own_client = client is None
-    http = client if client is not None else NodeClient(url)
+    http = client if client is not None else NodeClient(url, ca_file=ca_file)
     led: Ledger | None = None
     try:
         cp_text = http.get_text("/checkpoint")
         trusted = None
-        if os.path.exists(path):
+        created = not os.path.exists(path)
+        if not created:
             led = Ledger(Store.open(path, synchronous="NORMAL"))
+            mine = led.verifier()
+            if trust is not None and (mine.name, mine.public) != (trust.name, trust.public):
+                raise ProofError(
+                    f"the mirror {path} is of operator {mine.vkey()}, not the pinned {trust.vkey()}"
+                )
         else:
-            led, trusted = _first_sync(path, http, cp_text, trust)
+            led, verifier = _first_sync(path, http, cp_text, trust)
+            trusted = verifier if trust is None else None
         report = _sync_into(led, http, cp_text, progress)
-        if trusted is not None:
-            report.trusted = trusted
+        report.pinned = trust is not None
+        report.trusted = trusted
+        if created:
             report.old_size = 0  # the genesis record came with this sync too
         return report
     finally:
@@ -369,6 +388,12 @@ def _sync_into(
     return SyncReport(url, local, led.size(), cp_text)
 
 
+#: A sync verifies and appends the new records in windows of at most this many records
+#: or bytes of records, so its memory does not grow with what a node claims to hold.
+_WINDOW_RECORDS = 8192
+_WINDOW_BYTES = 8 << 20
+
+
 def _fetch_and_append(
     led: Ledger,
     remote: _RemoteTiles,
@@ -376,15 +401,24 @@ def _fetch_and_append(
     cp: note.Checkpoint,
     progress: Callable[[int], None] | None,
 ) -> None:
-    """Fetch records ``[local, cp.size)``, check them against ``cp``, then append them."""
+    """Fetch records ``[local, cp.size)`` and append them, window by window.
+
+    Each window is checked before it is appended: its records must chain on, and the
+    tree of the mirror's records with the window added must be a prefix of the signed
+    checkpoint's tree (a consistency proof from the window's end to ``cp``, rebuilt from
+    the node's tiles, verified against both roots; at the end, the root itself). So
+    nothing that is not in the operator-signed tree is ever appended, and memory is
+    bounded by one window and one entry bundle, whatever size the checkpoint claims.
+    """
     store = led.store
     url = remote.client.base
     prev = store.record(local - 1).hash
-    records: list[Record] = []
-    for bundle_index in range(local // tiles.TILE_WIDTH, -(-cp.size // tiles.TILE_WIDTH)):
-        raws = remote.bundle(bundle_index)
+    window: list[Record] = []
+    window_bytes = 0
+    end_bundle = -(-cp.size // tiles.TILE_WIDTH)
+    for bundle_index in range(local // tiles.TILE_WIDTH, end_bundle):
         first = bundle_index * tiles.TILE_WIDTH
-        for offset, raw in enumerate(raws):
+        for offset, raw in enumerate(remote.bundle(bundle_index)):
             index = first + offset
             if index < local:
                 continue
@@ -395,18 +429,52 @@ def _fetch_and_append(
                     "(index or previous-hash link)",
                     rule="R-CH-1",
                 )
-            records.append(record)
+            window.append(record)
+            window_bytes += len(raw)
             prev = record.hash
-    if len(records) != cp.size - local:
-        raise ProofError(f"{url}: expected {cp.size - local} new records, got {len(records)}")
-    updated = tiles.append_to_tiles(local, [r.hash for r in records], store.tile_reader())
-    reader = tiles.TileHashReader(_Overlay(store.tile_reader(), updated), cp.size)
-    if merkle.tree_root(cp.size, reader) != cp.root:
+        last = bundle_index == end_bundle - 1
+        if last or len(window) >= _WINDOW_RECORDS or window_bytes >= _WINDOW_BYTES:
+            _check_window(led, remote, window, cp)
+            _append_window(led, window, progress)
+            window = []
+            window_bytes = 0
+
+
+def _check_window(
+    led: Ledger, remote: _RemoteTiles, window: list[Record], cp: note.Checkpoint
+) -> None:
+    """Raise unless the mirror's records followed by ``window`` are a prefix of ``cp``'s
+    tree.
+
+    Raises:
+        ProofError: R-CH-2, they are not (nothing of the window is appended).
+    """
+    store = led.store
+    url = remote.client.base
+    old = store.size()
+    end = old + len(window)
+    updated = tiles.append_to_tiles(old, [r.hash for r in window], store.tile_reader())
+    root = merkle.tree_root(end, tiles.TileHashReader(_Overlay(store.tile_reader(), updated), end))
+    try:
+        if end == cp.size:
+            if root != cp.root:
+                raise ProofError("the root differs")
+        else:
+            reader = tiles.TileHashReader(remote, cp.size)
+            proof = merkle.consistency_proof(end, cp.size, reader)
+            merkle.verify_consistency(end, cp.size, root, cp.root, proof)
+    except ProofError as exc:
         raise ProofError(
-            f"{url}: its records {local}..{cp.size - 1} do not give the root of its signed "
-            "checkpoint; nothing was appended",
+            f"{url}: its records {old}..{end - 1} do not give the tree of its signed "
+            f"checkpoint of size {cp.size} ({exc.message}); nothing of them was appended",
             rule="R-CH-2",
-        )
+        ) from exc
+
+
+def _append_window(
+    led: Ledger, records: list[Record], progress: Callable[[int], None] | None
+) -> None:
+    """Append checked records at their own times (equal times in one transaction)."""
     batch: list[Record] = []
 
     def flush() -> None:

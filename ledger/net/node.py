@@ -39,10 +39,11 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ledger.core import merkle, note, rules, tiles
 from ledger.core.journey import step_to_json
@@ -64,9 +65,10 @@ from ledger.errors import (
 )
 from ledger.ledger import Ledger
 from ledger.net.mirror import checkpoint_at, entry_bundle, tile_bytes
-from ledger.net.witness import attach_cosignatures, format_request, run_app
+from ledger.net.server import RateLimiter, ServerLimits, TlsFiles, client_key, run_app
+from ledger.net.witness import attach_cosignatures, format_request
 
-__all__ = ["Limits", "Node", "ReadOnlyError", "create_app", "serve"]
+__all__ = ["Limits", "Node", "ReadOnlyError", "ServerLimits", "TlsFiles", "create_app", "serve"]
 
 log = logging.getLogger("kpledger.node")
 
@@ -74,47 +76,20 @@ _HEX_ID = Query(alias="id", pattern="^[0-9a-f]{64}$", description="64 hex digits
 _ITEM_ID = Query(alias="id", max_length=200, description="parcel or stone id")
 _TILE_CACHE = "public, max-age=31536000, immutable"
 _ANSWER_BYTES = 1 << 20  # a page of records stays under this
+#: The largest index, size or amount a query may name (SQLite's INTEGER).
+MAX_INDEX = (1 << 63) - 1
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Request limits: body size in bytes; ``rate`` requests per second per client IP
-    (0 disables rate limiting) with bursts of up to ``burst`` requests."""
+    """Request limits: body size in bytes; ``rate`` requests per second per client
+    (0 disables rate limiting) with bursts of up to ``burst`` requests; and what the
+    connections of clients may hold (:class:`ledger.net.server.ServerLimits`)."""
 
     max_body: int = 1 << 20
     rate: float = 50.0
     burst: int = 100
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    stamp: float
-
-
-@dataclass
-class _RateLimiter:
-    rate: float
-    burst: int
-    buckets: dict[str, _Bucket] = field(default_factory=dict)
-
-    def take(self, client: str) -> float:
-        """0 when the request may go ahead, else the seconds to wait."""
-        if self.rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        if len(self.buckets) > 10_000:  # forget idle clients (their buckets are full anyway)
-            idle = now - self.burst / self.rate
-            self.buckets = {k: b for k, b in self.buckets.items() if b.stamp > idle}
-        b = self.buckets.get(client)
-        if b is None:
-            b = self.buckets[client] = _Bucket(float(self.burst), now)
-        b.tokens = min(float(self.burst), b.tokens + (now - b.stamp) * self.rate)
-        b.stamp = now
-        if b.tokens >= 1.0:
-            b.tokens -= 1.0
-            return 0.0
-        return (1.0 - b.tokens) / self.rate
+    server: ServerLimits = field(default_factory=ServerLimits)
 
 
 def _now_ms() -> int:
@@ -218,6 +193,10 @@ class Node:
                 "rate": self.limits.rate,
                 "burst": self.limits.burst,
                 "max_batch": MAX_BATCH,
+                "header_timeout": self.limits.server.header_timeout,
+                "body_timeout": self.limits.server.body_timeout,
+                "max_connections": self.limits.server.max_connections,
+                "max_client_connections": self.limits.server.max_client_connections,
             },
             "witnesses": [w.verifier.name for w in self.witnesses],
         }
@@ -243,7 +222,10 @@ class _Pusher:
                 self.event.clear()
                 for w in self.targets:
                     try:
-                        await self.push(http, w)
+                        async with asyncio.timeout(_WITNESS_DEADLINE):
+                            await self.push(http, w)
+                    except TimeoutError:
+                        log.warning("witness %s: no answer within %g s", w.name, _WITNESS_DEADLINE)
                     except (httpx.HTTPError, LedgerError, ValueError) as exc:
                         log.warning("witness %s: %s", w.name, exc)
 
@@ -259,23 +241,57 @@ class _Pusher:
                 log.warning("witness %s has cosigned size %d > %d", w.name, old, size)
                 return
             proof = led.consistency_proof(old, size)["proof"]
-            resp = await http.post(
+            status, answer = await _post_bounded(
+                http,
                 w.url.rstrip("/") + "/add-checkpoint",
-                content=format_request(old, proof, text),
-                headers={"Content-Type": "text/plain; charset=utf-8"},
+                format_request(old, proof, text),
+                _WITNESS_ANSWER,
             )
-            if resp.status_code == 409:
-                self.sizes[w.name] = int(resp.text.strip())
+            if status == 409:
+                found = answer.strip()
+                if not found.isdigit() or len(found) > 19:
+                    log.warning("witness %s: a 409 without a size", w.name)
+                    return
+                self.sizes[w.name] = int(found)
                 continue
-            if resp.status_code != 200:
-                log.warning("witness %s: HTTP %d %s", w.name, resp.status_code, resp.text.strip())
+            if status != 200:
+                log.warning("witness %s: HTTP %d %s", w.name, status, answer.strip()[:200])
                 return
             signed = text
-            for line in resp.text.splitlines(keepends=True):
+            for line in answer.splitlines(keepends=True):
                 signed = note.add_signature(signed, line)
             attach_cosignatures(led.store, signed, self.node.operator, [w.verifier])
             self.sizes[w.name] = size
             return
+
+
+#: The most bytes of a witness's answer read (a few cosignature lines).
+_WITNESS_ANSWER = 64 << 10
+#: Seconds one push to a witness may take in all (a witness trickling its answer must
+#: not hold back the others).
+_WITNESS_DEADLINE = 60.0
+
+
+async def _post_bounded(
+    http: httpx.AsyncClient, url: str, body: bytes, limit: int
+) -> tuple[int, str]:
+    """POST ``body``; the status and at most ``limit`` bytes of the answer, as text.
+
+    Raises:
+        ValueError: a longer or non-UTF-8 answer (nothing more is read).
+    """
+    async with http.stream(
+        "POST",
+        url,
+        content=body,
+        headers={"Content-Type": "text/plain; charset=utf-8", "Accept-Encoding": "identity"},
+    ) as resp:
+        data = bytearray()
+        async for chunk in resp.aiter_raw():
+            data += chunk
+            if len(data) > limit:
+                raise ValueError(f"answer over {limit} bytes")
+        return resp.status_code, data.decode("utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -315,8 +331,13 @@ def _status(exc: LedgerError) -> int:
     return 422
 
 
-def _error(status: int, code: str, message: str, rule: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "rule": rule, "message": message}, status_code=status)
+def _error(
+    status: int, code: str, message: str, rule: str | None = None, field: str | None = None
+) -> JSONResponse:
+    answer: dict[str, Any] = {"error": code, "rule": rule, "message": message}
+    if field is not None:
+        answer["field"] = field
+    return JSONResponse(answer, status_code=status)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -324,11 +345,27 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if length is not None and length.isdigit() and int(length) > limit:
         raise LimitError(f"request body is {length} bytes, the limit is {limit}")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise LimitError(f"request body is larger than the limit of {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise LimitError(f"request body is larger than the limit of {limit} bytes")
+    except ClientDisconnect:  # closed by the client, or by the body deadline
+        raise UsageError("the connection closed before the request body was complete") from None
     return bytes(body)
+
+
+def _wrong_type(request: Request, *accepted: str) -> Response | None:
+    """A 415 answer if the body's ``Content-Type`` is not one of ``accepted``."""
+    given = request.headers.get("content-type", "")
+    if given.split(";", 1)[0].strip().lower() in accepted:
+        return None
+    return _error(
+        415,
+        "usage",
+        f"Content-Type must be {' or '.join(accepted)}, not {given[:60] or 'missing'!r}",
+        field="content-type",
+    )
 
 
 _MSGPACK_OR_JSON: dict[int | str, dict[str, Any]] = {
@@ -347,10 +384,11 @@ _TEXT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(node: Node) -> FastAPI:
-    """The node's FastAPI application."""
+def create_app(node: Node, limiter: RateLimiter | None = None) -> FastAPI:
+    """The node's FastAPI application; ``limiter`` is its rate limit (shared with the
+    server's connection guard when served by :func:`serve`)."""
     pusher = _Pusher(node)
-    limiter = _RateLimiter(node.limits.rate, node.limits.burst)
+    limiter = limiter or RateLimiter(node.limits.rate, node.limits.burst)
     led = node.ledger
 
     @contextlib.asynccontextmanager
@@ -378,7 +416,9 @@ def create_app(node: Node) -> FastAPI:
 
     @app.middleware("http")
     async def limits(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        client = request.client.host if request.client else "?"
+        # The connection's address, or the client a trusted proxy names (X-Forwarded-For
+        # is believed only from --trusted-proxy addresses; ledger.net.server).
+        client = client_key(request.client.host if request.client else "?")
         wait = limiter.take(client)
         if wait:
             resp = _error(429, "rate", f"too many requests from {client}; retry later")
@@ -387,7 +427,10 @@ def create_app(node: Node) -> FastAPI:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > node.limits.max_body):
             return _error(
-                413, "limit", f"request body over the limit of {node.limits.max_body} bytes"
+                413,
+                "limit",
+                f"request body over the limit of {node.limits.max_body} bytes",
+                field="content-length",
             )
         response: Response = await call_next(request)
         return response
@@ -398,11 +441,19 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
-            for e in exc.errors()
+        problems = exc.errors()
+        fields = [str(p) for p in problems[0].get("loc", ())[1:]] if problems else []
+        text = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
+            for e in problems
         )
-        return _error(400, "usage", f"bad request: {problems}")
+        return _error(400, "usage", f"bad request: {text}"[:500], field=".".join(fields) or None)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        # A bug, not the client's input (which every handler above answers with a 4xx).
+        log.error("%s %s: %r", request.method, request.url.path, exc, exc_info=exc)
+        return _error(500, "internal", "internal error; the node's log has the details")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -435,6 +486,9 @@ def create_app(node: Node) -> FastAPI:
         },
     )
     async def append(request: Request) -> Response:
+        wrong = _wrong_type(request, "application/octet-stream")
+        if wrong is not None:
+            return wrong
         body = await _read_body(request, node.limits.max_body)
         answer = node.append(body)
         pusher.event.set()
@@ -470,6 +524,9 @@ def create_app(node: Node) -> FastAPI:
         responses=_TEXT,
     )
     async def add_cosignature(request: Request) -> Response:
+        wrong = _wrong_type(request, "text/plain")
+        if wrong is not None:
+            return wrong
         body = await _read_body(request, 64 << 10)
         try:
             text = body.decode("utf-8")
@@ -517,7 +574,7 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/api/records", summary="Raw records in log order", responses=_MSGPACK_OR_JSON)
     async def records(
         request: Request,
-        start: Annotated[int, Query(ge=0)] = 0,
+        start: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
     ) -> Response:
         out: list[bytes] = []
@@ -538,7 +595,9 @@ def create_app(node: Node) -> FastAPI:
         return _respond(request, led.resolve_entry(prefix))
 
     @app.get("/api/findings", summary="Warnings of a record", responses=_MSGPACK_OR_JSON)
-    async def findings(request: Request, index: Annotated[int, Query(ge=0)]) -> Response:
+    async def findings(
+        request: Request, index: Annotated[int, Query(ge=0, le=MAX_INDEX)]
+    ) -> Response:
         return _respond(request, [list(f) for f in led.store.findings(index)])
 
     @app.get("/api/key", summary="Registry entry of a key id", responses=_MSGPACK_OR_JSON)
@@ -615,7 +674,7 @@ def create_app(node: Node) -> FastAPI:
         parcels: Annotated[str, Query(max_length=20_000)],
         exporter: Annotated[str, Query(max_length=200)],
         importer: Annotated[str, Query(max_length=200)],
-        value_usd_cents: Annotated[int, Query(ge=0)],
+        value_usd_cents: Annotated[int, Query(ge=0, le=MAX_INDEX)],
         expires: Annotated[str, Query(max_length=10)],
     ) -> Response:
         fields = led.certificate_fields(
@@ -662,8 +721,8 @@ def create_app(node: Node) -> FastAPI:
     )
     async def inclusion(
         request: Request,
-        index: Annotated[int, Query(ge=0)],
-        size: Annotated[int | None, Query(ge=1)] = None,
+        index: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+        size: Annotated[int | None, Query(ge=1, le=MAX_INDEX)] = None,
     ) -> Response:
         return _respond(request, led.inclusion_proof(index, size))
 
@@ -671,12 +730,14 @@ def create_app(node: Node) -> FastAPI:
         "/api/proofs/consistency", summary="RFC 9162 consistency proof", responses=_MSGPACK_OR_JSON
     )
     async def consistency(
-        request: Request, old: Annotated[int, Query(ge=0)], new: Annotated[int, Query(ge=0)]
+        request: Request,
+        old: Annotated[int, Query(ge=0, le=MAX_INDEX)],
+        new: Annotated[int, Query(ge=0, le=MAX_INDEX)],
     ) -> Response:
         return _respond(request, led.consistency_proof(old, new))
 
     @app.get("/api/checkpoints/{size}", summary="The checkpoint of one size", responses=_TEXT)
-    async def checkpoint_of(size: int) -> Response:
+    async def checkpoint_of(size: Annotated[int, Path(ge=0, le=MAX_INDEX)]) -> Response:
         text = checkpoint_at(led.store, size)
         if text is None:
             raise NotFoundError(f"no checkpoint of size {size}")
@@ -690,12 +751,24 @@ def serve(
     host: str,
     port: int,
     *,
+    tls: TlsFiles | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
     """Run the node until interrupted (SIGINT/SIGTERM). ``port`` 0 picks a free port;
-    ``ready`` receives the base URL once the socket is bound.
+    ``ready`` receives the base URL once the socket is bound. With ``tls`` it serves
+    HTTPS itself. Connections are guarded by :mod:`ledger.net.server` (deadlines, caps,
+    the rate limit per new connection).
 
     Raises:
-        StoreError: the address cannot be bound.
+        StoreError: the address cannot be bound, or the TLS files cannot be loaded.
     """
-    run_app(create_app(node), host, port, ready=ready)
+    limiter = RateLimiter(node.limits.rate, node.limits.burst)
+    run_app(
+        create_app(node, limiter),
+        host,
+        port,
+        limits=node.limits.server,
+        limiter=limiter,
+        tls=tls,
+        ready=ready,
+    )

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger.core import merkle, note
 from ledger.core.keys import PrivateKey
-from ledger.errors import LedgerError, NotFoundError, ProofError, StoreError, WitnessError
+from ledger.errors import LedgerError, NotFoundError, ProofError, WitnessError
 from ledger.storage.store import Store
 from ledger.storage.witness_state import Cosigned, WitnessState
 
@@ -52,7 +52,6 @@ __all__ = [
     "format_request",
     "parse_proof_text",
     "parse_request",
-    "run_app",
     "submit_cosignatures",
 ]
 
@@ -260,13 +259,7 @@ def submit_cosignatures(
     from ledger.net.client import RemoteLedger
 
     if isinstance(ledger, RemoteLedger):
-        return ledger.client.request(
-            "POST",
-            "/add-cosignature",
-            content=signed.encode(),
-            content_type="text/plain; charset=utf-8",
-            accept="text/plain",
-        ).text
+        return ledger.add_cosignatures(signed)
     if isinstance(ledger, Ledger):
         return attach_cosignatures(ledger.store, signed, ledger.verifier(), witnesses)[2]
     raise UsageError(f"cannot attach cosignatures to a {type(ledger).__name__}")
@@ -320,40 +313,3 @@ def create_app(witness: Witness) -> Any:
             Route("/{origin_hash}/checkpoint", latest, methods=["GET"]),
         ]
     )
-
-
-def run_app(app: Any, host: str, port: int, *, ready: Callable[[str], None] | None = None) -> None:
-    """Serve an ASGI application with uvicorn on ``host:port`` until SIGINT/SIGTERM.
-
-    ``port`` 0 picks a free port; ``ready`` receives the base URL once the socket is bound.
-
-    Raises:
-        StoreError: the address cannot be bound.
-    """
-    import socket
-
-    import uvicorn
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto is TCP,
-    # and without it every keep-alive answer waits ~40 ms for a delayed ACK (Nagle).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise StoreError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    sock.listen(128)
-    bound = sock.getsockname()[1]
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_keep_alive=15, server_header=False
-    )
-    server = uvicorn.Server(config)
-    if ready is not None:
-        ready(f"http://{shown}:{bound}")
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()

@@ -10,7 +10,8 @@ transaction once it holds ``batch`` entries or spans :data:`BATCH_WINDOW_MS`.
 The engine deliberately knows nothing of diamonds: which entries are written and when
 is decided by :mod:`ledger.sim.flows`, what the simulator remembers about parcels by
 :mod:`ledger.sim.mirror`, and invalid operations by :mod:`ledger.sim.faults` (which
-run between steps, through the ``after_step`` hook).
+run between steps, through the ``after_step`` hook, and whose policy faults play out as
+flows of :data:`FAULT_LOT` that append their own entries and keep nothing else running).
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from ledger.ledger import Ledger
 from ledger.sim.report import SimReport
 from ledger.sim.world import HOUR, SECOND, START_MS
 
-__all__ = ["BATCH_WINDOW_MS", "NO_LOT", "DerailedError", "Engine", "Flow"]
+__all__ = ["BATCH_WINDOW_MS", "FAULT_LOT", "NO_LOT", "DerailedError", "Engine", "Flow"]
 
 #: A flow yields how many milliseconds it sleeps before its next step.
 Flow = Generator[int, None, None]
 
 #: The lot number of flows that belong to no production lot (production, key rotations).
 NO_LOT = -1
+#: The lot number of the flows of policy faults (``ledger.sim.faults``): they do not count
+#: as trade, so the trade (key rotations included) ends as it would without them.
+FAULT_LOT = -2
 
 #: A batch is appended (at the time of its last entry) once it spans this much synthetic
 #: time, so no entry is appended more than an hour after the time it claims: the rules
@@ -68,6 +72,8 @@ class Engine:
         self._heap: list[tuple[int, int, int, Flow]] = []
         self._seq = 0
         self._outstanding: Counter[int] = Counter()
+        #: Flows started and not yet ended, those of policy faults left out.
+        self._trade_flows = 0
 
     # -- time ------------------------------------------------------------------------
 
@@ -129,18 +135,27 @@ class Engine:
 
     @property
     def idle(self) -> bool:
-        """True when no other flow is scheduled (the one being stepped is not counted)."""
-        return not self._heap
+        """True, asked by a trade flow being stepped, when no other trade flow is scheduled
+        (flows of policy faults are not counted)."""
+        return self._trade_flows <= 1
+
+    @property
+    def trading(self) -> bool:
+        """True while some trade flow has not ended (flows of policy faults not counted)."""
+        return self._trade_flows > 0
 
     def spawn(self, lot: int, flow: Flow, delay: int = 0) -> None:
         """Start ``flow`` (part of production lot ``lot``) ``delay`` ms from now."""
         self._seq += 1
         self._outstanding[lot] += 1
+        if lot != FAULT_LOT:
+            self._trade_flows += 1
         heapq.heappush(self._heap, (self.clock + delay, self._seq, lot, flow))
 
     def run(self, flows: Iterable[Flow], *, delay: int, after_step: Callable[[], None]) -> None:
         """Start ``flows`` ``delay`` ms after the last entry, step every flow until none is
-        left (calling ``after_step`` after each step), then append what is queued."""
+        left (calling ``after_step`` after each step of a trade flow: policy faults do not
+        breed more faults), then append what is queued."""
         self.clock = self.last
         for flow in flows:
             self.spawn(NO_LOT, flow, delay)
@@ -154,12 +169,15 @@ class Engine:
             else:
                 self._seq += 1
                 heapq.heappush(self._heap, (self.clock + wait, self._seq, lot, flow))
-            after_step()
+            if lot != FAULT_LOT:
+                after_step()
         self.flush()
 
     def _finished(self, lot: int) -> None:
         self._outstanding[lot] -= 1
-        if self._outstanding[lot] == 0 and lot != NO_LOT:
+        if lot != FAULT_LOT:
+            self._trade_flows -= 1
+        if self._outstanding[lot] == 0 and lot >= 0:
             del self._outstanding[lot]
             if self.on_lot_done is not None:
                 self.on_lot_done(1)

@@ -14,6 +14,9 @@ every 45 minutes; a lot goes
 * to a cutter's batches (:meth:`Flows.cutting`, :meth:`Flows.cut`), whose polished
   stones each follow :meth:`Flows.polished` (dealer, grading lab, retailer, sale);
 
+now and then (``P_GROWN`` per lot) a producer grows a run of laboratory-grown rough
+(:meth:`Flows.grown_lot`), sold straight to a cutter without a KP certificate (it is
+outside the KP) and cut and sold like natural goods, but never merged or cut with them;
 and :meth:`Flows.rotations` rotates a participant's key every few weeks.
 
 Every decision (which buyer, how big a box, the cutting yield, prices, waits) is drawn
@@ -35,6 +38,7 @@ __all__ = [
     "HOP_WEIGHTS",
     "P_CANCEL",
     "P_DIRECT_TO_CUTTER",
+    "P_GROWN",
     "P_MERGE",
     "P_MORE_BOXES",
     "P_NO_WARRANTY",
@@ -59,6 +63,7 @@ P_DIRECT_TO_CUTTER = 0.25  # a manufacturing sightholder buys the box itself
 HOP_WEIGHTS = (20, 35, 30, 15)  # 0, 1, 2, 3 rough-dealer hops
 P_MORE_BOXES = 0.15  # per other box of the lot: shipped with the sale box
 P_MERGE = 0.30
+P_GROWN = 0.05  # per mine lot: a producer also grows a run of laboratory-grown rough
 P_UNCONFIRMED = 0.03  # an importing authority never confirms the receipt (R-KP-3 WARN)
 P_RESORT = 0.35
 P_REJECT = 0.02
@@ -100,6 +105,8 @@ class Flows:
         """Mines report production lots at random intervals (about one every 45 minutes)."""
         for lot in range(self.lots):
             self.engine.spawn(lot, self.lot(lot))
+            if self.rng.random() < P_GROWN:
+                self.engine.spawn(NO_LOT, self.grown_lot())
             yield int(self.rng.expovariate(1.0) * 45 * MINUTE) + MINUTE
 
     def rotations(self) -> Flow:
@@ -129,9 +136,10 @@ class Flows:
         price: int | None = None,
         warranty: bool = True,
     ) -> Generator[int, None, bool]:
-        """Certificate (rough across a border), offer, transit, answer: True if accepted."""
+        """Certificate (natural rough across a border), offer, transit, answer: True if
+        accepted."""
         m, rng = self.mirror, self.rng
-        rough = any(m.parcels[p].kind != "polished" for p in pids)
+        rough = any(m.parcels[p].kind != "polished" and not m.parcels[p].grown for p in pids)
         number = None
         if rough and sender.country != receiver.country:
             value = rough_value(rng, sum(m.parcels[p].carats for p in pids))
@@ -251,6 +259,21 @@ class Flows:
                     )
         yield from self.cutting(lot, holder, pid)
 
+    def grown_lot(self) -> Flow:
+        """A run of laboratory-grown rough: grown, sold to a cutter (no KP certificate: it is
+        outside the KP), cut like natural rough, never mixed with natural goods."""
+        rng, m, cast = self.rng, self.mirror, self.cast
+        producer = rng.choice(cast.producers)
+        ct = rng.lognormal(150.0, 0.6, 30.0, 1_000.0)
+        stones = max(10, round(ct / rng.uniform(1.0, 3.0)))  # CVD crystals of 1-3 ct
+        pid = f"{producer.code}-G{m.serial('grow'):06d}"
+        m.grow(producer, pid, round(ct * 100), stones)
+        yield rng.days(2, 20)
+        m.check(pid)
+        price = rough_value(rng, m.parcels[pid].carats) // 5  # far below natural rough
+        cutter = yield from self.ship_to_one_of([pid], producer, cast.cutters, price=price)
+        yield from self.cutting(NO_LOT, cutter, pid)
+
     def resplit(
         self, holder: Actor, pid: str, shares: Sequence[float], prefix: str, *, to_stock: bool
     ) -> Generator[int, None, str]:
@@ -349,7 +372,7 @@ class Flows:
                 self.engine.spawn(lot, self.polished(stone, cutter))
             yield rng.days(1, 10)
             m.check(pid)
-        m.stock.add(pid)  # the rest of the rough stays in the cutter's stock
+        m.put_in_stock(pid)  # the rest of the rough stays in the cutter's stock
 
     def cut(self, cutter: Actor, batch: str, batch_pts: int, n_rough: int) -> list[str]:
         """Cut one batch: the yield (Beta, mean 0.42, clipped), 1-3 stones, maybe chips."""

@@ -3,12 +3,13 @@
 ``Ledger.input_ref`` only sees committed state, and entries wait in the engine's batch
 before they are committed, so the simulator never reads the ledger back: it keeps a
 :class:`Mirror` of what ``ledger.core.rules`` keeps about each parcel (head, holder,
-weight, stone count, HS code, possible origins, status). Each operation here signs one
-entry through the engine and applies to the mirror what the rules apply to the state
-(origin, split, merge, certificate, transfer offer and answer, cut, grade, sale, key
-rotation). The mirror also keeps what the fault injector aims at: the stock of idle
-parcels, each hub dealer's pool, recently superseded heads, each exporter's last
-certificate, rotated-out keys, and the parcels an accepted fault took out.
+weight, stone count, HS code, possible origins, status, nature, warranty mark). Each
+operation here signs one entry through the engine and applies to the mirror what the rules
+apply to the state (origin, grow, split, merge, certificate, transfer offer and answer,
+cut, grade, sale, key rotation). The mirror also keeps what the fault injector aims at:
+the stock of idle natural parcels and that of laboratory-grown ones (kept apart: nothing
+takes grown goods for natural), each hub dealer's pool, recently superseded heads, each
+exporter's last certificate, rotated-out keys, and the parcels an accepted fault took out.
 
 It deliberately makes no decisions and draws no random numbers: which parcel moves
 where, when and at what price is decided by :mod:`ledger.sim.flows`, and each operation
@@ -24,6 +25,7 @@ from typing import Any
 
 from ledger.core.keys import PrivateKey
 from ledger.core.rules import date_of
+from ledger.core.rules.transform import GROWN_HS
 from ledger.errors import SimulationError
 from ledger.sim.engine import DerailedError, Engine
 from ledger.sim.world import DAY, Actor, Bag, Cast
@@ -49,6 +51,8 @@ class Parcel:
     status: str = "live"
     #: Some B2B transfer of its ancestry carried no warranty (R-SW-2: it cannot be warranted).
     unwarranted: bool = False
+    #: Laboratory-grown goods (R-SW-3: never mixed with natural ones).
+    grown: bool = False
 
     def stone_count(self) -> int:
         """The number of stones (rough and polished parcels always have one).
@@ -68,8 +72,12 @@ class Mirror:
         self.engine = engine
         self.report = engine.report
         self.parcels: dict[str, Parcel] = {}
-        #: Live rough parcels no flow is using (fault targets, merge material).
+        #: Live natural rough parcels no flow is using (fault targets, merge material).
         self.stock = Bag()
+        #: Live laboratory-grown rough no flow is using (left over at cutters; fault targets).
+        self.grown_stock = Bag()
+        #: Laboratory-grown polished stones, in the order they were cut.
+        self.grown_stones: list[str] = []
         #: Per hub dealer: sub-parcels other lots merge from.
         self.pools: dict[str, Bag] = {t.name: Bag() for t in cast.traders}
         #: (parcel, superseded head, holder then): material for double spends.
@@ -105,8 +113,13 @@ class Mirror:
         for pid in pids:
             self.tainted.add(pid)
             self.stock.discard(pid)
+            self.grown_stock.discard(pid)
             for pool in self.pools.values():
                 pool.discard(pid)
+
+    def put_in_stock(self, pid: str) -> None:
+        """Put ``pid`` in the stock of idle goods of its nature."""
+        (self.grown_stock if self.parcels[pid].grown else self.stock).add(pid)
 
     def ref(self, pid: str) -> dict[str, Any]:
         """An input reference to the current head of ``pid``."""
@@ -127,8 +140,11 @@ class Mirror:
         hs: str | None,
         may: tuple[str, ...],
         unwarranted: bool = False,
+        grown: bool = False,
     ) -> Parcel:
-        p = Parcel(pid, kind, carats, stones, holder, head, hs, may, unwarranted=unwarranted)
+        p = Parcel(
+            pid, kind, carats, stones, holder, head, hs, may, unwarranted=unwarranted, grown=grown
+        )
         self.parcels[pid] = p
         if kind != "polished":
             self.report.parcels += 1
@@ -152,6 +168,14 @@ class Mirror:
         eid = self._emit("origin", fields, mine.key)
         self._new(pid, "rough", carats, stones, mine.name, eid, hs, (mine.country,))
 
+    def grow(self, producer: Actor, pid: str, carats: int, stones: int) -> None:
+        """Laboratory-grown rough registered by ``producer`` (HS 7104.21, outside the KP)."""
+        fields = {"parcel": pid, "carats": carats, "stones": stones, "facility": producer.site}
+        eid = self._emit("grow", fields, producer.key)
+        may = (producer.country,)
+        self._new(pid, "rough", carats, stones, producer.name, eid, GROWN_HS, may, grown=True)
+        self.report.grown += 1
+
     def split(self, holder: Actor, pid: str, outputs: Sequence[tuple[str, int, int]]) -> None:
         """Split ``pid`` into (id, carats, stones) ``outputs``."""
         p = self.parcels[pid]
@@ -163,7 +187,7 @@ class Mirror:
         self._move_head(p, eid)
         p.status = "consumed"
         for o, c, s in outputs:
-            self._new(o, p.kind, c, s, holder.name, eid, p.hs, p.may, p.unwarranted)
+            self._new(o, p.kind, c, s, holder.name, eid, p.hs, p.may, p.unwarranted, p.grown)
 
     def merge(self, holder: Actor, pids: Sequence[str], out: str, carats: int) -> None:
         """Merge ``pids`` into ``out``, weighed at ``carats``."""
@@ -182,7 +206,8 @@ class Mirror:
             p.status = "consumed"
         merged_hs = hs.pop() if len(hs) == 1 else "7102.10"
         unwarranted = any(p.unwarranted for p in ps)
-        self._new(out, kind, carats, stones, holder.name, eid, merged_hs, may, unwarranted)
+        grown = all(p.grown for p in ps)  # the flows never mix natures (R-SW-3)
+        self._new(out, kind, carats, stones, holder.name, eid, merged_hs, may, unwarranted, grown)
 
     # -- shipping: certificate, offer, answer -----------------------------------------
 
@@ -316,7 +341,9 @@ class Mirror:
         self._move_head(p, eid)
         p.status = "consumed"
         for s, c in stones:
-            self._new(s, "polished", c, 1, cutter.name, eid, None, p.may, p.unwarranted)
+            self._new(s, "polished", c, 1, cutter.name, eid, None, p.may, p.unwarranted, p.grown)
+        if p.grown:
+            self.grown_stones.extend(s for s, _ in stones)
         if chips is not None:
             chip_id, chip_pts = chips
             self._new(
@@ -326,11 +353,12 @@ class Mirror:
                 None,
                 cutter.name,
                 eid,
-                "7102.21",
+                GROWN_HS if p.grown else "7102.21",
                 p.may,
                 p.unwarranted,
+                p.grown,
             )
-            self.stock.add(chip_id)
+            self.put_in_stock(chip_id)
         self.report.stones += len(stones)
         return [s for s, _ in stones]
 

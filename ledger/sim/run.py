@@ -3,8 +3,9 @@
 This is where the parts meet: the cast of :mod:`ledger.sim.world` is registered on a new
 ledger, the :class:`~ledger.sim.engine.Engine` steps the production and key-rotation
 flows of :mod:`ledger.sim.flows`, the :class:`~ledger.sim.faults.FaultInjector` runs
-between steps, and the finished :class:`~ledger.sim.report.SimReport` gets the ledger's
-size and root. It deliberately holds no simulation logic of its own.
+between steps (and judges the policy faults once the run is over, against a checkpoint
+the operator signs then), and the finished :class:`~ledger.sim.report.SimReport` gets
+the ledger's size and root. It deliberately holds no simulation logic of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable, Sequence
 
+from ledger.core.rules import date_of
 from ledger.errors import SimulationError, UsageError
 from ledger.ledger import Ledger
 from ledger.sim.engine import Engine
@@ -104,7 +106,8 @@ def _run(
     engine.run([flows.production(), flows.rotations()], delay=DAY, after_step=injector.step)
     report.size = ledger.size()
     report.root = ledger.store.root(report.size)
-    report.last_time = engine.last
+    report.last_time = max(engine.last, injector.last)
+    injector.judge(date_of(report.last_time))
     if report.size != report.entries:  # pragma: no cover - a store bug
         raise SimulationError(
             f"the ledger holds {report.size} records, {report.entries} were appended"

@@ -1,4 +1,5 @@
-"""The KP-scheme fraud scenes, staged once at setup (the same at every fault rate).
+"""The fraud scenes of the KP scheme and the G7/EU measures, staged once at setup (the same
+at every fault rate).
 
 Some frauds need history before they can be tried: a certificate issued before a
 suspension, a certificate about to expire, a stolen authority key, an offer from a
@@ -14,7 +15,16 @@ the fault builders of ``ledger.sim.faults`` read:
   found; one crossed (those goods are quarantined, R-ID-2) and the other certificate can
   no longer be used (R-ID-2);
 * **SL**'s artisanal mine offered rough to a Freetown dealer, then lost its licence: the
-  offer can no longer be accepted (R-ID-2).
+  offer can no longer be accepted (R-ID-2);
+* the **EU list** designates a Dubai front company from the first day, and the **OFAC
+  list** the Moscow dealer (R-SA-4); goods either of them acts on fail a buyer's
+  ``deny-listed`` policy, and the lists are owned by their publishers from then on;
+* an **Antwerp broker** bought rough of a Botswana mine without a System of Warranties
+  statement: those goods can never be warranted again (R-SW-2).
+
+The Botswana mine, the Moscow dealer and the Dubai front company are also the cast of the
+policy faults (``ledger.sim.faults``): Botswana rough re-exported through Moscow, or sold
+through the sanctioned company, which the ledger accepts and a buyer's policy must fail.
 
 It writes only valid entries and draws no randomness.
 """
@@ -26,19 +36,32 @@ from typing import Any
 
 from ledger.core.rules import date_of
 from ledger.sim.engine import Engine
-from ledger.sim.world import DAY, HOUR, MINUTE, START_MS, VE_SUSPENDED_DAYS, Actor, Cast
+from ledger.sim.world import (
+    DAY,
+    HOUR,
+    MINUTE,
+    SANCTIONS_LISTS,
+    START_MS,
+    VE_SUSPENDED_DAYS,
+    Actor,
+    Cast,
+)
 
-__all__ = ["Held", "Scenes", "stage"]
+__all__ = ["EU_LIST", "Held", "Scenes", "stage"]
+
+#: The sanctions list a buyer in the EU denies (``deny-listed EU``).
+EU_LIST = "EU"
 
 
 @dataclass(frozen=True)
 class Held:
-    """A scene parcel: who holds it, its head, the certificate it would travel under."""
+    """A scene parcel: who holds it, its head, the certificate it would travel under (none
+    for a sale at home)."""
 
     pid: str
     holder: Actor
     head: bytes
-    certificate: str
+    certificate: str | None
     importer: Actor
 
 
@@ -53,11 +76,21 @@ class Scenes:
     zw_stock: list[Held] = field(default_factory=list)
     sl_offer: bytes = b""
     sl_buyer: Actor | None = None
+    #: The G7/EU scenes: the mine of the fraudulent routes, the Moscow dealer, the Dubai
+    #: front company designated on ``EU_LIST`` (from ``designated``), the publishers.
+    g7_mine: Actor | None = None
+    moscow: Actor | None = None
+    sanctioned: Actor | None = None
+    designated: str = ""
+    publishers: dict[str, Actor] = field(default_factory=dict)
+    #: Rough an Antwerp broker accepted without a warranty (R-SW-2 if warranted again).
+    unwarranted: list[Held] = field(default_factory=list)
     #: Items the scenes leave quarantined (their ancestry holds a void entry).
     quarantined: list[str] = field(default_factory=list)
 
 
 def _origin(engine: Engine, mine: Actor, pid: str, carats: int) -> bytes:
+    """A scene origin of ``carats`` points (one stone per 40 points)."""
     fields = {
         "parcel": pid,
         "carats": carats,
@@ -182,5 +215,43 @@ def stage(engine: Engine, cast: Cast) -> Scenes:
         cast.operator,
         time=engine.stamp(HOUR),
     )
+    _stage_g7(engine, cast, scenes)
     engine.flush()
     return scenes
+
+
+def _stage_g7(engine: Engine, cast: Cast, scenes: Scenes) -> None:
+    """The G7/EU scenes: sanctions designations, and rough that lost its warranty."""
+    s = cast.scene
+    scenes.g7_mine = mine = s["Letlhakane Mine"]
+    scenes.moscow = moscow = s["Moscow Rough Trading"]
+    scenes.sanctioned = front = s["Gulf Star Gems FZE"]
+    scenes.publishers = {list_id: s[name] for list_id, name in SANCTIONS_LISTS.items()}
+    scenes.designated = date_of(engine.stamp(MINUTE))
+    for list_id, party, reason in (
+        (EU_LIST, front, "circumvention of Art. 3p of Reg. 833/2014 (Russian diamonds)"),
+        ("OFAC-SDN", moscow, "operating in the jewelry sector of the Russian economy"),
+    ):
+        fields = {"list": list_id, "party": party.name, "from": scenes.designated}
+        fields["reason"] = reason
+        publisher = scenes.publishers[list_id]
+        engine.emit("sanction.designate", fields, publisher.key, time=engine.stamp(MINUTE))
+    # Antwerp: Botswana rough imported under a KP certificate but without a warranty.
+    broker = s["Pelikaanstraat Brokers"]
+    antwerp = cast.traders[0]
+    bw_kp = cast.authorities[mine.country]
+    start = engine.stamp(MINUTE)
+    for i in range(1, 4):
+        pid = f"W-SCENE-{i}"
+        head = _origin(engine, mine, pid, 1_500 * i)
+        number = _certify(
+            engine, bw_kp, mine, broker, pid, 1_500 * i, f"BW-SCENE-{i:04d}", start + 30 * DAY
+        )
+        offer = engine.emit(
+            "transfer",
+            {"to": broker.name, "inputs": [{"parcel": pid, "head": head}], "certificate": number},
+            mine.key,
+            time=engine.stamp(MINUTE),
+        )
+        head = engine.emit("accept", {"transfer": offer}, broker.key, time=engine.stamp(HOUR))
+        scenes.unwarranted.append(Held(pid, broker, head, None, antwerp))

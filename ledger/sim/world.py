@@ -1,7 +1,8 @@
 """The simulated world: who takes part, where, with which keys, and how time and chance run.
 
 This module holds the cast (KP participant countries and the one suspended country,
-mines, hub dealers, cutters, grading labs, retailers), how every key is derived from the
+mines, producers of laboratory-grown rough, hub dealers, cutters, grading labs, retailers,
+and the participants of the staged fraud scenes), how every key is derived from the
 seed, the synthetic clock's units and starting instant, and the seeded random helpers the
 flows draw from (:class:`Rng`, :func:`apportion`, :class:`Bag`).
 
@@ -35,8 +36,10 @@ __all__ = [
     "OPERATOR",
     "ORIGIN",
     "PARTICIPANTS",
+    "PRODUCERS",
     "RETAILERS",
     "REVOKED",
+    "SANCTIONS_LISTS",
     "SCENE_ACTORS",
     "SCENE_COUNTRIES",
     "SECOND",
@@ -117,8 +120,19 @@ SCENE_ACTORS: tuple[tuple[str, str, str], ...] = (
     ("Marange Fields", "mine", "ZW"),
     ("Kono Artisanal Mine", "mine", "SL"),
     ("Freetown Rough Traders", "trader", "SL"),
+    # The G7/EU scenes: a Botswana mine whose rough takes the fraudulent routes, a Moscow
+    # dealer (transit through Russia), a Dubai front company on the EU list, an Antwerp
+    # broker holding rough bought without a warranty, and two sanctions-list publishers.
+    ("Letlhakane Mine", "mine", "BW"),
+    ("Moscow Rough Trading", "trader", "RU"),
+    ("Gulf Star Gems FZE", "trader", "AE"),
+    ("Pelikaanstraat Brokers", "trader", "BE"),
+    ("EU Consolidated List", "publisher", "BE"),
+    ("OFAC SDN List", "publisher", "US"),
 )
 VE_SUSPENDED_DAYS = 31
+#: The sanctions lists of the scenes: list id -> its publisher (``SCENE_ACTORS``).
+SANCTIONS_LISTS = {"EU": "EU Consolidated List", "OFAC-SDN": "OFAC SDN List"}
 
 TRADERS: dict[str, tuple[str, ...]] = {
     "BE": ("Antwerp Rough Dealers", "Hoveniersstraat Trading", "Schupstraat Diamonds"),
@@ -128,6 +142,12 @@ TRADERS: dict[str, tuple[str, ...]] = {
 }
 CUTTERS = ("Surat Cutting Works", "Surat Star Polishing", "Mumbai Manufacturing", "Navsari Gems")
 GRADERS = ("New York Gem Lab", "Carlsbad Gem Lab")
+#: Producers of laboratory-grown rough (outside the KP): (name, country, facility). Their
+#: goods go straight to the cutters and are never mixed with natural goods.
+PRODUCERS = (
+    ("Surat CVD Growers", "IN", "Sachin CVD plant"),
+    ("Oregon Crystal Labs", "US", "Portland CVD reactors"),
+)
 RETAILERS = (
     "Fifth Avenue Jewels",
     "Chicago Fine Jewelry",
@@ -173,6 +193,8 @@ class Cast:
     cutters: list[Actor]
     graders: list[Actor]
     retailers: list[Actor]
+    #: Producers of laboratory-grown rough.
+    producers: list[Actor]
     #: Admitted, then revoked during setup.
     revoked: Actor
     #: Producing countries and their share of lots (for ``random.choices``).
@@ -212,6 +234,10 @@ class Cast:
         cutters = [add(n, "cutter", "IN", f"INC{i + 1}") for i, n in enumerate(CUTTERS)]
         graders = [add(n, "grader", "US", f"USG{i + 1}") for i, n in enumerate(GRADERS)]
         retailers = [add(n, "retailer", "US", f"USR{i + 1}") for i, n in enumerate(RETAILERS)]
+        producers = [
+            add(n, "producer", cc, f"{cc}P{i + 1}", site=site)
+            for i, (n, cc, site) in enumerate(PRODUCERS)
+        ]
         revoked = add(REVOKED, "trader", "BE", "BEX")
         scene = {
             **{
@@ -233,6 +259,7 @@ class Cast:
             cutters=cutters,
             graders=graders,
             retailers=retailers,
+            producers=producers,
             revoked=revoked,
             producing=list(COUNTRY_WEIGHTS),
             country_weights=list(COUNTRY_WEIGHTS.values()),

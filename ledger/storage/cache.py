@@ -14,7 +14,8 @@ from itertools import islice
 from typing import Any
 
 from ledger.core.encoding import decode
-from ledger.storage.columns import decode_trusted
+from ledger.storage.columns import decode_trusted, stored_blob
+from ledger.storage.sqlerrors import DB_ERRORS, database_error
 
 __all__ = ["Recent", "SqlBacking", "SqlTiles"]
 
@@ -98,8 +99,8 @@ class SqlBacking:
         if row is None:
             value, raw = None, None
         else:
-            value = decode(row[0])
-            raw = bytes(row[0])
+            raw = stored_blob(row[0], f"derived state {kind}/{key}")
+            value = decode(raw)
         self.loaded[k] = raw
         if recent is not None:
             recent[k] = raw
@@ -110,10 +111,15 @@ class SqlTiles:
     """Tiles from SQLite; with ``edge``, right-edge tiles known from earlier appends."""
 
     def __init__(
-        self, conn: sqlite3.Connection, edge: dict[int, tuple[int, bytes]] | None = None
+        self,
+        conn: sqlite3.Connection,
+        edge: dict[int, tuple[int, bytes]] | None = None,
+        *,
+        path: str = "the ledger",
     ) -> None:
         self.conn = conn
         self.edge = edge
+        self.path = path
 
     def read_tiles(self, keys: Sequence[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
         out: dict[tuple[int, int], bytes] = {}
@@ -124,11 +130,17 @@ class SqlTiles:
                 if have is not None and have[0] == idx:
                     out[(level, idx)] = have[1]
                     continue
-            row = self.conn.execute(
-                "SELECT hashes FROM tiles WHERE level = ? AND idx = ?", (level, idx)
-            ).fetchone()
+            try:
+                row = self.conn.execute(
+                    "SELECT hashes FROM tiles WHERE level = ? AND idx = ?", (level, idx)
+                ).fetchone()
+            except DB_ERRORS as exc:  # read outside the store's methods (proofs, the node)
+                raise database_error(self.path, exc) from exc
             if row is not None:
-                out[(level, idx)] = row[0]
-                if edge is not None and type(row[0]) is bytes:
-                    edge[level] = (idx, row[0])
+                blob = row[0]
+                if type(blob) is not bytes:
+                    blob = stored_blob(blob, f"tile {level}/{idx}")
+                out[(level, idx)] = blob
+                if edge is not None:
+                    edge[level] = (idx, blob)
         return out

@@ -15,9 +15,18 @@ from typing import Any
 import msgpack
 
 from ledger.core.model import Record, SignedEntry
-from ledger.errors import ChainError
+from ledger.errors import ChainError, EncodingError
 
-__all__ = ["check_row_cache", "decode_trusted", "entry_json", "render_sorted", "state_json"]
+__all__ = [
+    "check_row_cache",
+    "decode_trusted",
+    "entry_json",
+    "render_sorted",
+    "state_json",
+    "stored_blob",
+    "stored_int",
+    "stored_text",
+]
 
 
 # -- JSON columns ------------------------------------------------------------------------
@@ -115,3 +124,61 @@ def check_row_cache(record: Record, entry: SignedEntry, cached: Sequence[Any]) -
     for name, want, got in zip(names, expected, cached, strict=True):
         if (bytes(got) if isinstance(got, (bytes, memoryview)) else got) != want:
             raise ChainError(f"{where}stored column {name} differs from the record", rule="R-ST-2")
+
+
+# -- stored values of the expected SQLite type ---------------------------------------------
+#
+# SQLite is dynamically typed: a damaged or edited file can hold text where kpledger wrote
+# a blob, or NULL where it wrote an integer. Readers take their values through these, so
+# such a cell is a named error (R-EN-1 for the log itself, R-ST-2 for a derived table)
+# instead of a TypeError deep inside a decoder.
+
+
+def _kind(value: Any) -> str:
+    return {str: "text", int: "an integer", float: "a real", type(None): "NULL"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def stored_blob(value: Any, what: str, *, log: bool = False) -> bytes:
+    """``value`` as bytes if SQLite returned a blob; else R-EN-1 (``log``) or R-ST-2.
+
+    Raises:
+        EncodingError: a record (``log``) that is not stored as a blob.
+        ChainError: a derived column that is not stored as a blob.
+    """
+    if type(value) is bytes:
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    message = f"{what} is stored as {_kind(value)}, not as bytes (the file was altered)"
+    if log:
+        raise EncodingError(message, rule="R-EN-1")
+    raise ChainError(message, rule="R-ST-2")
+
+
+def stored_int(value: Any, what: str) -> int:
+    """``value`` if SQLite returned an integer (R-ST-2 otherwise).
+
+    Raises:
+        ChainError: the cell is not an integer.
+    """
+    if type(value) is int:
+        return value
+    raise ChainError(
+        f"{what} is stored as {_kind(value)}, not as an integer (the file was altered)",
+        rule="R-ST-2",
+    )
+
+
+def stored_text(value: Any, what: str) -> str:
+    """``value`` if SQLite returned text (R-ST-2 otherwise).
+
+    Raises:
+        ChainError: the cell is not text.
+    """
+    if type(value) is str:
+        return value
+    raise ChainError(
+        f"{what} is stored as {_kind(value)}, not as text (the file was altered)", rule="R-ST-2"
+    )

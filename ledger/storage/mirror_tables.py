@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.errors import StoreError
 from ledger.storage import schema
+from ledger.storage.columns import stored_blob, stored_int, stored_text
+from ledger.storage.sqlerrors import guarded
 from ledger.storage.store import Store
 
-__all__ = ["SeenCheckpoint", "accepted_checkpoints", "record_checkpoint"]
+__all__ = [
+    "SeenCheckpoint",
+    "StoredCheckpoint",
+    "accepted_checkpoints",
+    "record_checkpoint",
+    "stored_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,49 @@ class SeenCheckpoint:
     size: int
     root: bytes
     source: str
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A row of ``mirror_checkpoints`` as stored (for ``verify``; values not yet checked)."""
+
+    size: Any
+    root: Any
+    note: Any
+    source: Any
+    accepted: Any
+
+
+def stored_rows(store: Store) -> list[StoredCheckpoint]:
+    """Every row of ``mirror_checkpoints`` (none if the file never synced), by size.
+
+    Reads only: a file without the table is left without it.
+
+    Raises:
+        StoreError: the table cannot be read.
+    """
+    with guarded(store.path):
+        exists = store.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mirror_checkpoints'"
+        ).fetchone()
+        if exists is None:
+            return []
+        # As blobs: a text cell that is not UTF-8 (an altered file) is then a value that
+        # verify names, not a decoding error of the whole query.
+        rows = store.conn.execute(
+            "SELECT size, CAST(root AS BLOB), typeof(root), CAST(note AS BLOB), typeof(note), "
+            "source, accepted FROM mirror_checkpoints ORDER BY size, root"
+        ).fetchall()
+    out = []
+    for size, root, root_type, note, note_type, source, accepted in rows:
+        try:
+            text = bytes(note).decode("utf-8") if note_type == "text" else None
+        except UnicodeDecodeError:
+            text = None
+        out.append(
+            StoredCheckpoint(size, root if root_type == "blob" else None, text, source, accepted)
+        )
+    return out
 
 
 def accepted_checkpoints(store: Store) -> list[SeenCheckpoint]:
@@ -48,7 +100,14 @@ def accepted_checkpoints(store: Store) -> list[SeenCheckpoint]:
         raise StoreError(
             f"cannot read the mirror_checkpoints table of {store.path}: {exc}"
         ) from exc
-    return [SeenCheckpoint(int(n), bytes(r), str(src)) for n, r, src in rows]
+    return [
+        SeenCheckpoint(
+            stored_int(n, "a mirror_checkpoints row"),
+            stored_blob(r, "a mirror_checkpoints root"),
+            stored_text(src, "a mirror_checkpoints source"),
+        )
+        for n, r, src in rows
+    ]
 
 
 def record_checkpoint(

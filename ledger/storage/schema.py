@@ -234,6 +234,35 @@ def _check(db: Database) -> list[str]:
     return problems
 
 
+def _normalise(sql: str) -> str:
+    """SQL text without identifier quoting, case or whitespace differences."""
+    return " ".join(sql.replace('"', "").replace("`", "").lower().split())
+
+
+#: The definitions every ledger's triggers and views must keep, normalised.
+_DEFINITIONS: Mapping[str, str] = {
+    **{name: _normalise(sql) for name, sql in zip(TRIGGERS, _RECORD_TRIGGERS, strict=True)},
+    **{name: _normalise(f"CREATE VIEW {name} AS {sql}") for name, sql in _VIEW_SQL.items()},
+}
+
+
+def redefined(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(type, name)`` of each append-only trigger and readable view whose definition is
+    not the one :func:`create` wrote (a missing one is not listed: see ``TRIGGERS``).
+
+    A trigger of the right name that does nothing would let an UPDATE through; a view
+    redefined would show sqlite-utils and Datasette users something else than the tables.
+    """
+    rows = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')"
+    ).fetchall()
+    return sorted(
+        (str(kind), str(name))
+        for kind, name, sql in rows
+        if name in _DEFINITIONS and _normalise(str(sql)) != _DEFINITIONS[name]
+    )
+
+
 def check_version(conn: sqlite3.Connection, path: str) -> None:
     """Refuse a file that is not a ledger of :data:`SCHEMA_VERSION`.
 

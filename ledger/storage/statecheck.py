@@ -40,6 +40,8 @@ _BATCH = 200
 _MATCHED = "temp.kpledger_verify_matched"
 
 _Key = tuple[str, str]
+#: Never the canonical encoding of a value (0xc1 is unused in msgpack).
+_NOT_A_VALUE = b"\xc1"
 
 
 class CheckedState(rules.State):
@@ -127,7 +129,11 @@ class CheckedState(rules.State):
                     + ")"
                 )
                 for key, raw, text in self._conn.execute(sql, [kind, *part]):
-                    out[(kind, key)] = (bytes(raw), str(text))
+                    # A cell of another SQLite type (an altered file) never equals a value.
+                    out[(kind, key)] = (
+                        raw if type(raw) is bytes else _NOT_A_VALUE,
+                        text if type(text) is str else "",
+                    )
         return out
 
     def _compare_many(

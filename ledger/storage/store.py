@@ -30,6 +30,7 @@ and falls back to it for anything unusual.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,9 +45,13 @@ from ledger.errors import ChainError, LedgerError, NotFoundError, StoreError
 from ledger.storage import schema
 from ledger.storage.cache import Recent, SqlBacking, SqlTiles
 from ledger.storage.columns import check_row_cache as check_row_cache  # re-exported: verify
-from ledger.storage.columns import entry_json, render_sorted
+from ledger.storage.columns import entry_json, render_sorted, stored_blob, stored_int, stored_text
 from ledger.storage.columns import state_json as state_json  # re-exported
 from ledger.storage.schema import TRIGGERS as TRIGGERS  # re-exported: Ledger.verify
+from ledger.storage.sqlerrors import DB_ERRORS, database_error, guard, guard_iter, guarded
+
+#: The largest integer SQLite stores (and binds as a parameter).
+_MAX_SQL_INT = (1 << 63) - 1
 
 #: How sqlite3 reports a TEXT value that is not UTF-8 (see Store._rows).
 _UNDECODABLE = "Could not decode to UTF-8"
@@ -92,8 +97,8 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open ledger {path}: {exc}") from exc
+        except DB_ERRORS as exc:
+            raise database_error(path, exc, "open") from exc
         return cls(path, conn)
 
     @classmethod
@@ -107,7 +112,8 @@ class Store:
             raise StoreError(f"{path} already exists; kpledger will not overwrite a ledger")
         store = cls._connect(path)
         try:
-            schema.create(store.conn, path)
+            with guarded(path, "create"):
+                schema.create(store.conn, path)
         except BaseException:
             store.close()
             raise
@@ -126,7 +132,8 @@ class Store:
             )
         store = cls._connect(path, synchronous=synchronous)
         try:
-            schema.check_version(store.conn, path)
+            with guarded(path, "open"):
+                schema.check_version(store.conn, path)
         except BaseException:
             store.close()
             raise
@@ -142,6 +149,13 @@ class Store:
         self.close()
         os.unlink(self.path)
 
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not done so itself already (it
+        does on some errors, and a second ROLLBACK would hide the first error)."""
+        if self.conn.in_transaction:
+            with contextlib.suppress(*DB_ERRORS):
+                self.conn.execute("ROLLBACK")
+
     def _token(self) -> tuple[int, int]:
         """What changes when anyone but this store's own write transactions writes."""
         row = self.conn.execute("PRAGMA data_version").fetchone()
@@ -152,8 +166,8 @@ class Store:
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot lock ledger {self.path}: {exc}") from exc
+        except DB_ERRORS as exc:
+            raise database_error(self.path, exc, "lock") from exc
         recent = self._recent
         try:
             # Under the write lock: nobody else can commit between this and our COMMIT,
@@ -162,16 +176,18 @@ class Store:
             if recent.token != token:
                 recent.reset()
             yield conn
-        except BaseException:
+        except BaseException as exc:
             recent.reset()
-            conn.execute("ROLLBACK")
+            self._rollback()
+            if isinstance(exc, DB_ERRORS):  # a read-only or damaged file, a full disk
+                raise database_error(self.path, exc, "write") from exc
             raise
         try:
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:  # pragma: no cover - disk full and the like
+        except DB_ERRORS as exc:  # disk full and the like
             recent.reset()
-            conn.execute("ROLLBACK")
-            raise StoreError(f"cannot commit to ledger {self.path}: {exc}") from exc
+            self._rollback()
+            raise database_error(self.path, exc, "write") from exc
         if recent.poisoned:
             recent.reset()
         else:
@@ -185,16 +201,24 @@ class Store:
         if self.conn.in_transaction:
             yield
             return
-        self.conn.execute("BEGIN")
+        with guarded(self.path):
+            self.conn.execute("BEGIN")
         try:
-            yield
-        finally:
-            self.conn.execute("COMMIT")
+            with guarded(self.path):
+                yield
+        except BaseException:
+            self._rollback()
+            raise
+        with guarded(self.path):
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
 
+    @guard("read")
     def size(self) -> int:
         row = self.conn.execute("SELECT COUNT(*) FROM records").fetchone()
         return int(row[0])
 
+    @guard("read")
     def _head(self) -> tuple[int, bytes, int]:
         """``(size, hash of the last record, append time of the last record)``."""
         row = self.conn.execute(
@@ -202,8 +226,13 @@ class Store:
         ).fetchone()
         if row is None:
             return 0, ZERO_HASH, 0
-        return int(row[0]) + 1, bytes(row[1]), int(row[2])
+        return (
+            stored_int(row[0], "records.idx") + 1,
+            stored_blob(row[1], f"the hash column of record {row[0]}"),
+            stored_int(row[2], f"the time column of record {row[0]}"),
+        )
 
+    @guard("read")
     def records_of_types(
         self, types: Sequence[str], start_ms: int, end_ms: int
     ) -> Iterator[Record]:
@@ -216,32 +245,41 @@ class Store:
         for (raw,) in self.conn.execute(sql, (*types, start_ms, end_ms)):
             yield Record.from_wire(bytes(raw))
 
+    @guard("read")
     def last_time(self) -> int | None:
         """The append time of the last record (None for an empty log)."""
         row = self.conn.execute("SELECT time FROM records ORDER BY idx DESC LIMIT 1").fetchone()
-        return None if row is None else int(row[0])
+        return None if row is None else stored_int(row[0], "the time column of the last record")
 
+    @guard("read")
     def record(self, index: int) -> Record:
         row = self.conn.execute("SELECT record FROM records WHERE idx = ?", (index,)).fetchone()
         if row is None:
             raise NotFoundError(f"no record {index} (the log has {self.size()})")
-        return Record.from_wire(bytes(row[0]))
+        return Record.from_wire(stored_blob(row[0], f"record {index}", log=True))
 
+    @guard("read")
     def record_by_id(self, entry_id: bytes) -> Record:
         row = self.conn.execute("SELECT record FROM records WHERE id = ?", (entry_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no entry {entry_id.hex()}")
-        return Record.from_wire(bytes(row[0]))
+        raw = stored_blob(row[0], f"the record of entry {entry_id.hex()}", log=True)
+        return Record.from_wire(raw)
 
+    @guard("read")
     def find_ids(self, prefix: str) -> list[bytes]:
         """Entry ids whose hex starts with ``prefix``."""
         low = prefix.lower()
         rows = self.conn.execute(
             "SELECT id FROM records WHERE lower(hex(id)) LIKE ? LIMIT 3", (low + "%",)
         ).fetchall()
-        return [bytes(r[0]) for r in rows]
+        return [stored_blob(r[0], "an id column of records") for r in rows]
 
     def _rows(self, columns: str, start: int, end: int | None) -> Iterator[tuple[Any, ...]]:
+        if start > _MAX_SQL_INT:
+            return  # no record has such an index (and SQLite cannot bind it)
+        if end is not None and end > _MAX_SQL_INT:
+            end = None
         while True:
             where = "idx >= ?" if end is None else "idx >= ? AND idx < ?"
             args = (start,) if end is None else (start, end)
@@ -291,17 +329,20 @@ class Store:
             out.append(value)
         return tuple(out)
 
+    @guard_iter
     def iter_records(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Raw record bytes in log order."""
         for (raw,) in self._rows("record", start, end):
-            yield raw if type(raw) is bytes else bytes(raw)
+            yield raw if type(raw) is bytes else stored_blob(raw, "a record", log=True)
 
+    @guard_iter
     def iter_rows(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         """``(idx, record bytes)`` in index order, exactly as stored."""
         # idx is the INTEGER PRIMARY KEY: always an int.
         for idx, raw in self._rows("idx, record", start, end):
-            yield idx, raw if type(raw) is bytes else bytes(raw)
+            yield idx, raw if type(raw) is bytes else stored_blob(raw, f"record {idx}", log=True)
 
+    @guard_iter
     def iter_rows_cached(
         self, start: int = 0, end: int | None = None
     ) -> Iterator[tuple[int, bytes, tuple[Any, ...]]]:
@@ -313,8 +354,11 @@ class Store:
         """
         for row in self._rows("idx, record, id, hash, time, type, json", start, end):
             raw = row[1]
-            yield row[0], raw if type(raw) is bytes else bytes(raw), row[2:]
+            if type(raw) is not bytes:
+                raw = stored_blob(raw, f"record {row[0]}", log=True)
+            yield row[0], raw, row[2:]
 
+    @guard("read")
     def registered_keys(self) -> dict[bytes, bytes]:
         """``key id -> public key`` for every key a registry record names.
 
@@ -328,8 +372,10 @@ class Store:
             "('genesis', 'participant.add', 'participant.rotate') ORDER BY idx"
         )
         for (raw,) in rows:
+            if not isinstance(raw, bytes):
+                continue  # the replay names the bad record
             try:
-                fields = Record.from_wire(bytes(raw)).entry().fields
+                fields = Record.from_wire(raw).entry().fields
             except LedgerError:
                 continue  # the replay names the bad record
             public = fields.get("operator", fields.get("pub"))
@@ -337,15 +383,18 @@ class Store:
                 out[key_id(public)] = public
         return out
 
+    @guard("read")
     def state_value(self, kind: str, key: str) -> Any | None:
         return SqlBacking(self.conn).load(kind, key)
 
+    @guard("read")
     def keys_with_prefix(self, kind: str, prefix: str, limit: int = 200) -> list[str]:
         """Keys of ``kind`` that start with ``prefix``, in order (at most ``limit``)."""
         sql = "SELECT key FROM state WHERE kind = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"
         rows = self.conn.execute(sql, (kind, prefix, prefix + "\U0010ffff", limit))
         return [str(r[0]) for r in rows]
 
+    @guard("read")
     def near_keys(self, kind: str, key: str, limit: int = 2000) -> list[str]:
         """Keys of ``kind`` that could be a mistyping of ``key``: the same key in another
         case, and keys sharing its first two characters (at most ``limit``, for hints)."""
@@ -357,12 +406,14 @@ class Store:
         rows = self.conn.execute(sql, (kind, key, head, head + "\U0010ffff", limit))
         return [str(r[0]) for r in rows]
 
+    @guard("read")
     def state_items(self, kind: str) -> list[tuple[str, Any]]:
         rows = self.conn.execute(
             "SELECT key, value FROM state WHERE kind = ? ORDER BY key", (kind,)
         ).fetchall()
-        return [(k, decode(v)) for k, v in rows]
+        return [(k, decode(stored_blob(v, f"derived state {kind}/{k}"))) for k, v in rows]
 
+    @guard_iter
     def state_rows(self) -> Iterator[tuple[str, str, bytes, str]]:
         """Every ``(kind, key, value bytes, json text)`` of the state table, in key order."""
         rows = self.conn.execute("SELECT kind, key, value, json FROM state ORDER BY kind, key")
@@ -370,16 +421,18 @@ class Store:
             yield (
                 kind,
                 key,
-                raw if type(raw) is bytes else bytes(raw),
-                text if type(text) is str else str(text),
+                stored_blob(raw, f"derived state {kind}/{key}"),
+                stored_text(text, f"the json of derived state {kind}/{key}"),
             )
 
+    @guard("read")
     def touching(self, item: str) -> list[int]:
         rows = self.conn.execute(
             "SELECT idx FROM touches WHERE item = ? ORDER BY idx", (item,)
         ).fetchall()
-        return [int(r[0]) for r in rows]
+        return [stored_int(r[0], f"a touches row of {item!r}") for r in rows]
 
+    @guard("read")
     def findings(self, index: int | None = None) -> list[tuple[int, str, str]]:
         if index is None:
             rows = self.conn.execute("SELECT idx, rule, message FROM findings ORDER BY idx")
@@ -387,36 +440,58 @@ class Store:
             rows = self.conn.execute(
                 "SELECT idx, rule, message FROM findings WHERE idx = ?", (index,)
             )
-        return [(int(i), str(r), str(m)) for i, r, m in rows]
+        return [
+            (
+                stored_int(i, "a findings row"),
+                stored_text(r, "a findings row"),
+                stored_text(m, "a findings row"),
+            )
+            for i, r, m in rows
+        ]
 
     def tile_reader(self) -> tiles.TileReader:
-        return SqlTiles(self.conn)
+        return SqlTiles(self.conn, path=self.path)
 
     def hash_reader(self, size: int) -> merkle.HashReader:
         return tiles.TileHashReader(self.tile_reader(), size, cache=self._tile_cache)
 
+    @guard("read")
     def root(self, size: int | None = None) -> bytes:
         n = self.size() if size is None else size
         return merkle.tree_root(n, self.hash_reader(n))
 
+    @guard("read")
     def triggers(self) -> set[str]:
         rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         return {str(r[0]) for r in rows}
 
+    @guard("read")
+    def redefined(self) -> list[tuple[str, str]]:
+        """``(type, name)`` of the append-only triggers and views whose definition is not
+        kpledger's (:func:`ledger.storage.schema.redefined`)."""
+        return schema.redefined(self.conn)
+
+    @guard("read")
     def checkpoints(self) -> list[tuple[int, str]]:
         rows = self.conn.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
-        return [(int(s), str(n)) for s, n in rows]
+        return [
+            (stored_int(s, "a checkpoints row"), stored_text(n, f"checkpoint {s}")) for s, n in rows
+        ]
 
+    @guard("read")
     def checkpoint_at(self, size: int) -> str | None:
         """The stored checkpoint note of one tree size, or None."""
         row = self.conn.execute("SELECT note FROM checkpoints WHERE size = ?", (size,)).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else stored_text(row[0], f"checkpoint {size}")
 
+    @guard("read")
     def latest_checkpoint(self) -> tuple[int, str] | None:
         row = self.conn.execute(
             "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]))
+        if row is None:
+            return None
+        return stored_int(row[0], "a checkpoints row"), stored_text(row[1], "a checkpoint")
 
     # -- writing --------------------------------------------------------------
 
@@ -609,6 +684,7 @@ class Store:
         )
         return updated
 
+    @guard("write")
     def add_checkpoint(self, size: int, note: str) -> None:
         with self._write() as conn:
             conn.execute(

@@ -372,7 +372,11 @@ def test_encrypted_key_wrong_passphrase(cli: Cli, monkeypatch: pytest.MonkeyPatc
     shown = json.loads(cli("key", "show", cli.key("sealed"), json_out=True).stdout)
     assert len(shown["key_id"]) == 64
     monkeypatch.setenv("KPLEDGER_PASSPHRASE", "wrong")
-    result = cli("key", "show", cli.key("sealed"), ok=False)
+    out = str(cli.tmp / "signed.kpe")
+    result = cli(
+        "origin", "--key", cli.key("sealed"), "--parcel", "S-1", "--carats", "1",
+        "--stones", "1", "--mine", "Pit 1", "--out", out, ok=False,
+    )  # fmt: skip
     assert result.exit_code == 1 and "wrong passphrase" in result.stderr
     assert "wrong" not in result.stdout
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.app import hoist_global_options, main
+from cli.app import command_option_names, hoist_global_options, main, option_names
 from tests.cli.test_cli import Cli, make_cli
 from tests.cli.test_cli import export as ship
 
@@ -43,10 +43,16 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str
         (["participant", "list", "--json"], ["--json", "participant", "list"]),
         (["show", "--", "--json"], ["show", "--", "--json"]),
         (["--ledger", "--json", "log"], ["--ledger", "--json", "log"]),
+        (["verify", "--trust", "v", "--json"], ["--trust", "v", "--json", "verify"]),
+        # verify-proof and witness have a --trust of their own: theirs stays
+        (["verify-proof", "b", "--trust", "v", "-q"], ["-q", "verify-proof", "b", "--trust", "v"]),
+        (["witness", "cosign", "--trust", "v"], ["witness", "cosign", "--trust", "v"]),
+        (["log", "--passphrase-fd", "3"], ["--passphrase-fd", "3", "log"]),
     ],
 )
 def test_global_options_are_hoisted(args: list[str], expected: list[str]) -> None:
-    assert hoist_global_options(args) == expected
+    own = lambda name: command_option_names(main.commands.get(name))  # noqa: E731
+    assert hoist_global_options(args, option_names(main.params), own) == expected
 
 
 def test_global_options_after_the_command(cli: Cli) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
 
 from tests.cli.test_cli import Cli, make_cli
 
@@ -59,17 +61,24 @@ class Servers:
         self.cwd = cwd
         self.started: list[Server] = []
 
-    def start(self, *argv: str, probe: str = "/api/info") -> Server:
-        """``kpledger ARGV``; ready once ``GET probe`` answers."""
-        return self.spawn([*KPLEDGER, *argv], probe)
+    def start(self, *argv: str, probe: str = "/api/info", limit_files: int = 0) -> Server:
+        """``kpledger ARGV``; ready once ``GET probe`` answers. ``limit_files`` lowers the
+        process's open-file limit (as many systems set it)."""
+        return self.spawn([*KPLEDGER, *argv], probe, limit_files)
 
     def static(self, directory: Path) -> Server:
         """A plain static web server (Python's http.server) over ``directory``."""
         return self.spawn([sys.executable, "-c", STATIC_SERVER, str(directory)], "/checkpoint")
 
-    def spawn(self, cmd: list[str], probe: str) -> Server:
+    def spawn(self, cmd: list[str], probe: str, limit_files: int = 0) -> Server:
+        def lower_file_limit() -> None:
+            if limit_files:
+                _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit_files, hard))
+
         proc = subprocess.Popen(
             cmd,
+            preexec_fn=lower_file_limit if limit_files else None,
             cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -77,7 +86,7 @@ class Servers:
             text=True,
         )
         first = proc.stderr.readline() if proc.stderr else ""
-        found = re.search(r"http://[0-9.]+:[0-9]+", first)
+        found = re.search(r"https?://[0-9.]+:[0-9]+", first)
         if found is None:
             rest = proc.stderr.read() if proc.stderr else ""
             proc.wait(timeout=10)
@@ -94,7 +103,8 @@ class Servers:
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(server.url + probe, timeout=2).status_code < 500:
+                # verify=False: a TLS node's own certificate is what the tests check.
+                if httpx.get(server.url + probe, timeout=2, verify=False).status_code < 500:
                     return server
             except httpx.HTTPError:
                 pass
@@ -142,13 +152,23 @@ def file_digest(db: str) -> str:
     return h.hexdigest()
 
 
-class NodeCli(Cli):
-    """The test CLI pointed at a node; ``file`` is the node's ledger file."""
+def operator_vkey(local: Cli, origin: str = "test.example/ledger") -> str:
+    """The operator's vkey of a ``make_cli`` ledger (what a participant pins)."""
+    return str(local("key", "vkey", local.pub("op"), "--name", origin).stdout.strip())
 
-    def __init__(self, local: Cli, url: str) -> None:
+
+class NodeCli(Cli):
+    """The test CLI pointed at a node and pinned to its operator key (``--trust``);
+    ``file`` is the node's ledger file."""
+
+    def __init__(self, local: Cli, url: str, *, vkey: str | None = None) -> None:
         super().__init__(local.tmp)
         self.file = local.db
         self.db = url
+        self.vkey = vkey if vkey is not None else operator_vkey(local)
+
+    def __call__(self, *args: str, ok: bool = True, json_out: bool = False) -> Result:
+        return super().__call__("--trust", self.vkey, *args, ok=ok, json_out=json_out)
 
     def snapshot(self) -> str:
         return file_digest(self.file)

@@ -16,9 +16,12 @@ from cli.app import main
 from ledger.core import note
 from ledger.core.model import Signature, SignedEntry
 from tests.cli.test_cli import Cli, export, make_cli
-from tests.node.conftest import Servers, file_digest
+from tests.node.conftest import Servers, file_digest, operator_vkey
 
 # --- an independent reading of C2SP tlog-tiles (no kpledger code) --------------------
+
+#: Append bodies are signed entries (the node refuses other content types).
+OCTETS = {"Content-Type": "application/octet-stream"}
 
 
 def c2sp_index(n: int) -> str:
@@ -108,7 +111,7 @@ def test_published_tiles_verify_with_plain_hashlib(tmp_path: Path, servers: Serv
 
     # A read-only node (no key) serves the very same files, and older partial widths.
     node = servers.node(cli.db)
-    with httpx.Client(base_url=node.url) as http:
+    with httpx.Client(base_url=node.url, headers=OCTETS) as http:
         for path in sorted(p for p in site.rglob("*") if p.is_file()):
             rel = path.relative_to(site).as_posix()
             got = http.get("/" + rel)
@@ -137,7 +140,7 @@ def test_bad_requests_are_4xx_and_write_nothing(tmp_path: Path, servers: Servers
     export(cli)
     node = servers.node(cli.db, "--rate", "20", "--burst", "40", key=cli.key("op"))
     good = signed_origin(cli, "OK-1")
-    with httpx.Client(base_url=node.url, timeout=10) as http:
+    with httpx.Client(base_url=node.url, timeout=10, headers=OCTETS) as http:
         first = http.post("/api/entries", content=good.raw)
         assert first.status_code == 200, first.text
         answer = first.json()
@@ -147,7 +150,8 @@ def test_bad_requests_are_4xx_and_write_nothing(tmp_path: Path, servers: Servers
         def refused(resp: httpx.Response, status: int, code: str, rule: str | None = None) -> None:
             assert resp.status_code == status, resp.text
             err = resp.json()
-            assert set(err) == {"error", "rule", "message"} and err["error"] == code, err
+            assert set(err) - {"field"} == {"error", "rule", "message"}, err
+            assert err["error"] == code, err
             assert err["rule"] == rule and err["message"], err
 
         refused(http.post("/api/entries", content=b"\x00" * (2 << 20)), 413, "limit")
@@ -167,6 +171,9 @@ def test_bad_requests_are_4xx_and_write_nothing(tmp_path: Path, servers: Servers
         )
         refused(http.post("/api/entries", content=forged.raw), 422, "rule", "R-ID-1")
         refused(http.post("/api/entries", content=good.raw), 409, "chain", "R-CH-3")
+        wrong = http.post("/api/entries", content=good.raw, headers={"Content-Type": "text/json"})
+        refused(wrong, 415, "usage")
+        assert wrong.json()["field"] == "content-type"
         refused(http.get("/api/nope"), 404, "not-found")
         refused(http.delete("/api/entries"), 405, "usage")
         refused(http.get("/api/records", params={"start": -1}), 400, "usage")
@@ -182,5 +189,6 @@ def test_bad_requests_are_4xx_and_write_nothing(tmp_path: Path, servers: Servers
 
     # The remote CLI waits out a 429 and then succeeds.
     time.sleep(0.2)
-    result = CliRunner().invoke(main, ["--ledger", node.url, "kp-status", "list"])
+    pin = ["--trust", operator_vkey(cli)]
+    result = CliRunner().invoke(main, ["--ledger", node.url, *pin, "kp-status", "list"])
     assert result.exit_code == 0 and "BW" in result.stdout

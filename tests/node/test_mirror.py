@@ -112,7 +112,7 @@ def test_mirror_syncs_then_refuses_a_forked_node(tmp_path: Path, servers: Server
     # A mirror pinned to another operator key refuses on the first sync.
     other = local("key", "vkey", local.pub("ant"), "--name", "test.example/ledger").stdout.strip()
     code, _, err = kp("--ledger", str(tmp_path / "pinned.db"), "sync", a.url, "--trust", other)
-    assert code == 1 and "not the trusted" in err, err
+    assert code == 1 and "not the pinned" in err, err
     assert not (tmp_path / "pinned.db").exists()
 
 
@@ -142,11 +142,12 @@ class DirClient:
         self.base = base
         self.corrupt = False
 
-    def get_text(self, path: str) -> str:
+    def get_text(self, path: str, *, max_bytes: int = 1 << 20) -> str:
         return (self.root / path.lstrip("/")).read_text(encoding="utf-8")
 
-    def get_bytes(self, path: str) -> bytes:
+    def get_bytes(self, path: str, *, max_bytes: int = 1 << 24) -> bytes:
         data = (self.root / path.lstrip("/")).read_bytes()
+        assert len(data) <= max_bytes
         if self.corrupt and not path.startswith("/tile/entries/"):
             data = bytes(b ^ 0xFF for b in data)
         return data

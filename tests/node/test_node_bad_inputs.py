@@ -14,10 +14,39 @@ CASES: list[tuple[str, int, str, list[str]]] = [
     ("serve-not-operator", 1, "not the operator key", ["serve", "--key", "{key:ant}"]),
     ("serve-bad-policy", 1, "policy", ["serve", "--policy", "{tmp}/garbage"]),
     ("serve-busy-port", 1, "cannot listen", ["serve", "--listen", "192.0.2.1:1"]),
+    ("serve-tls-cert-alone", 2, "--tls-key", ["serve", "--tls-cert", "{tmp}/garbage"]),
+    (
+        "serve-tls-garbage",
+        1,
+        "TLS",
+        [
+            "serve", "--listen", "127.0.0.1:0", "--tls-cert", "{tmp}/garbage",
+            "--tls-key", "{tmp}/garbage",
+        ],
+    ),
+    ("serve-bad-proxy", 2, "--trusted-proxy", ["serve", "--trusted-proxy", "proxy.example"]),
+    (
+        "serve-client-cap-over-total",
+        2,
+        "--max-client-connections",
+        ["serve", "--max-connections", "8", "--max-client-connections", "9"],
+    ),
+    ("serve-zero-timeout", 2, "range", ["serve", "--header-timeout", "0"]),
     ("publish-to-a-file", 2, "--to", ["publish", "--to", "{tmp}/garbage"]),
     ("sync-not-a-url", 2, "URL", ["sync", "ftp://example.org"]),
     ("sync-unreachable", 1, "could not reach", ["sync", "http://127.0.0.1:9"]),
     ("witness-vkey-garbage", 1, "public key", ["witness", "vkey", "{tmp}/garbage"]),
+    ("trust-add-not-a-url", 2, "URL", ["trust", "add", "kp.example.org"]),
+    ("trust-add-unreachable", 1, "could not reach", ["trust", "add", "http://127.0.0.1:9"]),
+    (
+        "trust-add-bad-vkey",
+        1,
+        "vkey",
+        ["trust", "add", "http://127.0.0.1:9", "--vkey", "{tmp}/bad.vkey"],
+    ),
+    ("trust-remove-not-pinned", 1, "no pin", ["trust", "remove", "http://127.0.0.1:9"]),
+    ("trust-remove-not-a-url", 2, "URL", ["trust", "remove", "ftp://x"]),
+    ("trust-list-bad-file", 1, "trust file", ["trust", "list"]),
     (
         "witness-cosign-garbage",
         1,
@@ -88,7 +117,14 @@ def expand(c: Cli, argv: list[str]) -> list[str]:
 @pytest.mark.parametrize(
     ("code", "text", "argv"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
-def test_bad_input(shared: Cli, code: int, text: str, argv: list[str]) -> None:
+def test_bad_input(
+    shared: Cli, code: int, text: str, argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if argv == ["trust", "list"]:  # a trust file others can write to is refused
+        bad = shared.tmp / "open-trust"
+        bad.write_text("# nothing\n")
+        bad.chmod(0o666)
+        monkeypatch.setenv("KPLEDGER_TRUST_FILE", str(bad))
     if "{tmp}/cp.txt" in argv and not (shared.tmp / "cp.txt").exists():
         # A stored checkpoint, so that only the cosignature part is wrong.
         shared("checkpoint", "--key", shared.key("op"))
@@ -97,9 +133,15 @@ def test_bad_input(shared: Cli, code: int, text: str, argv: list[str]) -> None:
 
 
 def test_every_node_command_has_a_case() -> None:
-    from cli.commands.node import publish, serve, sync, witness
+    from cli.commands.node import publish, serve, sync, trust_group, witness
 
-    names = {"serve", "publish", "sync", *(f"witness {n}" for n in witness.commands)}
+    names = {
+        "serve",
+        "publish",
+        "sync",
+        *(f"witness {n}" for n in witness.commands),
+        *(f"trust {n}" for n in trust_group.commands),
+    }
     assert {serve.name, publish.name, sync.name} <= names
     ids = [c[0] for c in CASES]
     for name in names:

@@ -158,7 +158,7 @@ def test_two_submitters_race_for_one_parcel(scene: Scene) -> None:
     before = len(json.loads(node("log", json_out=True).stdout))
     procs = [
         subprocess.Popen(
-            [*KPLEDGER, "--ledger", scene.server.url, "submit", path],
+            [*KPLEDGER, "--ledger", scene.server.url, "--trust", node.vkey, "submit", path],
             cwd=node.tmp,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -176,9 +176,18 @@ def test_two_submitters_race_for_one_parcel(scene: Scene) -> None:
 
 
 def test_unreachable_node_is_one_line(tmp_path: Path) -> None:
-    result = run_cli("--ledger", "http://127.0.0.1:9", "log", cwd=tmp_path)
+    vkey = "test.example/ledger+f2fa37f7+AVHvV0fygfLCroslMKfd8HWJto9BXWX3jNSwc3n5EQQ2"
+    result = run_cli("--ledger", "http://127.0.0.1:9", "--trust", vkey, "log", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("error: could not reach the node at http://127.0.0.1:9")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_node_without_a_pin_is_refused_before_any_request(tmp_path: Path) -> None:
+    result = run_cli("--ledger", "http://127.0.0.1:9", "log", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no operator key is pinned for http://127.0.0.1:9")
+    assert "kpledger trust add" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -372,9 +372,17 @@ class RulesMachine(RuleBasedStateMachine):
         return self.draw_inputs(data, max_n)
 
     def consume(self, ps: Sequence[MParcel], entry: SignedEntry) -> None:
+        self.join(ps, entry)
         for p in ps:
             p.status = "consumed"
+
+    def join(self, ps: Sequence[MParcel], entry: SignedEntry) -> None:
+        """``entry`` consumes the states of ``ps`` together: each one's state is now made by
+        it, so its ancestry holds every input's (the DAG of specs/proof-bundle.md §3)."""
+        joint = self.made(ps, entry)
+        for p in ps:
             self.set_head(p, entry.id)
+            p.ancestry = joint
 
     def path_of(self, ps: Sequence[MParcel], signer: str) -> dict[str, tuple[str, str]]:
         """The custody path of a new parcel made from ``ps`` by ``signer`` today."""
@@ -509,9 +517,9 @@ class RulesMachine(RuleBasedStateMachine):
         warnings = frozenset(self.warranty_warnings(ps, warranty))
         entry = self.mem.sign("transfer", fields, signer)
         if self.submit(entry, reasons, warnings):
+            self.join(ps, entry)
             for p in ps:
                 p.status = "locked"
-                self.set_head(p, entry.id)
                 p.touch(COUNTRY[signer], self.appended)
                 if number is not None:
                     p.ancestry = p.ancestry | {self.certs[number].issue}
@@ -678,9 +686,9 @@ class RulesMachine(RuleBasedStateMachine):
                 warranted,
             )
             self.certs[number].used = offer.id
+            self.join(ps, offer)
             for p in ps:
                 p.status = "locked"
-                self.set_head(p, offer.id)
                 p.touch(COUNTRY[first.holder], offered)
                 p.ancestry = p.ancestry | {self.certs[number].issue}
             return
@@ -692,8 +700,8 @@ class RulesMachine(RuleBasedStateMachine):
         if number is not None:
             self.certs[number].used = offer.id
             self.certs[number].accepted = True
+        self.join(ps, offer)
         for p in ps:
-            self.set_head(p, offer.id)
             if number is not None:
                 p.ancestry = p.ancestry | {self.certs[number].issue}
             self.set_head(p, accept.id)

@@ -235,6 +235,29 @@ def test_compromise_quarantines_every_descendant(world: World) -> None:
     assert world.ledger.trace("P2").quarantine == []  # received before the theft
 
 
+def test_a_parcel_merged_with_a_quarantined_one_shares_its_verdict(world: World) -> None:
+    """A merge consumes its inputs together: the state each input ends in is made by the
+    merge, whose ancestry holds the void offer (specs/proof-bundle.md §3). ``verify`` (one
+    forward pass) and each item's own ancestry (``trace``) agree; a parcel left out of the
+    merge stays clean."""
+    for pid in ("P1", "P3", "P4"):
+        _rough(world, pid)
+    world.ship("Jwaneng", "Antwerp Trader", ["P1"])
+    world.ship("Jwaneng", "Dubai Trader", ["P3", "P4"])
+    world.advance(DAY)
+    stolen = world.now
+    world.advance(HOUR)
+    world.ship("Antwerp Trader", "Dubai Trader", ["P1"])  # offered by the thief
+    world.advance(DAY)
+    world.revoke("Antwerp Trader", reason="key stolen", compromised_since=stolen)
+    world.merge("Dubai Trader", ["P1", "P3"], "M")
+    report = world.verify()
+    assert set(report.quarantined) == {"P1", "P3", "M"}
+    for pid in ("P1", "P3", "M"):
+        assert [v.type for v in world.ledger.trace(pid).quarantine] == ["transfer"], pid
+    assert world.ledger.trace("P4").quarantine == []
+
+
 def test_a_quarantined_item_fails_verify_proof_with_the_rule(world: World) -> None:
     _stolen_key_story(world)
     world.ledger.checkpoint(world.keys[OPERATOR])

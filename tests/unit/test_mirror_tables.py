@@ -75,17 +75,31 @@ def test_a_checkpoint_keeps_its_latest_verdict(tmp_path: Path) -> None:
 
 
 def test_a_file_with_the_table_opens_and_verifies(tmp_path: Path) -> None:
-    """The evidence table is an addition to schema 1, not another schema."""
-    from ledger.ledger import Ledger
-    from ledger.sim import simulate
+    """The evidence table is an addition to schema 1, not another schema; verify checks
+    that each of its rows holds a note the operator signed, of the row's tree."""
+    import pytest
 
-    path = tmp_path / "sim.db"
-    assert simulate(str(path), parcels=1, seed=5).ok
+    from ledger.core import note
+    from ledger.errors import ChainError
+    from ledger.ledger import Ledger
+    from tests.conftest import OPERATOR, World
+
+    path = tmp_path / "world.db"
+    w = World.create(path)
+    w.origin("Jwaneng", "P1", carats=100)
+    text = w.ledger.checkpoint(w.keys[OPERATOR])
+    w.close()
+    cp = note.parse_checkpoint(note.parse_note(text).text)
     store = Store.open(str(path))
-    _record(store, 1, ROOT_A, "http://a", 1, ok=True)
+    mirror_tables.record_checkpoint(
+        store, size=cp.size, root=cp.root, note=text, source="http://a", seen_ms=1, accepted=True
+    )
     store.close()
     led = Ledger.open(str(path))
     try:
         led.verify()
+        _record(led.store, 1, ROOT_A, "http://a", 1, ok=False)  # not a signed note
+        with pytest.raises(ChainError, match="mirror_checkpoints row of size 1"):
+            led.verify()
     finally:
         led.close()

@@ -23,10 +23,11 @@ from ledger.sim import (
     DEFAULT_FAULT_KINDS,
     FAULT_KINDS,
     KNOWN_GAPS,
+    POLICY_KINDS,
     SimReport,
     simulate,
 )
-from ledger.sim.world import apportion
+from ledger.sim.world import OPERATOR, apportion, derive_key
 
 
 def _records(path: Path) -> list[bytes]:
@@ -43,6 +44,22 @@ def _verify(path: Path) -> int:
         return ledger.verify().size
     finally:
         ledger.close()
+
+
+def _record_refused(monkeypatch: pytest.MonkeyPatch) -> list[SignedEntry]:
+    """Every entry of an append the ledger refuses from now on, in order."""
+    tried: list[SignedEntry] = []
+    append = Ledger.append
+
+    def recording_append(self: Ledger, entries: Sequence[SignedEntry], **kw: Any) -> Any:
+        try:
+            return append(self, entries, **kw)
+        except LedgerError:
+            tried.extend(entries)
+            raise
+
+    monkeypatch.setattr(Ledger, "append", recording_append)
+    return tried
 
 
 def test_apportion_gives_positive_parts_that_sum_exactly() -> None:
@@ -66,10 +83,12 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path: Path) -> None:
 
 
 #: The fault kinds of the pinned runs below, named so that adding a kind leaves them as
-#: they are. The pins last changed when the fraud scenes of the KP-scheme faults were
-#: staged at setup and importing authorities began to confirm receipts (records, roots),
-#: and when the mass-inflation fault began to inflate beyond the weighing tolerance of
-#: R-MB-1 (the refused-fault digests).
+#: they are. The pins last changed when the G7/EU scenes (sanctions designations, rough
+#: without a warranty) were staged at setup and producers began to grow laboratory-grown
+#: rough (records, roots and, through the changed material and times, the refused-fault
+#: digests); before that, when the fraud scenes of the KP-scheme faults were staged and
+#: importing authorities began to confirm receipts, and when the mass-inflation fault
+#: began to inflate beyond the weighing tolerance of R-MB-1.
 PINNED_KINDS = [
     "double-spend",
     "mass-inflation",
@@ -89,17 +108,17 @@ PINNED_KINDS = [
             12,
             7,
             0.3,
-            517,
-            "12ac7db05eaa3b7a70872f641ca367dc7b131a2cbcc4109f5a99cc0a06f24bdd",
-            "d463f7934b23f14e142c15cea15b817357f197a8283ea2236aa11a412068c5b7",
+            555,
+            "2d27f9a40728002fa10df1035dfe125cfa2ab0fe84d57cd6daeb2a2eb63953e2",
+            "4f69f68ecaabe0e1010a54dac198c4d54afaecc9fdd88fafac89485ef6c10e25",
         ),
         (
             10,
             2,
             0.5,
-            442,
-            "542b0942a781edc2c2db41d01d78a0d2d5eb16b5872a0e24249cf25b29323293",
-            "189f50f4a31d57718d096f5c14d11d1c0340dd0d2ed32172e5eddc65e2351f60",
+            450,
+            "929a94dafa93f537424703addecafa395435c25f607c6d7c31a0f81eb6d9b0b3",
+            "d13042b0e638f5cfa4c37e7e0ab3ee59344052cac64f39c21e226d73eefa6722",
         ),
     ],
     ids=["12-lots-seed-7", "10-lots-seed-2"],
@@ -123,17 +142,7 @@ def test_a_seed_gives_the_same_ledger_and_faults_across_refactors(
     invalid operations; a change here changes every ledger a seed gives,
     which needs a reason and a new vector, never a silent update.
     """
-    tried: list[bytes] = []
-    append = Ledger.append
-
-    def recording_append(self: Ledger, entries: Sequence[SignedEntry], **kw: Any) -> Any:
-        try:
-            return append(self, entries, **kw)
-        except LedgerError:
-            tried.extend(e.raw for e in entries)
-            raise
-
-    monkeypatch.setattr(Ledger, "append", recording_append)
+    tried = _record_refused(monkeypatch)
     report = simulate(
         str(tmp_path / "pin.db"),
         parcels=parcels,
@@ -143,30 +152,192 @@ def test_a_seed_gives_the_same_ledger_and_faults_across_refactors(
     )
     assert (report.size, report.root.hex()) == (size, root)
     assert report.faults_accepted == 0 and len(tried) == report.faults_tried > 100
-    assert hashlib.sha256(b"".join(tried)).hexdigest() == refused
+    assert hashlib.sha256(b"".join(e.raw for e in tried)).hexdigest() == refused
 
 
 def test_faults_do_not_change_the_valid_traffic(tmp_path: Path) -> None:
-    """Faults draw from their own random stream: the same entries, only batched differently."""
+    """Faults draw from their own random stream: the same trade entries, only batched
+    differently, with the steps of the policy faults (which the ledger accepts) between."""
     clean = simulate(str(tmp_path / "clean.db"), parcels=8, seed=7)
     noisy = simulate(str(tmp_path / "noisy.db"), parcels=8, seed=7, faults=0.3)
     assert noisy.faults_tried > 0 and noisy.ok
     entries = [Record.from_wire(r).entry_bytes for r in _records(tmp_path / "clean.db")]
-    assert [Record.from_wire(r).entry_bytes for r in _records(tmp_path / "noisy.db")] == entries
-    assert clean.entries == noisy.entries
+    mixed = [Record.from_wire(r).entry_bytes for r in _records(tmp_path / "noisy.db")]
+    known = set(entries)
+    assert [e for e in mixed if e in known] == entries
+    assert len(mixed) - len(entries) == noisy.fault_entries > 0
+    assert clean.entries + noisy.fault_entries == noisy.entries
 
 
-def test_every_injected_fault_is_rejected_and_the_ledger_verifies(tmp_path: Path) -> None:
+def test_every_injected_fault_is_refused_or_failed_by_policy_and_the_ledger_verifies(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "faults.db"
     report = simulate(str(path), parcels=30, seed=3, faults=0.25)
     assert set(report.faults_by_kind) == set(DEFAULT_FAULT_KINDS), report.faults_by_kind
     assert report.faults_tried == sum(report.faults_by_kind.values()) > 100
     assert report.faults_accepted == 0, report.accepted
-    assert sum(report.faults_rejected.values()) == report.faults_tried
+    assert report.faults_passed == 0, report.passed
+    refused = sum(report.faults_rejected.values())
+    failed = sum(report.faults_failed.values())
+    policy_tried = sum(report.faults_by_kind[k] for k in POLICY_KINDS)
+    assert failed == policy_tried > 0 and refused + failed == report.faults_tried
     assert report.faults_unexpected == []
-    expected = {rule for kind in DEFAULT_FAULT_KINDS for rule in FAULT_KINDS[kind]}
-    assert set(report.faults_rejected) <= expected
+    refusing = {
+        rule for k in DEFAULT_FAULT_KINDS if k not in POLICY_KINDS for rule in FAULT_KINDS[k]
+    }
+    assert set(report.faults_rejected) <= refusing
+    assert set(report.faults_failed) == {"R-SA-2", "R-SA-4"}
+    assert report.controls >= 1 and report.controls_failed == [] and report.ok
     assert _verify(path) == report.size == report.entries
+
+
+#: The G7/EU fault kinds: the rules that must refuse them, or their policy's failing rule,
+#: and the entry types the refused ones must have tried (every variant of the kind).
+G7_KINDS = [
+    ("russian-transit", set(), {"R-SA-2"}, set()),
+    ("sanctioned-party", set(), {"R-SA-4"}, set()),
+    ("rogue-designation", {"R-SA-4", "R-ID-1"}, set(), {"sanction.designate", "sanction.delist"}),
+    ("grown-into-natural", {"R-SW-3", "R-KP-6"}, set(), {"merge", "cut", "certificate.issue"}),
+    ("broken-warranty-chain", {"R-SW-2", "R-SW-1"}, set(), {"transfer"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "refused", "failed", "types"), G7_KINDS, ids=[k[0] for k in G7_KINDS]
+)
+def test_each_g7_fault_kind_is_caught_by_the_rule_it_targets(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    refused: set[str],
+    failed: set[str],
+    types: set[str],
+) -> None:
+    """Refused by the ledger with the rule the kind names (every variant tried), or, for a
+    policy fault, accepted by the ledger and failed by its policy at the end of the run."""
+    tried = _record_refused(monkeypatch)
+    # Seed 9 grows laboratory-grown rough early enough for grown-into-natural.
+    report = simulate(str(tmp_path / "g7.db"), parcels=10, seed=9, faults=0.3, fault_kinds=[kind])
+    assert report.faults_by_kind == {kind: report.faults_tried} and report.faults_tried > 20
+    assert report.faults_accepted == report.faults_passed == 0 and report.ok
+    assert report.faults_unexpected == []
+    assert set(report.faults_rejected) == refused and set(report.faults_failed) == failed
+    assert sum(report.faults_rejected.values()) + sum(report.faults_failed.values()) == (
+        report.faults_tried
+    )
+    assert {e.type for e in tried} == types
+    assert (report.fault_entries > 0) == (kind in POLICY_KINDS)
+    assert _verify(tmp_path / "g7.db") == report.size == report.entries
+
+
+def _judge(ledger: Ledger, item: str, policy: Any = None, **kw: Any) -> list[str]:
+    from ledger.core.proofs import inspect_bundle
+
+    verdict = inspect_bundle(ledger.prove(item), ledger.verifier(), buyer_policy=policy, **kw)
+    return [f.rule for f in verdict.policy_failures]
+
+
+def test_transit_through_russia_shows_only_botswana_yet_fails_eu_russia(tmp_path: Path) -> None:
+    """Botswana rough re-exported through Moscow: every step is valid under the KP, the
+    stone may contain only BW (``--deny-origin RU`` passes it), and ``eu-russia`` fails
+    it for its custody path (R-SA-2); the policy faults of the sanctioned party fail
+    ``deny-listed EU`` (R-SA-4) and nothing else."""
+    from ledger.core.policy import Policy, named_policy
+
+    path = tmp_path / "transit.db"
+    report = simulate(
+        str(path),
+        parcels=4,
+        seed=5,
+        faults=0.2,
+        fault_kinds=["russian-transit", "sanctioned-party"],
+    )
+    assert report.faults_failed["R-SA-2"] > 0 and report.faults_failed["R-SA-4"] > 0
+    ledger = Ledger.open(str(path))
+    try:
+        stones = {
+            pid: p
+            for pid, p in ledger.store.state_items("parcel")
+            if pid.startswith("FAULT-") and p["kind"] == "polished"
+        }
+        assert len(stones) == sum(report.faults_failed.values())
+        eu = named_policy("eu-russia")
+        for pid, stone in stones.items():
+            assert stone["may"] == ["BW"] and stone["status"] == "sold"
+            assert _judge(ledger, pid, deny_origins=["RU"]) == []
+            if "RU" in stone["path"]:
+                assert set(stone["path"]) == {"BW", "RU", "AE", "IN", "US"}
+                assert _judge(ledger, pid, eu) == ["R-SA-2"]
+            else:
+                assert _judge(ledger, pid, eu) == []
+                listed = Policy(deny_listed=frozenset({"EU"}))
+                assert set(_judge(ledger, pid, listed)) == {"R-SA-4"}
+    finally:
+        ledger.close()
+
+
+def test_honest_laboratory_grown_trade_is_accepted_apart_and_passes_eu_russia(
+    tmp_path: Path,
+) -> None:
+    """Grown rough is registered with ``grow``, sold to cutters without a KP certificate,
+    cut and sold like natural goods, never merged or cut with natural ones; its stones
+    pass ``eu-russia`` and say plainly that they are grown (``require natural`` fails)."""
+    from ledger.core.policy import Policy, named_policy
+
+    path = tmp_path / "grown.db"
+    report = simulate(str(path), parcels=40, seed=3)
+    ledger = Ledger.open(str(path))
+    try:
+        entries = [Record.from_wire(r).entry() for r in ledger.store.iter_records()]
+        parcels = dict(ledger.store.state_items("parcel"))
+        grows = [e for e in entries if e.type == "grow"]
+        assert len(grows) == report.grown > 0
+        assert all(parcels[e.fields["parcel"]]["hs"] == "7104.21" for e in grows)
+        for e in entries:
+            if e.type in ("merge", "cut"):
+                natures = {bool(parcels[i["parcel"]].get("grown")) for i in e.fields["inputs"]}
+                assert len(natures) == 1, e.fields
+            if e.type == "certificate.issue":
+                assert not any(parcels[p].get("grown") for p in e.fields["parcels"])
+        grown = [pid for pid, p in parcels.items() if p["kind"] == "polished" and p.get("grown")]
+        assert grown and any(parcels[pid]["status"] == "sold" for pid in grown)
+        ledger.checkpoint(derive_key(3, OPERATOR))
+        for pid in grown:
+            assert _judge(ledger, pid, named_policy("eu-russia")) == []
+            assert _judge(ledger, pid, Policy(require_natural=True)) == ["R-SW-3"]
+        assert set(report.warnings) <= {"R-SW-1"}
+    finally:
+        ledger.close()
+
+
+def test_a_policy_fault_that_passes_its_policy_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Judged under a policy it does not break, the sanctioned party's stone passes: that is
+    counted like an accepted fault, and the command exits 1 after the summary."""
+    import dataclasses
+
+    from ledger.core.policy import named_policy
+    from ledger.sim.faults import FAULTS
+
+    blind = dataclasses.replace(FAULTS["sanctioned-party"], policy=named_policy("eu-russia"))
+    monkeypatch.setitem(FAULTS, "sanctioned-party", blind)
+    db = str(tmp_path / "blind.db")
+    args = ["simulate", "--parcels", "3", "--seed", "1", "--faults", "0.2"]
+    result = CliRunner().invoke(main, ["--ledger", db, *args, "--fault-kind", "sanctioned-party"])
+    assert result.exit_code == 1
+    assert "passed their policy -- BUG" in result.stdout
+    assert "PASSED the policy they break" in result.stderr
+    report = simulate(
+        str(tmp_path / "blind2.db"),
+        parcels=3,
+        seed=1,
+        faults=0.2,
+        fault_kinds=["sanctioned-party"],
+    )
+    assert report.faults_passed == report.faults_tried > 0 and not report.ok
+    assert report.passed[0].startswith("sanctioned-party (expected R-SA-4): item FAULT-")
 
 
 def test_a_small_run_is_realistic(tmp_path: Path) -> None:
@@ -179,9 +350,9 @@ def test_a_small_run_is_realistic(tmp_path: Path) -> None:
         types = [e.type for e in entries]
         for t in ("origin", "certificate.issue", "transfer", "accept", "split", "merge", "cut"):
             assert t in types, t
-        # One origin per lot, plus the nine parcels of the staged fraud scenes.
+        # One origin per lot, plus the twelve parcels of the staged fraud scenes.
         scene = [e for e in entries if e.type == "origin" and "-SCENE-" in e.fields["parcel"]]
-        assert types.count("origin") == 25 + len(scene) and len(scene) == 9
+        assert types.count("origin") == 25 + len(scene) and len(scene) == 12
         for e in entries:
             if e.type == "origin" and e not in scene:
                 ct = e.fields["carats"] / 100
@@ -205,8 +376,9 @@ def test_cli_simulate_json(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["ok"] is True and data["lots"] == 6 and data["seed"] == 5
-    assert data["faults"]["accepted"] == 0
-    assert data["faults"]["rejected"] == data["faults"]["tried"] > 0
+    faults = data["faults"]
+    assert faults["accepted"] == 0 and faults["passed_policy"] == 0
+    assert faults["rejected"] + faults["failed_by_policy"] == faults["tried"] > 0
     assert (
         data["verify"]["ok"] is True and data["verify"]["size"] == data["entries"] == data["size"]
     )
