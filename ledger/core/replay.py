@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ledger.core import merkle, rules
+from ledger.core import merkle, rules, statemap
 from ledger.core.model import ZERO_HASH, Record, SignedEntry, parse_unchecked
 from ledger.errors import ChainError, EncodingError, LedgerError, UncheckedParseError
 
@@ -72,6 +72,8 @@ def replay(
     progress: Callable[[int], None] | None = None,
     unchecked: bool = False,
     state: rules.State | None = None,
+    state_map: statemap.MemoryMap | None = None,
+    on_size: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay records in log order.
 
@@ -82,6 +84,8 @@ def replay(
 
     ``state`` is the State to replay into (a fresh one by default), such as the
     ``statecheck.CheckedState`` with which ``verify`` compares the stored state as it goes.
+    ``state_map`` receives every record's state changes (specs/state-map.md §3);
+    ``on_size(n)`` is called after each record with the size of the log it ends.
 
     Raises:
         ChainError: a gap or reordering in the indexes, or a broken ``prev`` link.
@@ -92,6 +96,8 @@ def replay(
     compact = Compact()
     state = result.state
     state.verify_signatures = verify_signatures
+    if state_map is not None:
+        state.writes = []
     expected = 0
     prev = ZERO_HASH
     last_index = -1
@@ -152,6 +158,8 @@ def replay(
         except LedgerError as exc:
             locate(exc, index, entry_id)
             raise
+        if state_map is not None:
+            state_map.record(state.take_writes(), state.get, index)
         for w in outcome.warnings:
             result.warnings[w.rule] += 1
             result.findings.append((index, w.rule, w.message))
@@ -162,6 +170,8 @@ def replay(
         last_index = index
         last_time = record.time
         expected = index + 1
+        if on_size is not None:
+            on_size(index + 1)
         if progress is not None:
             progress(1)
     result.size = expected if contiguous else compact.size
