@@ -102,6 +102,14 @@ def report_to_json(r: lg.BundleReport) -> dict[str, Any]:
         "checkpoint_size": r.checkpoint_size,
         "head": r.head,
         "latest_attested": r.latest_attested,
+        "latest_state": {
+            "proven": r.latest_index >= 0,
+            "checkpoint": r.checkpoint_size,
+            "record": r.latest_index,
+            "time": r.checkpoint_time,
+            "witnessed": bool(r.cosigners),
+            "stale": r.stale,
+        },
         "journey": [
             {
                 "index": s.index,
@@ -143,6 +151,26 @@ def custody_path(path: dict[str, list[str]]) -> str:
     )
 
 
+def latest_state_lines(r: lg.BundleReport) -> list[str]:
+    """What the state map proves: the latest state as of which checkpoint, and when."""
+    lines = [
+        f"Latest state as of checkpoint {r.checkpoint_size}: proven by the ledger's state map "
+        f"(last changed by record {r.latest_index})."
+    ]
+    if r.checkpoint_time is not None:
+        lines.append(
+            f"Checkpoint time: {format_time(r.checkpoint_time * 1000)}, cosigned by "
+            + ", ".join(sorted(r.cosigners))
+        )
+    else:
+        lines.append("Checkpoint time: not attested (no known witness cosigned the checkpoint)")
+    if r.latest_attested:
+        lines.append("The operator also attests it is the item's latest state.")
+    if r.stale:
+        lines.append(f"STALE: {r.stale}")
+    return lines
+
+
 def format_report(r: lg.BundleReport) -> str:
     lines = [
         f"Provenance of {r.item} ({r.kind}, {r.carats / 100:.2f} ct, {r.status}, "
@@ -165,12 +193,7 @@ def format_report(r: lg.BundleReport) -> str:
             f"expires {c['expires']}, origins {', '.join(c['origins'])}"
         )
     lines.append("")
-    if r.latest_attested:
-        lines.append("The operator attests this is the item's latest state as of the checkpoint.")
-    else:
-        lines.append(
-            "No operator attestation of the latest state: later events (a sale) are not excluded."
-        )
+    lines.extend(latest_state_lines(r))
     lines.append("")
     lines.append(f"Origin composition: {lg.format_composition(r.composition)}")
     lines.append(f"May contain diamonds from: {', '.join(r.may_contain)}")
@@ -205,7 +228,9 @@ def format_report(r: lg.BundleReport) -> str:
         )
         for v in r.quarantine:
             lines.append(f"  {v.describe()}")
-    if r.ok:
+    if r.stale:
+        lines.append(f"VERDICT: STALE - the proof verifies, but the item changed since: {r.stale}")
+    elif r.ok:
         lines.append("VERDICT: VALID - the proof verifies and the policy holds.")
     elif r.quarantine:
         lines.append("VERDICT: QUARANTINED - the proof verifies, but:")

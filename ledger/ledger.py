@@ -102,10 +102,12 @@ class Ledger(Signing):
             raise ProofError("only the operator key signs checkpoints")
         notes: list[str] = []
 
-        def sign(size: int, root: bytes) -> str:
+        def sign(size: int, root: bytes, map_root: bytes) -> str:
             notes.append(
                 note.sign_checkpoint(
-                    note.Checkpoint(self.origin, size, root), self.origin, key.seed
+                    note.kpledger_checkpoint(self.origin, size, root, map_root),
+                    self.origin,
+                    key.seed,
                 )
             )
             return notes[-1]
@@ -394,7 +396,9 @@ class Ledger(Signing):
         if key.kid != self.operator:
             raise ProofError("only the operator key signs checkpoints")
         size = self.size()
-        cp = note.Checkpoint(self.origin, size, self.store.root(size))
+        cp = note.kpledger_checkpoint(
+            self.origin, size, self.store.root(size), self.store.map_root(size)
+        )
         text = note.sign_checkpoint(cp, self.origin, key.seed)
         self.store.add_checkpoint(size, text)
         return text
@@ -479,6 +483,11 @@ class Ledger(Signing):
             self.store.hash_reader(size),
             attestation,
             proofs.evidence_for(journey, self.store.checkpoints(), size),
+            proofs.map_proofs_for(
+                list(unique.values()),
+                pid,
+                lambda kind, key: self.store.map_proof(size, kind, key),
+            ),
         )
         return bundle.encode()
 

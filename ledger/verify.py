@@ -20,7 +20,7 @@ from typing import Any
 
 from ledger import errors
 from ledger.api import FILE_SCOPE, VerifyReport
-from ledger.core import note, replay, rules
+from ledger.core import note, replay, rules, statemap
 from ledger.core.model import Record, SignedEntry
 from ledger.errors import (
     ChainError,
@@ -120,13 +120,30 @@ def _replay_and_compare(
     def on_outcome(index: int, outcome: rules.Outcome) -> None:
         indexes.touched(index, dict.fromkeys(outcome.touched))  # as an append writes them
 
+    cps = store.checkpoints()
+    cp_sizes = {size for size, _ in cps}
+    state_map = statemap.MemoryMap()
+    map_at: dict[int, bytes] = {}
+
+    def on_size(n: int) -> None:
+        if n in cp_sizes:
+            map_at[n] = state_map.root()
+
     if jobs > 1 and store.size() > 2 * chunk:
-        result = _parallel_replay(store, jobs, chunk, progress, state, on_outcome)
+        result = _parallel_replay(
+            store, jobs, chunk, progress, state, on_outcome, state_map, on_size
+        )
     else:
         rows, on_record = _checked_rows(store)
         try:
             result = replay.replay(
-                rows, progress=progress, on_record=on_record, state=state, on_outcome=on_outcome
+                rows,
+                progress=progress,
+                on_record=on_record,
+                state=state,
+                on_outcome=on_outcome,
+                state_map=state_map,
+                on_size=on_size,
             )
         finally:
             rows.close()  # an open statement would block dropping the state's temp table
@@ -146,26 +163,26 @@ def _replay_and_compare(
     state.finish()
     indexes.check_touches()
     indexes.check_findings(result.findings)
-    cps = store.checkpoints()
-    if cps:
-        for size, text in cps:
-            try:
-                cp, _ = note.open_checkpoint(text, verifier)
-            except ProofError as exc:
-                raise ProofError(
-                    f"the stored checkpoint of size {size} (checkpoints table) does not verify "
-                    f"under the operator key: {exc.message}",
-                    rule="R-CH-2",
-                ) from exc
-            if cp.size > result.size:
-                raise ProofError(f"checkpoint of size {cp.size} is beyond the log", rule="R-CH-2")
-            root = store.root(cp.size)
-            if cp.root != root or cp.size != size:
-                raise ProofError(
-                    f"signed checkpoint at size {cp.size} does not match the records "
-                    "(the log was rewritten)",
-                    rule="R-CH-2",
-                )
+    for size, text in sorted(cps):
+        try:
+            cp, _ = note.open_checkpoint(text, verifier)
+        except ProofError as exc:
+            raise ProofError(
+                f"the stored checkpoint of size {size} (checkpoints table) does not verify "
+                f"under the operator key: {exc.message}",
+                rule="R-CH-2",
+            ) from exc
+        if cp.size > result.size:
+            raise ProofError(f"checkpoint of size {cp.size} is beyond the log", rule="R-CH-2")
+        root = store.root(cp.size)
+        if cp.root != root or cp.size != size:
+            raise ProofError(
+                f"signed checkpoint at size {cp.size} does not match the records "
+                "(the log was rewritten)",
+                rule="R-CH-2",
+            )
+        check_map_root(cp, map_at[cp.size])
+    check_map_tables(store, state_map, result.size)
     _check_mirror_checkpoints(store, verifier, result.size)
     report = VerifyReport(result.size, result.root, result.warnings, len(cps), scope=FILE_SCOPE)
     findings_of_the_log(store, report)
@@ -204,6 +221,54 @@ def _check_mirror_checkpoints(store: Store, verifier: note.Verifier, size: int) 
                 "(later syncs would check nodes against it)",
                 rule="R-CH-2",
             )
+
+
+def check_map_root(cp: note.Checkpoint, replayed: bytes) -> None:
+    """Refuse a checkpoint whose state-map root is not the one the replay computed.
+
+    Raises:
+        ProofError: (R-SM-1) naming the checkpoint.
+    """
+    committed = note.map_root(cp)
+    if committed != replayed:
+        raise ProofError(
+            f"checkpoint at size {cp.size} commits to state-map root "
+            f"{committed.hex()[:16]}, the records give {replayed.hex()[:16]} "
+            "(the operator committed a false state)",
+            rule="R-SM-1",
+        )
+
+
+def check_map_tables(store: Store, state_map: statemap.MemoryMap, size: int) -> None:
+    """Compare the stored state-map tables (leaves, nodes, current root) with the replay's.
+
+    Raises:
+        ProofError: (R-SM-1) the first difference.
+    """
+    leaves, nodes = store.map_tables()
+    replayed = list(state_map.items())
+    if leaves != replayed:
+        bad = next(
+            (a.kh.hex()[:16] for a, b in zip(leaves, replayed, strict=False) if a != b),
+            "(count)",
+        )
+        raise ProofError(
+            f"stored state-map leaves ({len(leaves)}) differ from the replay's "
+            f"({len(replayed)}), first at key hash {bad}",
+            rule="R-SM-1",
+        )
+    if nodes != state_map.nodes():
+        raise ProofError("stored state-map nodes differ from the replay's", rule="R-SM-1")
+    try:
+        stored_root = store.map_root(size)
+    except ProofError as exc:
+        raise ProofError(exc.message, rule="R-SM-1") from exc
+    if stored_root != state_map.root():
+        raise ProofError(
+            f"stored state-map root {stored_root.hex()[:16]} differs from the replay's "
+            f"{state_map.root().hex()[:16]}",
+            rule="R-SM-1",
+        )
 
 
 class _StoredState:
@@ -257,6 +322,8 @@ def _parallel_replay(
     progress: Callable[[int], None] | None,
     state: rules.State,
     on_outcome: Callable[[int, rules.Outcome], None],
+    state_map: statemap.MemoryMap | None = None,
+    on_size: Callable[[int], None] | None = None,
 ) -> replay.ReplayResult:
     import concurrent.futures
     import multiprocessing
@@ -280,6 +347,8 @@ def _parallel_replay(
                 unchecked=True,
                 state=state,
                 on_outcome=on_outcome,
+                state_map=state_map,
+                on_size=on_size,
             )
         except LedgerError as exc:
             main_error = exc

@@ -153,8 +153,8 @@ def verify_consistency(ctx: Ctx, old_file: str, new_file: str, trust: str) -> No
 def prove(ctx: Ctx, item: str, output: str, key_file: str | None) -> None:
     """Write the self-contained provenance bundle of a parcel or stone.
 
-    A node, or --key OPERATOR_KEY, adds a signed attestation that the bundle shows the
-    item's latest state (so a bundle cut short fails verify-proof).
+    The bundle proves the item's latest state as of the latest checkpoint (state-map
+    proofs). A node, or --key OPERATOR_KEY, also adds the operator's signed attestation.
 
     \b
     Example:
@@ -179,7 +179,7 @@ def prove(ctx: Ctx, item: str, output: str, key_file: str | None) -> None:
 @click.option(
     "--require-latest",
     is_flag=True,
-    help="Fail unless the operator attests in the bundle that it shows the latest state.",
+    help="Kept for old scripts: every bundle proves the latest state (state map).",
 )
 @pass_ctx
 def verify_proof(
@@ -194,10 +194,10 @@ def verify_proof(
 ) -> None:
     """Verify a provenance bundle offline: no ledger, no network, only the trusted key.
 
-    A bundle proves the item's history up to its last event in the bundle. That this is
-    the item's latest state (no later sale, say) is proven only by the operator's
-    attestation in the bundle (checked when present; --require-latest demands it) or,
-    online, by --latest.
+    A bundle proves the item's history and, through the ledger's state map, that this
+    is the item's latest state as of the bundle's checkpoint (no later sale, say): a
+    bundle cut short or relabelled fails. Whether the item changed after the checkpoint
+    is checked online with --latest (a stale bundle fails).
 
     \b
     Example:
@@ -222,6 +222,7 @@ def verify_proof(
     if latest:
         stale = lg.latest_failure(ctx.ledger(), report)
         if stale is not None:
+            report.stale = stale
             report.fail("R-PF-1", stale)
     if ctx.json:
         echo_json(report_to_json(report))

@@ -43,6 +43,11 @@ from cli.report import render_report
     help="Operator verifier key (vkey) or a file with it (default: the ledger's own key).",
 )
 @click.option("--deny-origin", help="Comma-separated countries the item must not contain.")
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="With --bundle: also ask --ledger (a mirror or a node) whether the item changed since.",
+)
 @policy_option
 @pass_ctx
 def report(
@@ -52,6 +57,7 @@ def report(
     bundle_file: str | None,
     trust: str | None,
     deny_origin: str | None,
+    latest: bool,
     policy_file: str | None,
     as_of: str | None,
 ) -> None:
@@ -60,8 +66,10 @@ def report(
     The bundle is verified first (as verify-proof does); nothing is written if it
     fails. The page shows the verdict and policy, the journey graph with every KP
     certificate, the origin composition, the cutting yield, every warning in plain
-    words, and a QR code of the bundle's SHA-256 with the command that re-checks it.
-    If the policy fails, the page is written and the exit code is 1.
+    words, the checkpoint the latest state is proven at (its time, if a witness cosigned
+    it), and a QR code of the bundle's SHA-256 with the command that re-checks it.
+    With --latest, a bundle whose item changed after its checkpoint is shown STALE.
+    If the policy fails or the bundle is stale, the page is written and the exit code is 1.
 
     \b
     Example:
@@ -84,6 +92,11 @@ def report(
     rep = lg.inspect_bundle(data, verifier, buyer_policy=pol, deny_origins=deny, as_of=day)
     if rep.item != item:
         raise lg.UsageError(f"the bundle is the proof of {rep.item}, not of {item}")
+    if latest:
+        stale = lg.latest_failure(ctx.ledger(), rep)
+        if stale is not None:
+            rep.stale = stale
+            rep.fail("R-PF-1", stale)
     trust_name = "operator.vkey"
     if trust is not None and os.path.exists(trust):
         trust_name = Path(trust).name
@@ -105,8 +118,9 @@ def report(
         "policy_ok": rep.ok,
         "policy_failures": [failure_json(f) for f in rep.policy_failures],
         "warnings": len(rep.warnings),
+        "stale": rep.stale,
     }
-    verdict = "valid" if rep.ok else "REJECTED BY POLICY"
+    verdict = "STALE" if rep.stale else "valid" if rep.ok else "REJECTED BY POLICY"
     note = f"{verdict}; bundle sha256 {digest[:16]}…"
     write_output(ctx, output, html.encode(), summary, note)
     rep.raise_if_failed()

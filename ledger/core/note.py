@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger.core import ed25519
+from ledger.core import ed25519, statemap
 from ledger.errors import KeyFileError, ProofError, SignatureError
 
 __all__ = [
@@ -42,6 +42,8 @@ __all__ = [
     "format_note",
     "format_vkey",
     "key_id",
+    "kpledger_checkpoint",
+    "map_root",
     "open_checkpoint",
     "parse_checkpoint",
     "parse_note",
@@ -495,7 +497,8 @@ def open_checkpoint(note_text: str | bytes, verifier: Verifier) -> tuple[Checkpo
     """Verify a kpledger signed checkpoint and parse it (spec §4.2).
 
     The note must be signed by ``verifier`` (other signatures are ignored), its origin
-    must equal the verifier's key name, and it must have no extension lines.
+    must equal the verifier's key name, and it must have exactly one extension line: the
+    state-map root (:func:`map_root`).
 
     Raises:
         ProofError: if the note does not verify or is not a kpledger checkpoint, or
@@ -507,9 +510,29 @@ def open_checkpoint(note_text: str | bytes, verifier: Verifier) -> tuple[Checkpo
         raise ProofError(
             f"checkpoint origin {cp.origin!r} is not the signing key's name {verifier.name!r}"
         )
-    if cp.extensions:
-        raise ProofError("kpledger checkpoints carry no extension lines")
+    map_root(cp)
     return cp, note
+
+
+def map_root(cp: Checkpoint) -> bytes:
+    """The state-map root a kpledger checkpoint commits to (spec §4.2, specs/state-map.md).
+
+    Raises:
+        ProofError: the checkpoint does not have exactly one extension line, of the form
+            ``kpledger/v1 state-map <b64(32-byte root)>``.
+    """
+    found = statemap.parse_extension(cp.extensions[0]) if len(cp.extensions) == 1 else None
+    if found is None:
+        raise ProofError(
+            "a kpledger checkpoint has exactly one extension line, "
+            f"'{statemap.EXTENSION_PREFIX}<base64 of the 32-byte state-map root>'"
+        )
+    return found
+
+
+def kpledger_checkpoint(origin: str, size: int, root: bytes, state_root: bytes) -> Checkpoint:
+    """The body of a kpledger checkpoint: the tree head and the state-map root (spec §4.2)."""
+    return Checkpoint(origin, size, root, (statemap.extension_line(state_root),))
 
 
 # --- cosignatures (spec §5) -----------------------------------------------------------

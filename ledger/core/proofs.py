@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ledger.core import merkle, note, replay, rules
+from ledger.core import merkle, note, replay, rules, statemap
 from ledger.core.encoding import decode, encode, require_map
 from ledger.core.journey import Step, narrate
 from ledger.core.model import Record, SignedEntry
@@ -26,8 +26,11 @@ if TYPE_CHECKING:
     from ledger.core import policy
 
 BUNDLE_TYPE = "kpledger-proof"
+#: Bundle format version (specs/proof-bundle.md §2); 2 added the state-map proofs.
+BUNDLE_VERSION = 2
 MAX_BUNDLE_SIZE = 16 << 20
 MAX_BUNDLE_RECORDS = 100_000
+MAX_MAP_PROOFS = 10_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class Bundle:
     item: str
     checkpoint: str
     records: tuple[BundleRecord, ...]
+    #: State-map proofs at the checkpoint, in (kind, key) order (specs/proof-bundle.md §2.3).
+    map_proofs: tuple[statemap.MapProof, ...] = ()
     #: Optional operator-signed note: the item's latest state as of the checkpoint.
     attestation: str | None = None
     #: Witness-timestamped earlier checkpoints (time evidence, R-SA-3).
@@ -60,7 +65,7 @@ class Bundle:
 
     def encode(self) -> bytes:
         wire: dict[str, Any] = {
-            "v": 1,
+            "v": BUNDLE_VERSION,
             "type": BUNDLE_TYPE,
             "origin": self.origin,
             "item": self.item,
@@ -68,6 +73,7 @@ class Bundle:
             "records": [
                 {"index": r.index, "record": r.record, "proof": list(r.proof)} for r in self.records
             ],
+            "map": [p.to_wire() for p in self.map_proofs],
         }
         if self.attestation is not None:
             wire["attestation"] = self.attestation
@@ -88,10 +94,16 @@ class Bundle:
             raise ProofError(f"bundle is {len(data)} bytes, the limit is {MAX_BUNDLE_SIZE}")
         try:
             m = require_map(decode(data, max_size=MAX_BUNDLE_SIZE), "bundle")
-            if type(m.get("v")) is not int or m["v"] != 1 or m.get("type") != BUNDLE_TYPE:
+            if m.get("type") != BUNDLE_TYPE or type(m.get("v")) is not int:
                 raise EncodingError("not a kpledger proof bundle (type/version)")
+            if m["v"] != BUNDLE_VERSION:
+                raise EncodingError(
+                    f"bundle format version {m['v']} is not {BUNDLE_VERSION} (a version-1 "
+                    "bundle proves no latest state; make a new one with 'kpledger prove')"
+                )
             optional = {"attestation", "evidence"}
-            if set(m) - optional != {"v", "type", "origin", "item", "checkpoint", "records"}:
+            required = {"v", "type", "origin", "item", "checkpoint", "records", "map"}
+            if set(m) - optional != required:
                 raise EncodingError("bundle has missing or unknown fields")
             if "attestation" in m and not isinstance(m["attestation"], str):
                 raise EncodingError("bundle attestation must be text (a signed note)")
@@ -124,10 +136,23 @@ class Bundle:
             evidence = tuple(_evidence(e) for e in m.get("evidence", ()))
             if "evidence" in m and not (isinstance(m["evidence"], list) and 0 < len(evidence) <= 8):
                 raise EncodingError("bundle evidence must be a list of 1 to 8 checkpoints")
+            raw_map = m["map"]
+            if not isinstance(raw_map, list) or not 0 < len(raw_map) <= MAX_MAP_PROOFS:
+                raise EncodingError(f"bundle map must be a list of 1 to {MAX_MAP_PROOFS} proofs")
         except EncodingError as exc:
             raise ProofError(f"malformed bundle: {exc.message}") from exc
+        try:
+            map_proofs = tuple(statemap.MapProof.from_wire(p) for p in raw_map)
+        except ProofError as exc:
+            raise ProofError(f"malformed bundle: {exc.message}") from exc
         return cls(
-            m["origin"], m["item"], m["checkpoint"], tuple(records), m.get("attestation"), evidence
+            m["origin"],
+            m["item"],
+            m["checkpoint"],
+            tuple(records),
+            map_proofs,
+            m.get("attestation"),
+            evidence,
         )
 
 
@@ -212,8 +237,15 @@ class BundleReport:
     origin: str
     #: Hex id of the entry that produced the item's state as the bundle shows it.
     head: str = ""
-    #: Whether an operator-signed attestation says that state is the latest one.
+    #: Whether an operator-signed attestation says that state is the latest one (extra
+    #: information: the state map proves it in every bundle).
     latest_attested: bool = False
+    #: The record that last changed the item as of the checkpoint, proven by the state map.
+    latest_index: int = -1
+    #: When known witnesses cosigned the checkpoint (the latest of their POSIX times).
+    checkpoint_time: int | None = None
+    #: Set by an online check (``--latest``): why the item has changed since the checkpoint.
+    stale: str | None = None
     journey: list[Step] = field(default_factory=list)
     certificates: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[tuple[int, str, str]] = field(default_factory=list)
@@ -351,9 +383,13 @@ def inspect_bundle(
             raise ProofError(
                 f"record {r.index} is not in the checkpointed log: {exc.message}"
             ) from exc
+    replayed_map = statemap.MemoryMap()
     try:
         result = replay.replay(
-            ((r.index, r.record) for r in bundle.records), contiguous=False, keep_entries=True
+            ((r.index, r.record) for r in bundle.records),
+            contiguous=False,
+            keep_entries=True,
+            state_map=replayed_map,
         )
     except LedgerError as exc:
         raise ProofError(f"bundle entries fail the rules: {exc}") from exc
@@ -364,6 +400,7 @@ def inspect_bundle(
     item = state.get("parcel", bundle.item)
     if item is None:
         raise ProofError(f"the bundle does not contain item {bundle.item!r}")
+    latest_index = check_latest_state(bundle, cp, state, replayed_map)
     attested = False
     if bundle.attestation is not None:
         a_origin, a_size, a_item, a_head = check_attestation(bundle.attestation, verifier)
@@ -394,6 +431,7 @@ def inspect_bundle(
         checkpoint_size=cp.size,
         head=item["head"].hex(),
         latest_attested=attested,
+        latest_index=latest_index,
         origin=cp.origin,
         path={cc: list(span) for cc, span in item.get("path", {}).items()},
         grown=bool(item.get("grown")),
@@ -436,9 +474,12 @@ def inspect_bundle(
     at_index = {record.index: eid for eid, (record, _) in result.entries.items()}
     report.warnings = [f for f in result.findings if at_index.get(f[0]) in dag_set]
     report.as_of = as_of or rules.date_of(max(r.time for r, _ in result.entries.values()))
-    report.time_evidence = _time_evidence(
-        bundle, cp, verifier, buyer_policy.witness_verifiers() if buyer_policy else []
-    )
+    witnesses = buyer_policy.witness_verifiers() if buyer_policy else []
+    report.time_evidence = _time_evidence(bundle, cp, verifier, witnesses)
+    if witnesses:
+        report.cosigners = note.verify_cosignatures(signed, witnesses)
+    if report.cosigners:
+        report.checkpoint_time = max(report.cosigners.values())
     if buyer_policy is not None:
         _evaluate(report, buyer_policy, signed, state, dict(item))
     denied = set(deny_origins) | (set(buyer_policy.deny_origins) if buyer_policy else set())
@@ -449,13 +490,88 @@ def inspect_bundle(
             f"may contain diamonds from denied origin {', '.join(hit)} "
             "(conservative may-contain set; no de minimis)",
         )
-    if require_latest and not attested:
-        report.fail(
-            "R-PF-1",
-            "the bundle carries no operator attestation that it shows the item's latest state "
-            "(make it with 'prove --key OPERATOR_KEY' or from a node, or check with --latest)",
-        )
+    del require_latest  # the state map proves the latest state in every bundle
     return report
+
+
+def map_keys(state: rules.State, item: str) -> list[tuple[str, str]]:
+    """The state keys a bundle proves at its checkpoint, in order (specs/proof-bundle.md
+    §2.3): the item, every participant and key the records register, the KP status of
+    those participants' countries and every rule parameter."""
+    keys = {("parcel", item)}
+    for name, party in state.items("party"):
+        keys.add(("party", name))
+        keys.add(("kp", party["country"]))
+    keys.update(("kid", kid) for kid, _ in state.items("kid"))
+    keys.update(("param", name) for name in rules.PARAMETERS)
+    return sorted(keys)
+
+
+def check_latest_state(
+    bundle: Bundle, cp: note.Checkpoint, state: rules.State, replayed: statemap.MemoryMap
+) -> int:
+    """Check the bundle's state-map proofs against the checkpoint's map root and the state
+    its records replay to (specs/proof-bundle.md §4 step 6); returns the record index of the
+    item's latest change.
+
+    Raises:
+        ProofError: (R-SM-1) a proof is missing, extra, invalid, or shows another state than
+            the records: the bundle was cut short, relabelled or forged.
+    """
+    committed = note.map_root(cp)
+    wanted = map_keys(state, bundle.item)
+    have = [(p.kind, p.key) for p in bundle.map_proofs]
+    if have != wanted:
+        missing = [f"{k}/{n}" for k, n in wanted if (k, n) not in set(have)]
+        extra = [f"{k}/{n}" for k, n in have if (k, n) not in set(wanted)]
+        raise ProofError(
+            "state map: the bundle must prove exactly the keys its records use, in order"
+            + (f"; missing {', '.join(missing[:5])}" if missing else "")
+            + (f"; unexpected {', '.join(extra[:5])}" if extra else "")
+            + ("" if missing or extra else "; out of order or repeated"),
+            rule="R-SM-1",
+        )
+    latest = -1
+    for p in bundle.map_proofs:
+        name = f"{p.kind}/{p.key}"
+        try:
+            statemap.verify_proof(p, committed)
+        except ProofError as exc:
+            raise ProofError(f"state map: {exc.message}", rule="R-SM-1") from exc
+        leaf = replayed.get(statemap.key_hash(p.kind, p.key))
+        if not p.present:
+            if leaf is not None:
+                raise ProofError(
+                    f"state map: {name} is absent from the map of checkpoint {cp.size}, yet the "
+                    f"bundle's record {leaf.index} sets it",
+                    rule="R-SM-1",
+                )
+            continue
+        if leaf is None or (leaf.vh, leaf.index) != (p.value, p.index):
+            shown = "no such state" if leaf is None else f"the state of record {leaf.index}"
+            raise ProofError(
+                f"state map: as of checkpoint {cp.size}, the latest state of {name} is the one "
+                f"record {p.index} made; the bundle's records give {shown} (the bundle is cut "
+                "short, omits a later change, or is about something else)",
+                rule="R-SM-1",
+            )
+        if (p.kind, p.key) == ("parcel", bundle.item):
+            latest = p.index
+    return latest
+
+
+def map_proofs_for(
+    records: Sequence[Record], item: str, prove_key: Any
+) -> tuple[statemap.MapProof, ...]:
+    """The state-map proofs a bundle of ``records`` about ``item`` carries: replays them
+    (signatures unchecked: the store holds verified records) for the keys of
+    :func:`map_keys`; ``prove_key(kind, key)`` gives each proof at the checkpoint."""
+    result = replay.replay(
+        ((r.index, r.raw) for r in sorted(records, key=lambda r: r.index)),
+        contiguous=False,
+        verify_signatures=False,
+    )
+    return tuple(prove_key(kind, key) for kind, key in map_keys(result.state, item))
 
 
 def _time_evidence(
@@ -666,6 +782,7 @@ def make_bundle(
     reader: merkle.HashReader,
     attestation: str | None = None,
     evidence: Sequence[tuple[int, str]] = (),
+    map_proofs: Sequence[statemap.MapProof] = (),
 ) -> Bundle:
     """Assemble a bundle from records (sorted here) and a hash reader at ``size``;
     ``evidence`` are earlier cosigned checkpoints ``(size, note)`` to prove time with."""
@@ -683,7 +800,9 @@ def make_bundle(
         Evidence(text, tuple(merkle.consistency_proof(old, size, reader)) if 0 < old < size else ())
         for old, text in evidence
     )
-    return Bundle(origin, item_id, checkpoint_note, tuple(out), attestation, proofs)
+    return Bundle(
+        origin, item_id, checkpoint_note, tuple(out), tuple(map_proofs), attestation, proofs
+    )
 
 
 def evidence_for(

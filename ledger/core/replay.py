@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ledger.core import merkle, rules
+from ledger.core import merkle, rules, statemap
 from ledger.core.model import ZERO_HASH, Record, SignedEntry, parse_unchecked
 from ledger.errors import ChainError, EncodingError, LedgerError, UncheckedParseError
 
@@ -73,6 +73,8 @@ def replay(
     unchecked: bool = False,
     state: rules.State | None = None,
     on_outcome: Callable[[int, rules.Outcome], None] | None = None,
+    state_map: statemap.MemoryMap | None = None,
+    on_size: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Replay records in log order.
 
@@ -85,6 +87,8 @@ def replay(
     ``statecheck.CheckedState`` with which ``verify`` compares the stored state as it goes.
     ``on_outcome`` receives each record's index and what the rules did with it (findings,
     items touched): ``verify`` compares them with the store's display tables.
+    ``state_map`` receives every record's state changes (specs/state-map.md §3);
+    ``on_size(n)`` is called after each record with the size of the log it ends.
 
     Raises:
         ChainError: a gap or reordering in the indexes, or a broken ``prev`` link.
@@ -95,6 +99,8 @@ def replay(
     compact = Compact()
     state = result.state
     state.verify_signatures = verify_signatures
+    if state_map is not None:
+        state.writes = []
     expected = 0
     prev = ZERO_HASH
     last_index = -1
@@ -155,6 +161,8 @@ def replay(
         except LedgerError as exc:
             locate(exc, index, entry_id)
             raise
+        if state_map is not None:
+            state_map.record(state.take_writes(), state.get, index)
         for w in outcome.warnings:
             result.warnings[w.rule] += 1
             result.findings.append((index, w.rule, w.message))
@@ -167,6 +175,8 @@ def replay(
         last_index = index
         last_time = record.time
         expected = index + 1
+        if on_size is not None:
+            on_size(index + 1)
         if progress is not None:
             progress(1)
     result.size = expected if contiguous else compact.size

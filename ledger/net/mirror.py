@@ -375,6 +375,18 @@ def _sync_into(
             )
     else:
         _fetch_and_append(led, remote, local, cp, progress)
+    # 4. The state map: the operator's committed root must be the one the records give.
+    mine_map = store.map_root(cp.size)
+    if note.map_root(cp) != mine_map:
+        raise _refuse(
+            store,
+            url,
+            cp,
+            cp_text,
+            f"its checkpoint at size {cp.size} commits to state-map root "
+            f"{_b64(note.map_root(cp))}, the records give {_b64(mine_map)}: the operator "
+            "committed a false state (R-SM-1)",
+        )
     _remember(store, cp, cp_text, url, accepted=True)
     if led.size() >= cp.size:
         # Keep every signature line seen for this tree head (cosignatures accumulate).

@@ -32,12 +32,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ledger.errors import StoreError
+from ledger.storage import map_tables
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
 #: ``meta.schema`` of the files this code reads and writes (specs/log.md §5.3).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The append-only triggers of ``records`` (specs/log.md §5.4, R-ST-1).
 TRIGGERS = ("records_no_update", "records_no_delete")
@@ -64,6 +65,10 @@ COLUMNS: Mapping[str, Mapping[str, type]] = {
     "touches": {"item": str, "idx": int},
     "findings": {"idx": int, "rule": str, "message": str},
     "checkpoints": {"size": int, "note": str},
+    "map_leaf": {"k": bytes, "kind": str, "key": str, "v": bytes, "idx": int},
+    "map_node": {"id": bytes, "h": bytes},
+    "map_change": {"idx": int, "k": bytes, "old_v": bytes, "old_idx": int},
+    "map_root": {"size": int, "root": bytes},
 }
 
 #: Primary key of each table, as ``table.pks`` reports it (``rowid`` when there is none).
@@ -75,6 +80,10 @@ PRIMARY_KEYS: Mapping[str, tuple[str, ...]] = {
     "touches": ("item", "idx"),
     "findings": ("rowid",),
     "checkpoints": ("size",),
+    "map_leaf": ("k",),
+    "map_node": ("id",),
+    "map_change": ("idx", "k"),
+    "map_root": ("size",),
 }
 
 # -- statements sqlite-utils cannot express -------------------------------------------------
@@ -195,6 +204,8 @@ def _create_tables(db: Database, conn: sqlite3.Connection) -> None:
     for trigger in _RECORD_TRIGGERS:
         conn.execute(trigger)
     for table in _WITHOUT_ROWID:
+        conn.execute(table)
+    for table in map_tables.TABLES:  # the state map (specs/state-map.md §5)
         conn.execute(table)
     findings = db.create_table(
         "findings", dict(COLUMNS["findings"]), not_null={"idx", "rule", "message"}

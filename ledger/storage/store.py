@@ -38,11 +38,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.core import merkle, rules, tiles
+from ledger.core import merkle, rules, statemap, tiles
 from ledger.core.encoding import decode, encode
 from ledger.core.model import ZERO_HASH, Record, SignedEntry, key_id
 from ledger.errors import ChainError, LedgerError, NotFoundError, StoreError
-from ledger.storage import schema
+from ledger.storage import map_tables, schema
 from ledger.storage.cache import Recent, SqlBacking, SqlTiles
 from ledger.storage.columns import check_row_cache as check_row_cache  # re-exported: verify
 from ledger.storage.columns import entry_json, render_sorted, stored_blob, stored_int, stored_text
@@ -501,7 +501,7 @@ class Store:
         *,
         now: int,
         progress: Callable[[int], None] | None = None,
-        checkpoint: Callable[[int, bytes], str] | None = None,
+        checkpoint: Callable[[int, bytes, bytes], str] | None = None,
         dry_run: bool = False,
     ) -> list[Appended]:
         """Validate and append ``entries`` in one transaction (all or nothing).
@@ -531,7 +531,7 @@ class Store:
         entries: Sequence[SignedEntry],
         now: int,
         progress: Callable[[int], None] | None,
-        checkpoint: Callable[[int, bytes], str] | None,
+        checkpoint: Callable[[int, bytes, bytes], str] | None,
         dry_run: bool,
         completed: tiles.TileCache,
     ) -> list[Appended]:
@@ -543,6 +543,8 @@ class Store:
             now = max(now, last_time)
             backing = SqlBacking(conn, recent.state)
             state = rules.State(backing)
+            state.writes = []
+            map_update = map_tables.MapUpdate(conn)
             known = self._stored_ids(conn, [e.id for e in entries])
             done: list[Appended] = []
             records: list[Record] = []
@@ -562,6 +564,7 @@ class Store:
                     if len(entries) > 1:
                         exc.message = f"entry {offset + 1} of {len(entries)}: {exc.message}"
                     raise
+                map_update.record(state.take_writes(), state.get, index)
                 record = Record.build(index, prev, now, entry.raw)
                 prev = record.hash
                 records.append(record)
@@ -603,6 +606,7 @@ class Store:
                 )
             written = self._write_state(conn, state.take_changes(), backing.loaded)
             new_size = size + len(records)
+            map_root = map_update.write(new_size)
             tiles_written = self._write_tiles(
                 conn, size, [r.hash for r in records], recent.edge, completed
             )
@@ -611,7 +615,7 @@ class Store:
                 reader = tiles.TileHashReader(SqlTiles(conn), new_size)
                 root = merkle.tree_root(new_size, reader)
                 before = conn.total_changes
-                note_text = checkpoint(new_size, root)
+                note_text = checkpoint(new_size, root, map_root)
                 if conn.total_changes != before:
                     recent.poisoned = True
                 conn.execute(
@@ -683,6 +687,26 @@ class Store:
             [(lvl, idx, blob) for (lvl, idx), blob in updated.items()],
         )
         return updated
+
+    @guard("read")
+    def map_root(self, size: int | None = None) -> bytes:
+        """The state-map root at ``size`` (by default the current size), as stored.
+
+        Raises:
+            ProofError: no append ended at that size.
+        """
+        return map_tables.root_at(self.conn, self.size() if size is None else size)
+
+    @guard("read")
+    def map_proof(self, size: int, kind: str, key: str) -> statemap.MapProof:
+        """The state-map proof of ``(kind, key)`` at ``size`` (specs/state-map.md §4)."""
+        with self.snapshot():
+            return map_tables.prove(self.conn, size, kind, key)
+
+    @guard("read")
+    def map_tables(self) -> tuple[list[statemap.Leaf], dict[bytes, bytes]]:
+        """Every stored state-map leaf (in key-hash order) and node (verify compares them)."""
+        return map_tables.stored(self.conn)
 
     @guard("write")
     def add_checkpoint(self, size: int, note: str) -> None:

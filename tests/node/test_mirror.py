@@ -191,3 +191,33 @@ def test_a_checkpoint_refused_once_is_accepted_by_a_later_good_sync(tmp_path: Pa
         ]
     finally:
         store.close()
+
+
+def test_a_mirror_refuses_a_checkpoint_committing_a_false_state(tmp_path: Path) -> None:
+    """The operator signs a checkpoint whose state-map root is not the one its records
+    give: the mirror recomputes the map and refuses it, naming the checkpoint; the
+    checkpoint is kept as evidence, never accepted (specs/node.md, specs/state-map.md)."""
+    from ledger.core import note
+    from ledger.storage.keyfile import load_private
+
+    local = make_cli(tmp_path)
+    export(local)
+    site = tmp_path / "site"
+    local("checkpoint", "--key", local.key("op"))
+    local("publish", "--to", str(site))
+    honest = (site / "checkpoint").read_text(encoding="utf-8")
+    cp = note.parse_checkpoint(note.parse_note(honest).text)
+    op = load_private(local.key("op"), None)
+    lie = note.kpledger_checkpoint(cp.origin, cp.size, cp.root, bytes(range(32)))
+    (site / "checkpoint").write_text(note.sign_checkpoint(lie, cp.origin, op.seed))
+    host = DirClient(site, "https://tiles.example")
+    mirror = str(tmp_path / "mirror.db")
+    with pytest.raises(ForkError, match=f"checkpoint at size {cp.size} commits to state-map root"):
+        sync(mirror, host.base, client=host)
+    conn = sqlite3.connect(mirror)
+    verdicts = conn.execute("SELECT size, accepted FROM mirror_checkpoints").fetchall()
+    stored = conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
+    conn.close()
+    assert verdicts == [(cp.size, 0)] and stored == 0
+    (site / "checkpoint").write_text(honest)
+    assert sync(mirror, host.base, client=host).size == cp.size

@@ -63,7 +63,7 @@ def build_scene(path: str) -> Scene:
         cp_new = w.ledger.checkpoint(op)
         sold_bundle = w.ledger.prove("STONE-0002")
         main = note.parse_checkpoint(note.parse_note(cp_main).text)
-        forked = note.Checkpoint(main.origin, main.size, bytes(32))
+        forked = note.kpledger_checkpoint(main.origin, main.size, bytes(32), note.map_root(main))
         cp_forked = note.sign_checkpoint(forked, ORIGIN, op.seed)
         decoded = proofs.Bundle.decode(bundle)
         types = {r.index: Record.from_wire(r.record).entry().type for r in decoded.records}

@@ -52,7 +52,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import parse
-from ledger.core import ed25519, keys, merkle, note, proofs
+from ledger.core import ed25519, keys, merkle, note, proofs, replay, statemap
 from ledger.core.encoding import decode, encode
 from ledger.core.model import ENTRY_SIG_CONTEXT, ZERO_HASH, Record, SignedEntry
 from ledger.errors import (
@@ -418,7 +418,10 @@ def resigned_bundles(draw: st.DrawFn, scene: Scene) -> bytes:
     reader = merkle.ListHashReader([r.hash for r in records])
     size = len(records)
     root = merkle.tree_root(size, reader)
-    cp = note.sign_checkpoint(note.Checkpoint(ORIGIN, size, root), ORIGIN, scene.seed)
+    state_map = replayed_map(records)
+    cp = note.sign_checkpoint(
+        note.kpledger_checkpoint(ORIGIN, size, root, state_map.root()), ORIGIN, scene.seed
+    )
     wanted = {r.index for r in proofs.Bundle.decode(scene.sold_bundle).records}
     extra = draw(st.sets(st.integers(0, size - 1), max_size=3))
     dropped = draw(st.sets(st.sampled_from(sorted(wanted)), max_size=1))
@@ -426,7 +429,25 @@ def resigned_bundles(draw: st.DrawFn, scene: Scene) -> bytes:
     if not chosen:
         chosen = records[:1]
     item = draw(st.sampled_from(scene.items) | safe_text)
-    return proofs.make_bundle(ORIGIN, item, cp, size, chosen, reader).encode()
+    try:
+        map_proofs = proofs.map_proofs_for(chosen, item, state_map.prove)
+    except LedgerError:
+        map_proofs = ()
+    return proofs.make_bundle(
+        ORIGIN, item, cp, size, chosen, reader, map_proofs=map_proofs
+    ).encode()
+
+
+def replayed_map(records: list[Record]) -> statemap.MemoryMap:
+    """The state map of ``records`` (of those that replay, for a mutated log)."""
+    state_map = statemap.MemoryMap()
+    try:
+        replay.replay(
+            ((r.index, r.raw) for r in records), verify_signatures=False, state_map=state_map
+        )
+    except LedgerError:
+        pass
+    return state_map
 
 
 @FUZZ
@@ -454,14 +475,24 @@ def test_resigned_bundle_builder_is_faithful(seeds: Seeds) -> None:
         records.append(record)
         prev = record.hash
     reader = merkle.ListHashReader([r.hash for r in records])
+    state_map = replayed_map(records)
     cp = note.sign_checkpoint(
-        note.Checkpoint(ORIGIN, len(records), merkle.tree_root(len(records), reader)),
+        note.kpledger_checkpoint(
+            ORIGIN, len(records), merkle.tree_root(len(records), reader), state_map.root()
+        ),
         ORIGIN,
         scene.seed,
     )
     wanted = {r.index for r in proofs.Bundle.decode(scene.sold_bundle).records}
+    chosen = [r for r in records if r.index in wanted]
     bundle = proofs.make_bundle(
-        ORIGIN, "STONE-0002", cp, len(records), [r for r in records if r.index in wanted], reader
+        ORIGIN,
+        "STONE-0002",
+        cp,
+        len(records),
+        chosen,
+        reader,
+        map_proofs=proofs.map_proofs_for(chosen, "STONE-0002", state_map.prove),
     )
     assert proofs.verify_bundle(bundle.encode(), scene.verifier).status == "sold"
 

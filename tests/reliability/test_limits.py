@@ -149,12 +149,13 @@ def test_bundle_with_too_many_records() -> None:
     record = {"index": 0, "record": b"", "proof": []}
     data = encoding.encode(
         {
-            "v": 1,
+            "v": proofs.BUNDLE_VERSION,
             "type": proofs.BUNDLE_TYPE,
             "origin": "o",
             "item": "i",
             "checkpoint": "c",
             "records": [record] * (proofs.MAX_BUNDLE_RECORDS + 1),
+            "map": [],
         }
     )
     assert len(data) < proofs.MAX_BUNDLE_SIZE

@@ -13,12 +13,12 @@ one; another key trusted; records reordered or duplicated; the checkpoint note t
 edited; the origin or item edited. The same for checkpoint files and
 ``note.open_checkpoint``.
 
-Two limits are pinned down here. Dropping a registry record that no rule of the bundle
-needed (a KP status or participant entry) can go unnoticed; specs/proof-bundle.md §5 says
-a bundle does not prove the registry complete, and the test checks such a drop changes
-nothing the buyer is shown. Dropping the *latest* events of the item itself is not
-detected and shows a stale state (a sold stone as live at the retailer) under the fresh
-checkpoint: ``test_dropping_the_items_latest_events_is_detected`` (strict xfail).
+Dropping a registry record (a KP status or participant entry) or the *latest* events of
+the item itself is caught by the state map: the bundle's state-map proofs show, as of the
+checkpoint, the latest state of the item and of every participant, key, KP status and
+parameter its records use, and the replay of a bundle with a record dropped gives another
+state (``test_dropping_the_items_latest_events_is_detected``,
+``test_registry_drops_are_detected``). So is a map proof tampered with or swapped.
 
 ``KPLEDGER_TAMPER_EXAMPLES`` sets the examples per test (default 150). Run with ``-s``
 for the tally of tampers tried and detected.
@@ -54,6 +54,7 @@ REGISTRY += ("kp-status.set",)
 ANY_PROBLEM = re.compile(
     r"malformed bundle|not in the checkpointed log|note|signature|signed|checkpoint"
     r"|fail the rules|missing from the bundle|does not contain item|genesis|log order"
+    r"|state map|map proof"
 )
 
 TALLY: Counter[str] = Counter()
@@ -167,8 +168,8 @@ def test_each_record_dropped(scene: Scene) -> None:
         del records[i]
         data = with_records(scene, records)
         if r.index == scene.head_index:
-            continue  # test_dropping_the_items_latest_events_is_detected (strict xfail)
-        if r.index == 0:
+            rejected(scene, data, "bundle: item's latest event dropped", "state map")
+        elif r.index == 0:
             rejected(scene, data, "bundle: genesis dropped", "genesis")
         elif scene.types[r.index] in REGISTRY:
             _registry_drop(scene, data)
@@ -186,7 +187,8 @@ def test_any_record_dropped(scene: Scene, data: st.DataObject) -> None:
     i = data.draw(st.integers(0, len(records) - 1), label="dropped")
     dropped = records.pop(i)
     if dropped.index == scene.head_index:
-        return  # test_dropping_the_items_latest_events_is_detected (xfail)
+        rejected(scene, with_records(scene, records), "bundle: latest event dropped", "state map")
+        return
     entry_type = scene.types[dropped.index]
     if entry_type in REGISTRY and dropped.index != 0:
         _registry_drop(scene, with_records(scene, records))
@@ -195,19 +197,15 @@ def test_any_record_dropped(scene: Scene, data: st.DataObject) -> None:
 
 
 def _registry_drop(scene: Scene, data: bytes) -> None:
-    """A dropped registry record is detected, or changes nothing the buyer is shown."""
-    try:
-        report = proofs.verify_bundle(data, scene.verifier)
-    except ProofError as exc:
-        TALLY["bundle: registry record dropped"] += 1
-        assert "fail the rules" in exc.message and re.search(r"R-[A-Z]+-\d", exc.message)
-        return
-    TALLY["bundle: registry record dropped, unused by any rule (undetected, harmless)"] += 1
-    original = proofs.verify_bundle(scene.bundle, scene.verifier)
-    assert report == original
+    """A dropped registry record is detected: by the rules, or by the state map (the
+    participant's, key's or KP status's latest state differs from the map's)."""
+    message = rejected(
+        scene, data, "bundle: registry record dropped", "fail the rules", "state map"
+    )
+    assert re.search(r"R-[A-Z]+-\d", message) or "state map" in message, message
 
 
-def test_registry_drops_are_detected_or_harmless(scene: Scene) -> None:
+def test_registry_drops_are_detected(scene: Scene) -> None:
     for i, r in enumerate(scene.decoded.records):
         if r.index == 0 or scene.types[r.index] not in REGISTRY:
             continue
@@ -216,18 +214,6 @@ def test_registry_drops_are_detected_or_harmless(scene: Scene) -> None:
         _registry_drop(scene, with_records(scene, records))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason=(
-        "spec/design gap: nothing binds the item's latest state to the checkpoint, so a "
-        "bundle with the item's last events cut off verifies under the fresh checkpoint and "
-        "reports a stale state: a sold stone shows as 'live' at the retailer (a resale "
-        "with a valid-looking proof), a delivered stone as still held by the lab; "
-        "without the operator's attestation this stays a documented limit "
-        "(specs/proof-bundle.md §2.1, §5); verify-proof --latest checks it online"
-    ),
-)
 @pytest.mark.parametrize("case", ["sold stone, sell dropped", "accept dropped", "offer+accept"])
 def test_dropping_the_items_latest_events_is_detected(scene: Scene, case: str) -> None:
     if case == "sold stone, sell dropped":

@@ -45,7 +45,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
         first = w.ledger.checkpoint(op)
         w.ship("Antwerp Trader", "Surat Cutter", ["LOT-B1"])
         w.cut("Surat Cutter", ["LOT-B1"], [("STONE-0001", 2_500), ("STONE-0002", 1_200)])
-        w.ship("Surat Cutter", "New York Retailer", ["STONE-0002"])  # no warranty: R-SW-1
+        w.ship("Surat Cutter", "New York Retailer", ["STONE-0002"], warranty=None)  # R-SW-1
         latest = w.ledger.checkpoint(op)
         store = w.ledger.store
         for text, accepted in ((first, True), (latest, True)):
@@ -59,7 +59,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 seen_ms=1,
                 accepted=accepted,
             )
-        forked = note.Checkpoint(w.ledger.origin, w.ledger.size(), bytes(32))
+        forked = note.kpledger_checkpoint(w.ledger.origin, w.ledger.size(), bytes(32), bytes(32))
         text = note.sign_checkpoint(forked, w.ledger.origin, op.seed)
         mirror_tables.record_checkpoint(
             store,

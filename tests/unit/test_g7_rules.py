@@ -462,6 +462,7 @@ def test_forged_time_evidence_fails_the_bundle(tmp_path: Path) -> None:
         bundle.item,
         bundle.checkpoint,
         bundle.records,
+        bundle.map_proofs,
         bundle.attestation,
         (proofs.Evidence(ev.checkpoint, (flipped, *ev.proof[1:])),),
     )
@@ -476,6 +477,7 @@ def test_forged_time_evidence_fails_the_bundle(tmp_path: Path) -> None:
         bundle.item,
         bundle.checkpoint,
         bundle.records,
+        bundle.map_proofs,
         bundle.attestation,
         (proofs.Evidence(other, ev.proof),),
     )

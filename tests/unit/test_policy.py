@@ -124,7 +124,7 @@ def test_quorum_with_a_policy_not_from_the_parser_is_a_programmer_error() -> Non
 def test_check_quorum_with_real_cosignatures() -> None:
     """End to end: a cosigned checkpoint, verify_cosignatures, then check_quorum."""
     origin = "kpledger.example/ledger"
-    cp = note.Checkpoint(origin, 1, bytes(32))
+    cp = note.kpledger_checkpoint(origin, 1, bytes(32), bytes(32))
     signed = note.sign_checkpoint(cp, origin, LOG_SEED)
     for i in (1, 3):
         signed = note.add_signature(

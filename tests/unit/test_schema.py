@@ -82,12 +82,30 @@ CREATE VIEW IF NOT EXISTS parcels AS
 """
 
 
+#: Schema 2 added the state map's tables (specs/state-map.md §5), verbatim.
+SCHEMA_2 = (
+    SCHEMA_1
+    + """
+CREATE TABLE IF NOT EXISTS map_leaf (
+    k BLOB PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, v BLOB NOT NULL,
+    idx INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS map_node (id BLOB PRIMARY KEY, h BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS map_change (
+    idx INTEGER NOT NULL, k BLOB NOT NULL, old_v BLOB, old_idx INTEGER,
+    PRIMARY KEY (idx, k)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS map_root (size INTEGER PRIMARY KEY, root BLOB NOT NULL);
+"""
+)
+
+
 def create_schema_1(path: Path) -> None:
-    """A new, empty ledger file as the code before schema.py created it."""
+    """A new, empty ledger file of schema 2 as written by hand: SCHEMA_1 plus the map."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(SCHEMA_1)
-    conn.execute("INSERT INTO meta (key, value) VALUES ('schema', '1')")
+    conn.executescript(SCHEMA_2.replace("CREATE TABLE IF NOT EXISTS map", "CREATE TABLE map"))
+    conn.execute("INSERT INTO meta (key, value) VALUES ('schema', '2')")
     conn.close()
 
 
@@ -179,7 +197,14 @@ def test_created_columns_keys_and_rowid_are_schema_1(files: tuple[Path, Path]) -
     old, new = files
     assert structure(new) == structure(old)
     tables = structure(new)
-    assert {n for n, t in tables.items() if t["without_rowid"]} == {"tiles", "state", "touches"}
+    assert {n for n, t in tables.items() if t["without_rowid"]} == {
+        "tiles",
+        "state",
+        "touches",
+        "map_leaf",
+        "map_node",
+        "map_change",
+    }
     assert [c[:3] for c in tables["records"]["columns"]] == [
         ("idx", "INTEGER", 0),
         ("id", "BLOB", 1),
@@ -207,7 +232,7 @@ def test_introspection_check_agrees_on_both_files(files: tuple[Path, Path]) -> N
 def test_a_failed_check_leaves_no_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(schema, "_check", lambda db: ["table records has columns {}"])
     path = tmp_path / "bad.db"
-    with pytest.raises(StoreError, match=r"is not schema 1 \(table records has columns"):
+    with pytest.raises(StoreError, match=r"is not schema 2 \(table records has columns"):
         Store.create(str(path))
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
@@ -254,8 +279,9 @@ def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("2", "is a kpledger ledger of schema 2, newer than this kpledger reads (schema 1)"),
-        ("0", "is not a kpledger ledger of schema 1 (its meta table names schema '0')"),
+        ("3", "is a kpledger ledger of schema 3, newer than this kpledger reads (schema 2)"),
+        ("1", "is not a kpledger ledger of schema 2 (its meta table names schema '1')"),
+        ("0", "is not a kpledger ledger of schema 2 (its meta table names schema '0')"),
         (None, "is not a kpledger ledger (no schema version in its meta table)"),
     ],
 )

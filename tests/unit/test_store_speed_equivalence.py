@@ -540,7 +540,7 @@ def test_a_rejected_or_failed_append_leaves_nothing_behind(
         with pytest.raises(ChainError):
             store.append([r.entry(), r.entry()], now=r.time)
 
-        def boom(size: int, root: bytes) -> str:
+        def boom(size: int, root: bytes, map_root: bytes) -> str:
             raise RuntimeError("no signer")
 
         with pytest.raises(RuntimeError):

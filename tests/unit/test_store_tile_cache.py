@@ -56,7 +56,7 @@ def test_a_rolled_back_append_caches_nothing(world: World) -> None:
     store = world.ledger.store
     _fill_to(world, tiles.TILE_WIDTH - 1)
 
-    def boom(size: int, root: bytes) -> str:
+    def boom(size: int, root: bytes, map_root: bytes) -> str:
         raise LedgerError("signing failed", rule="R-TEST")
 
     with pytest.raises(LedgerError, match="signing failed"):

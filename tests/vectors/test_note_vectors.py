@@ -189,7 +189,9 @@ def test_tessera_checkpoints_loaded() -> None:
 def test_tessera_checkpoint_verifies(path: Path) -> None:
     verifier = note.parse_vkey(tessera_vkey())
     data = path.read_bytes()
-    cp, signed = note.open_checkpoint(data, verifier)
+    # Tessera's checkpoints are C2SP checkpoints, not kpledger ones (no state-map line).
+    signed = note.verify_note(data, [verifier])
+    cp = note.parse_checkpoint(signed.text)
     assert cp.origin == "example.com/log/testdata"
     assert cp.size == (15 if path.name == "checkpoint" else int(path.suffix[1:]))
     if cp.size == 0:
@@ -206,7 +208,9 @@ WITNESS = "witness.example/w1"
 
 
 def test_spec_example_is_reproduced_byte_for_byte() -> None:
-    cp = note.Checkpoint(ORIGIN, 3, hashlib.sha256(b"example").digest())
+    cp = note.kpledger_checkpoint(
+        ORIGIN, 3, hashlib.sha256(b"example").digest(), hashlib.sha256(b"example state").digest()
+    )
     signed = note.sign_checkpoint(cp, ORIGIN, LOG_SEED)
     line = note.cosign(signed, WITNESS, WITNESS_SEED, 1767139200)
     full = note.add_signature(signed, line)
@@ -292,16 +296,28 @@ def test_malleated_signature_is_rejected_by_the_strict_rule() -> None:
         note.verify_note(bad, [verifier])
 
 
-def test_open_checkpoint_requires_origin_equal_to_key_name_and_no_extensions() -> None:
+def test_open_checkpoint_requires_origin_equal_to_key_name_and_one_state_map_line() -> None:
     (case,) = [c for c in kat("signed-note-ed25519.json") if c["id"] == "sum-golang-org-checkpoint"]
     with pytest.raises(ProofError, match="origin"):
         note.open_checkpoint(case["signed_note"], note.parse_vkey(case["vkey"]))
-    cp = note.Checkpoint(ORIGIN, 1, bytes(32), ("ext",))
-    signed = note.sign_checkpoint(cp, ORIGIN, LOG_SEED)
     verifier = note.Verifier.for_ed25519(ORIGIN, ed25519.public_key(LOG_SEED))
-    assert note.parse_checkpoint(note.verify_note(signed, [verifier]).text) == cp
-    with pytest.raises(ProofError, match="extension"):
-        note.open_checkpoint(signed, verifier)
+    good = note.kpledger_checkpoint(ORIGIN, 1, bytes(32), bytes(range(32)))
+    state_line = good.extensions[0]
+    assert note.open_checkpoint(note.sign_checkpoint(good, ORIGIN, LOG_SEED), verifier)[0] == good
+    assert note.map_root(good) == bytes(range(32))
+    for extensions in (
+        (),
+        ("ext",),
+        (state_line, state_line),
+        (state_line, "ext"),
+        (state_line[:-2] + "9=",),  # not canonical base64 (padding bits set)
+        (state_line.replace("state-map", "statemap"),),
+    ):
+        cp = note.Checkpoint(ORIGIN, 1, bytes(32), extensions)
+        signed = note.sign_checkpoint(cp, ORIGIN, LOG_SEED)
+        assert note.parse_checkpoint(note.verify_note(signed, [verifier]).text) == cp
+        with pytest.raises(ProofError, match="extension"):
+            note.open_checkpoint(signed, verifier)
 
 
 GOOD_VKEY = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"

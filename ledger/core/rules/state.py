@@ -175,6 +175,10 @@ class State:
         self._data: dict[tuple[str, str], Any] = {}
         self._journal: list[tuple[tuple[str, str], Any, bool, bool]] | None = None
         self._dirty: set[tuple[str, str]] = set()
+        #: When a list, every key written, in order (the state map's per-record changes,
+        #: specs/state-map.md §3); a rolled-back entry's writes are removed.
+        self.writes: list[tuple[str, str]] | None = None
+        self._writes_mark = 0
 
     def get(self, kind: str, key: str) -> Any | None:
         k = (kind, key)
@@ -194,9 +198,12 @@ class State:
             self._journal.append((k, self._data.get(k), present, k in self._dirty))
         self._data[k] = value
         self._dirty.add(k)
+        if self.writes is not None:
+            self.writes.append(k)
 
     def begin(self) -> None:
         self._journal = []
+        self._writes_mark = len(self.writes) if self.writes is not None else 0
 
     def rollback(self) -> None:
         if self._journal is None:
@@ -210,9 +217,20 @@ class State:
             if not dirty:
                 self._dirty.discard(k)
         self._journal = None
+        if self.writes is not None:
+            del self.writes[self._writes_mark :]
 
     def commit(self) -> None:
         self._journal = None
+
+    def take_writes(self) -> list[tuple[str, str]]:
+        """The keys written since the last call, each once, in first-write order."""
+        if self.writes is None:
+            self.writes = []
+            return []
+        out = list(dict.fromkeys(self.writes))
+        self.writes = []
+        return out
 
     def take_changes(self) -> dict[tuple[str, str], Any]:
         changes = {k: self._data[k] for k in self._dirty}

@@ -1,0 +1,195 @@
+"""The state map's derived tables (specs/state-map.md §5, specs/log.md §5.3).
+
+``map_leaf`` holds every key's current leaf, ``map_node`` the hash of every subtree of two
+or more leaves of the current version, ``map_change`` what each change replaced (so that a
+proof at an earlier checkpoint is computed from the current tables and the few changes
+since), and ``map_root`` the root after each append. :class:`MapUpdate` folds one append's
+changes in, inside the append's transaction; :class:`VersionReader` reads the map as it was
+at an earlier size. ``verify`` recomputes everything and compares (``ledger/verify.py``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from ledger.core import statemap
+from ledger.core.statemap import Leaf
+from ledger.errors import ProofError
+
+TABLES = (
+    """CREATE TABLE map_leaf (
+    k BLOB PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, v BLOB NOT NULL,
+    idx INTEGER NOT NULL
+) WITHOUT ROWID""",
+    "CREATE TABLE map_node (id BLOB PRIMARY KEY, h BLOB NOT NULL) WITHOUT ROWID",
+    """CREATE TABLE map_change (
+    idx INTEGER NOT NULL, k BLOB NOT NULL, old_v BLOB, old_idx INTEGER,
+    PRIMARY KEY (idx, k)
+) WITHOUT ROWID""",
+    "CREATE TABLE map_root (size INTEGER PRIMARY KEY, root BLOB NOT NULL)",
+)
+
+
+class SqlMap:
+    """The current version of the map, read through ``conn`` (a :class:`statemap.Reader`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def leaves(self, lo: bytes, hi: bytes, limit: int) -> list[Leaf]:
+        rows = self.conn.execute(
+            "SELECT k, v, idx FROM map_leaf WHERE k BETWEEN ? AND ? ORDER BY k LIMIT ?",
+            (lo, hi, limit),
+        )
+        return [Leaf(bytes(k), bytes(v), idx) for k, v, idx in rows]
+
+    def node(self, nid: bytes) -> bytes | None:
+        row = self.conn.execute("SELECT h FROM map_node WHERE id = ?", (nid,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def leaf(self, kh: bytes) -> Leaf | None:
+        row = self.conn.execute("SELECT v, idx FROM map_leaf WHERE k = ?", (kh,)).fetchone()
+        return None if row is None else Leaf(kh, bytes(row[0]), row[1])
+
+
+class MapUpdate:
+    """One append's changes to the map, folded in by :meth:`write` (same transaction)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.sql = SqlMap(conn)
+        self.leaves: dict[bytes, tuple[str, str, bytes, int]] = {}
+        self.changes: list[tuple[int, bytes, bytes | None, int | None]] = []
+
+    def record(
+        self, writes: list[tuple[str, str]], get: Callable[[str, str], Any], index: int
+    ) -> None:
+        """The keys record ``index`` wrote; those whose value hash changed now carry it."""
+        for kind, key in writes:
+            kh = statemap.key_hash(kind, key)
+            vh = statemap.value_hash(get(kind, key))
+            mine = self.leaves.get(kh)
+            old_v: bytes | None
+            old_idx: int | None
+            if mine is not None:
+                old_v, old_idx = mine[2], mine[3]
+            else:
+                stored = self.sql.leaf(kh)
+                old_v, old_idx = (None, None) if stored is None else (stored.vh, stored.index)
+            if old_v == vh:
+                continue
+            self.leaves[kh] = (kind, key, vh, index)
+            self.changes.append((index, kh, old_v, old_idx))
+
+    def write(self, size: int) -> bytes:
+        """Write the leaves, recompute the changed paths, store the root at ``size``."""
+        conn = self.sql.conn
+        if self.leaves:
+            conn.executemany(
+                "INSERT INTO map_leaf (k, kind, key, v, idx) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (k) DO UPDATE SET v = excluded.v, idx = excluded.idx",
+                [(kh, *rest) for kh, rest in sorted(self.leaves.items())],
+            )
+            conn.executemany(
+                "INSERT INTO map_change (idx, k, old_v, old_idx) VALUES (?, ?, ?, ?)",
+                self.changes,
+            )
+        nodes: dict[bytes, bytes] = {}
+        root = statemap.update(self.sql, self.leaves, nodes.__setitem__)
+        if nodes:
+            conn.executemany(
+                "INSERT INTO map_node (id, h) VALUES (?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET h = excluded.h",
+                sorted(nodes.items()),
+            )
+        conn.execute("INSERT OR REPLACE INTO map_root (size, root) VALUES (?, ?)", (size, root))
+        return root
+
+
+class VersionReader:
+    """The map as it was at log size ``size``: the current tables with every change made
+    by a record at or after ``size`` undone (a :class:`statemap.Reader`)."""
+
+    def __init__(self, conn: sqlite3.Connection, size: int) -> None:
+        self.sql = SqlMap(conn)
+        undo: dict[bytes, Leaf | None] = {}
+        rows = conn.execute(
+            "SELECT k, old_v, old_idx FROM map_change WHERE idx >= ? ORDER BY idx DESC", (size,)
+        )
+        for k, old_v, old_idx in rows:
+            kh = bytes(k)
+            undo[kh] = None if old_v is None else Leaf(kh, bytes(old_v), old_idx)
+        self.undo = undo
+        self.keys = sorted(undo)
+
+    def _undone_in(self, lo: bytes, hi: bytes) -> int:
+        return bisect.bisect_right(self.keys, hi) - bisect.bisect_left(self.keys, lo)
+
+    def leaves(self, lo: bytes, hi: bytes, limit: int) -> list[Leaf]:
+        extra = self._undone_in(lo, hi)
+        out: list[Leaf] = []
+        for leaf in self.sql.leaves(lo, hi, limit + extra):
+            if leaf.kh in self.undo:
+                old = self.undo[leaf.kh]
+                if old is None:
+                    continue
+                leaf = old
+            out.append(leaf)
+            if len(out) == limit:
+                break
+        return out
+
+    def node(self, nid: bytes) -> bytes | None:
+        depth = nid[0]
+        lo = nid[1:]
+        hi = statemap.span(lo, depth)[1]
+        if self._undone_in(lo, hi):
+            return None
+        return self.sql.node(nid)
+
+
+def root_at(conn: sqlite3.Connection, size: int) -> bytes:
+    """The map root at log size ``size``: stored for the size each append ended at,
+    computed from the current tables and the later changes otherwise.
+
+    Raises:
+        ProofError: ``size`` is beyond the map (or 0).
+    """
+    row = conn.execute("SELECT root FROM map_root WHERE size = ?", (size,)).fetchone()
+    if row is not None:
+        return bytes(row[0])
+    current = conn.execute("SELECT max(size) FROM map_root").fetchone()[0]
+    if current is None or not 0 < size <= current:
+        raise ProofError(f"no state-map root for size {size} (the map covers {current or 0})")
+    # Inside one append of several records: undo the changes of the records after it.
+    return statemap.root(VersionReader(conn, size))
+
+
+def prove(conn: sqlite3.Connection, size: int, kind: str, key: str) -> statemap.MapProof:
+    """The proof of ``(kind, key)`` in the map at ``size`` (checked against the stored root).
+
+    Raises:
+        ProofError: the stored tables do not give the stored root (run verify).
+    """
+    reader: statemap.Reader
+    current = conn.execute("SELECT max(size) FROM map_root").fetchone()[0]
+    reader = SqlMap(conn) if current == size else VersionReader(conn, size)
+    proof = statemap.prove(reader, kind, key)
+    statemap.verify_proof(proof, root_at(conn, size))
+    return proof
+
+
+def stored(conn: sqlite3.Connection) -> tuple[list[Leaf], dict[bytes, bytes]]:
+    """Every stored leaf (in key-hash order) and node, for verify."""
+    leaves = [
+        Leaf(bytes(k), bytes(v), idx)
+        for k, v, idx in conn.execute("SELECT k, v, idx FROM map_leaf ORDER BY k")
+    ]
+    nodes = {bytes(i): bytes(h) for i, h in conn.execute("SELECT id, h FROM map_node")}
+    return leaves, nodes
+
+
+def roots(conn: sqlite3.Connection) -> dict[int, bytes]:
+    return {size: bytes(r) for size, r in conn.execute("SELECT size, root FROM map_root")}
