@@ -255,10 +255,10 @@ def _governor(value: Any, path: str) -> dict[str, Any]:
 
 def _governors(value: Any, path: str) -> list[dict[str, Any]]:
     """A governance set's members: 1 to MAX_GOVERNORS, no name and no key twice."""
-    _list(value, path, _governor, max_len=MAX_GOVERNORS, what="governors")
-    _unique([g["name"] for g in value], path)
-    _unique([g["pub"] for g in value], path)
-    return value
+    items = _list(value, path, _governor, max_len=MAX_GOVERNORS, what="governors")
+    _unique([g["name"] for g in items], path)
+    _unique([g["pub"] for g in items], path)
+    return items
 
 
 FieldCheck = Callable[[Any, str], Any]
