@@ -32,7 +32,11 @@ def b64(data: bytes) -> str:
 
 
 def format_time(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    """``YYYY-MM-DD HH:MM:SSZ``; a time no calendar holds (a damaged record) as its number."""
+    try:
+        return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return f"{ms} ms (not a date)"
 
 
 def format_entry(data: dict[str, Any]) -> str:

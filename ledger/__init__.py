@@ -48,7 +48,10 @@ from ledger.core.proofs import (
     verify_bundle,
 )
 from ledger.core.rules import (
+    MAX_THRESHOLD,
     PARAMETERS,
+    PROPOSAL_TTL_MS,
+    REGISTRY_TYPES,
     VoidEntry,
     date_of,
     format_composition,
@@ -82,6 +85,7 @@ if TYPE_CHECKING:
         entries_from_epcis,
         export_epcis,
         latest_failure,
+        proposal_status,
         verify_consistency,
     )
     from ledger.ledger import Ledger
@@ -106,6 +110,7 @@ _LAZY = {
     "export_epcis": "ledger.api",
     "entries_from_epcis": "ledger.api",
     "latest_failure": "ledger.api",
+    "proposal_status": "ledger.api",
     "verify_consistency": "ledger.api",
     "Ledger": "ledger.ledger",
     "Appended": "ledger.storage.store",
@@ -137,8 +142,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MAX_BUNDLE_SIZE",
+    "MAX_THRESHOLD",
     "PACKS",
     "PARAMETERS",
+    "PROPOSAL_TTL_MS",
+    "REGISTRY_TYPES",
     "ROLES",
     "SIG_TYPE_COSIGNATURE_V1",
     "SIG_TYPE_ED25519",
@@ -198,6 +206,7 @@ __all__ = [
     "parse_note",
     "parse_policy",
     "parse_vkey",
+    "proposal_status",
     "read_entry_file",
     "read_passphrase_fd",
     "read_passphrase_file",

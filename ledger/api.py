@@ -31,6 +31,7 @@ from ledger.storage.store import Appended
 
 __all__ = [
     "FILE_SCOPE",
+    "GOVERNANCE_NOTE",
     "NODE_SCOPE",
     "Appended",
     "LedgerAPI",
@@ -42,8 +43,15 @@ __all__ = [
     "entry_prefix",
     "export_epcis",
     "latest_failure",
+    "proposal_status",
     "verify_consistency",
 ]
+
+#: Why a ledger file keeps no pending proposals (a node does, specs/node.md §2.5).
+GOVERNANCE_NOTE = (
+    "pending proposals are kept by a node (--ledger URL); offline, pass the --out file from "
+    "governor to governor ('kpledger governance sign FILE') and submit it"
+)
 
 #: What ``verify`` of a ledger file checks.
 FILE_SCOPE = (
@@ -183,6 +191,12 @@ class LedgerAPI(Protocol):
 
     def parameters(self, day: str) -> list[dict[str, Any]]: ...
 
+    def governance(self) -> dict[str, Any] | None: ...
+
+    def proposals(self) -> list[dict[str, Any]]: ...
+
+    def propose(self, entry: SignedEntry) -> dict[str, Any]: ...
+
     def warranties(self, name: str, start: str, end: str) -> dict[str, Any]: ...
 
     def resolve_entry(self, text: str) -> bytes: ...
@@ -258,6 +272,40 @@ def append_entries(
     if checkpoint_key is None:
         return ledger.append(entries, now=now, progress=progress), None
     return ledger.append_checkpointed(entries, checkpoint_key, now=now, progress=progress)
+
+
+def proposal_status(
+    entry: SignedEntry,
+    governance: dict[str, Any] | None,
+    name_of: Callable[[bytes], str],
+    *,
+    now: int,
+) -> dict[str, Any]:
+    """Where a proposed registry change stands (specs/rules.md §3.9): who proposed and who
+    signed it, how many of the k governor signatures it has, who has yet to sign, and when
+    it expires. ``governance`` is ``LedgerAPI.governance()``; ``name_of`` names a key id."""
+    members: dict[bytes, str] = {}
+    threshold = 1
+    if governance is not None:
+        members = {bytes(g["kid"]): str(g["name"]) for g in governance["governors"]}
+        threshold = int(governance["threshold"])
+    approved = [s.kid for s in entry.sigs if s.kid in members]
+    expires = entry.body.time + rules.PROPOSAL_TTL_MS
+    return {
+        "proposal": rules.proposal_id(entry).hex(),
+        "entry": entry.id.hex(),
+        "type": entry.type,
+        "proposer": name_of(entry.body.signer),
+        "signed_by": [name_of(s.kid) for s in entry.sigs],
+        "approvals": len(approved),
+        "threshold": threshold,
+        "governors": len(members),
+        "missing": [name for kid, name in members.items() if kid not in approved],
+        "time": entry.body.time,
+        "expires": expires,
+        "expired": governance is not None and now > expires,
+        "ready": governance is not None and len(approved) >= threshold,
+    }
 
 
 def verify_consistency(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from ledger.api import LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
+from ledger.api import GOVERNANCE_NOTE, LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
 from ledger.core import merkle, note, proofs, rules
 from ledger.core.journey import narrate
 from ledger.core.keys import PrivateKey
@@ -36,22 +36,36 @@ class Ledger(Signing):
     # -- life cycle ---------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str, operator: PrivateKey, origin: str, *, now: int) -> Ledger:
-        """Create ``path`` with a genesis entry naming the operator key and origin.
+    def create(
+        cls,
+        path: str,
+        operator: PrivateKey,
+        origin: str,
+        *,
+        now: int,
+        governors: Sequence[tuple[str, bytes]] = (),
+        threshold: int | None = None,
+    ) -> Ledger:
+        """Create ``path`` with a genesis entry naming the operator key and origin and, with
+        ``governors`` (name, public key) and ``threshold`` k, the governance set: every
+        registry change then needs k of their signatures (specs/rules.md §3.9).
 
         Raises:
             StoreError: the file exists.
-            UsageError: the origin is not a valid C2SP origin line.
+            UsageError: the origin is not a valid C2SP origin line; governors without a
+                threshold or the reverse.
+            RuleError: R-GV-3, the governance set is invalid (nothing is written).
         """
         if not origin or any(c.isspace() for c in origin) or "+" in origin or len(origin) > 200:
             raise UsageError("origin must be non-empty, at most 200 characters, no spaces or '+'")
-        body = Body(
-            "genesis",
-            origin,
-            operator.kid,
-            now,
-            {"operator": operator.public, "name": operator.name},
-        )
+        fields: dict[str, Any] = {"operator": operator.public, "name": operator.name}
+        if bool(governors) != (threshold is not None):
+            raise UsageError("--governors and --threshold go together")
+        if threshold is not None:
+            members = [{"name": n, "pub": p} for n, p in governors]
+            rules.check_set(members, threshold)
+            fields.update({"governors": members, "threshold": threshold})
+        body = Body("genesis", origin, operator.kid, now, fields)
         entry = sign_body(body, [operator.seed])
         store = Store.create(path)
         try:
@@ -198,6 +212,18 @@ class Ledger(Signing):
             }
             for name, spec in sorted(rules.PARAMETERS.items())
         ]
+
+    def governance(self) -> dict[str, Any] | None:
+        """The governance set in force (specs/rules.md §3.9), or None (operator-governed)."""
+        return governance_view(self.store.state_value("gov", "set"), self.store.state_value)
+
+    def proposals(self) -> list[dict[str, Any]]:
+        """Pending proposals: none in a file (a node keeps them)."""
+        return []
+
+    def propose(self, entry: SignedEntry) -> dict[str, Any]:
+        """Raises UsageError: a file keeps no pending proposals (:data:`GOVERNANCE_NOTE`)."""
+        raise UsageError(GOVERNANCE_NOTE)
 
     def warranties(self, name: str, start: str, end: str) -> dict[str, Any]:
         """The System of Warranties reconciliation of participant ``name`` (R-SW-1/2): the
@@ -516,6 +542,24 @@ def _genesis_identity(store: Store) -> tuple[str, str, bytes] | None:
     except LedgerError:
         pass
     return None
+
+
+def governance_view(gov: Any, get: Callable[[str, str], Any]) -> dict[str, Any] | None:
+    """``LedgerAPI.governance()`` from the ``gov/set`` state value and a state reader."""
+    if gov is None:
+        return None
+    members = []
+    for kid in gov["governors"]:
+        info = get("kid", kid.hex()) or {}
+        members.append(
+            {"name": info.get("name", kid.hex()[:16]), "kid": kid, "pub": info.get("pub")}
+        )
+    return {
+        "governors": members,
+        "threshold": gov["threshold"],
+        "since": gov["since"],
+        "entries": list(gov["entries"]),
+    }
 
 
 class _StoreBacking:

@@ -61,6 +61,10 @@ SEEDS = {
     "be-authority": bytes([8]) * 32,
     "lab-grown": bytes([9]) * 32,
     "eu-list": bytes([10]) * 32,
+    "gov-chair": bytes([11]) * 32,
+    "gov-producers": bytes([12]) * 32,
+    "gov-consumers": bytes([13]) * 32,
+    "gov-traders": bytes([14]) * 32,
 }
 NAMES = {
     "operator": "KP Ledger Operator",
@@ -72,6 +76,10 @@ NAMES = {
     "be-authority": "Belgian KP Authority",
     "lab-grown": "Surat CVD Growers",
     "eu-list": "EU Consolidated List",
+    "gov-chair": "KP Chair",
+    "gov-producers": "Producing Participants",
+    "gov-consumers": "Consuming Participants",
+    "gov-traders": "Trading Participants",
 }
 
 
@@ -278,7 +286,20 @@ def _steps(ids: dict[str, bytes]) -> list[tuple[str, list[str], Callable[[], dic
             ["eu-list"],
             lambda: {"list": "EU-CONSOLIDATED", "party": NAMES["antwerp"], "from": "2024-07-01"},
         ),
+        # The migration to governance: the last registry change the operator makes alone.
+        (
+            "governance.set",
+            ["operator"],
+            lambda: {
+                "governors": [governor(w) for w in ("gov-chair", "gov-producers", "gov-consumers")],
+                "threshold": 2,
+            },
+        ),
     ]
+
+
+def governor(who: str) -> dict[str, Any]:
+    return {"name": NAMES[who], "pub": pub(who)}
 
 
 def _entry_vector(
@@ -661,6 +682,187 @@ def build_keyfile() -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------
 
 
+# ------------------------------------------------------------------------------------------
+# Governance rule vectors (specs/rules.md §3.9)
+
+GOV_LEDGER = "example.org/kpledger-governed"
+HOUR = 3_600_000
+DAY = 24 * HOUR
+
+
+def build_governance() -> dict[str, Any]:
+    """A ledger governed by 2 of 3 from its genesis: each step is a record that the rules
+    must accept (``ok``, the chain advances) or refuse with the rule named (the next step
+    is tried at the same index)."""
+    steps: list[dict[str, Any]] = []
+    prev = ZERO_HASH
+    index = 0
+    clock = T0
+
+    def step(
+        name: str,
+        entry_type: str,
+        signers: list[str],
+        fields: dict[str, Any],
+        expect: str,
+        why: str,
+        *,
+        claimed: int | None = None,
+        appended: int | None = None,
+    ) -> SignedEntry:
+        nonlocal prev, index, clock
+        clock += 60_000
+        time = clock if claimed is None else claimed
+        check_fields(entry_type, fields)
+        body = Body(entry_type, GOV_LEDGER, kid(signers[0]), time, fields)
+        entry = sign_body(body, [SEEDS[w] for w in signers])
+        at = (clock if appended is None else appended) + APPEND_DELAY
+        clock = max(clock, at)
+        record = Record.build(index, prev, at, entry.raw)
+        steps.append(
+            {
+                "name": name,
+                "why": why,
+                "signers": signers,
+                "record": record.raw.hex(),
+                "expect": expect,
+            }
+        )
+        if expect == "ok":
+            prev, index = record.hash, index + 1
+        return entry
+
+    trio = [governor(w) for w in ("gov-chair", "gov-producers", "gov-consumers")]
+    add = {"name": NAMES["jwaneng"], "pub": pub("jwaneng"), "roles": ["mine"], "country": "BW"}
+    status = {"country": "BW", "status": "participant", "from": "2003-01-01"}
+    step(
+        "genesis_2_of_3",
+        "genesis",
+        ["operator"],
+        {"operator": pub("operator"), "name": NAMES["operator"], "governors": trio, "threshold": 2},
+        "ok",
+        "the genesis names three governors and k = 2",
+    )
+    step(
+        "operator_alone",
+        "participant.add",
+        ["operator"],
+        add,
+        "R-GV-1",
+        "the operator alone admits a participant: no governor signed",
+    )
+    step(
+        "one_governor",
+        "participant.add",
+        ["gov-chair"],
+        add,
+        "R-GV-1",
+        "one governor signature of the two needed",
+    )
+    step(
+        "two_governors",
+        "participant.add",
+        ["gov-chair", "gov-producers"],
+        add,
+        "ok",
+        "two of the three governors sign",
+    )
+    step(
+        "stranger_cosigns",
+        "kp-status.set",
+        ["gov-chair", "gov-producers", "jwaneng"],
+        status,
+        "R-GV-2",
+        "a participant who is not a governor co-signs a registry change",
+    )
+    step(
+        "proposed_by_stranger",
+        "kp-status.set",
+        ["jwaneng", "gov-chair", "gov-producers"],
+        status,
+        "R-GV-2",
+        "k governors signed, but the proposer (body.signer) is not a governor",
+    )
+    step(
+        "expired_proposal",
+        "kp-status.set",
+        ["gov-chair", "gov-consumers"],
+        status,
+        "R-GV-4",
+        "appended more than 7 days after its claimed time",
+        claimed=clock - 8 * DAY,
+    )
+    status_entry = step(
+        "kp_status_by_two",
+        "kp-status.set",
+        ["gov-chair", "gov-consumers"],
+        status,
+        "ok",
+        "a KP status set by two governors",
+    )
+    steps.append(
+        {
+            "name": "replayed_proposal",
+            "why": "the same body again, co-signed by another pair of governors",
+            "signers": ["gov-chair", "gov-producers"],
+            "record": Record.build(
+                index,
+                prev,
+                clock + APPEND_DELAY,
+                add_signature(
+                    SignedEntry.build(status_entry.body_bytes, status_entry.sigs[:1]),
+                    SEEDS["gov-producers"],
+                ).raw,
+            ).raw.hex(),
+            "expect": "R-GV-5",
+        }
+    )
+    step(
+        "threshold_above_n",
+        "governance.set",
+        ["gov-chair", "gov-producers"],
+        {"governors": trio, "threshold": 4},
+        "R-GV-3",
+        "k = 4 of 3 governors",
+    )
+    four = [*trio, governor("gov-traders")]
+    step(
+        "add_governor_k3",
+        "governance.set",
+        ["gov-chair", "gov-producers"],
+        {"governors": four, "threshold": 3},
+        "ok",
+        "two of three add a fourth governor and raise k to 3",
+    )
+    step(
+        "two_of_new_three",
+        "param.set",
+        ["gov-chair", "gov-traders"],
+        {"name": "confirm-days", "value": 45, "from": "2030-01-01"},
+        "R-GV-1",
+        "two signatures no longer reach k = 3",
+    )
+    step(
+        "three_of_four",
+        "param.set",
+        ["gov-chair", "gov-traders", "gov-consumers"],
+        {"name": "confirm-days", "value": 45, "from": "2030-01-01"},
+        "ok",
+        "three of the four governors set a rule parameter",
+    )
+    return {
+        "description": (
+            "governance rule vectors (specs/rules.md §3.9): records of a ledger governed by "
+            "2 of 3 from its genesis. Apply each record's entry with rules.apply at its index "
+            "and append time; 'ok' must be accepted (the chain advances), any other expect is "
+            "the rule ID of the refusal (the next step reuses the index)."
+        ),
+        "ledger": GOV_LEDGER,
+        "public_keys": {kid(w).hex(): pub(w).hex() for w in sorted(SEEDS)},
+        "steps": steps,
+    }
+
+
 def build() -> dict[str, str]:
     """Every vector file: ``{file name: exact text}``."""
     vectors, records, entries = build_entries()
@@ -668,6 +870,7 @@ def build() -> dict[str, str]:
     files["record.json"] = dump(build_record(records))
     files["negative.json"] = dump(build_negative(entries))
     files["keyfile.json"] = dump(build_keyfile())
+    files["governance.json"] = dump(build_governance())
     return files
 
 

@@ -52,6 +52,16 @@ PARTIES = [
     ("moscow", "Moscow Rough", "trader", "RU"),
     ("grower", "Surat Lab-Grown", "producer", "IN"),
 ]
+#: The registry's governors (key name, display name): every registry change needs the
+#: signatures of THRESHOLD of them; the operator only sequences the log.
+GOVERNORS = [
+    ("gov-chair", "KP Chair"),
+    ("gov-producers", "Producing Participants"),
+    ("gov-traders", "Trading Centres"),
+    ("gov-consumers", "Consuming Participants"),
+    ("gov-civil", "Civil Society Coalition"),
+]
+THRESHOLD = 3
 #: The witness whose cosignatures time-stamp checkpoints (grandfathering, R-SA-3).
 WITNESS = "demo.example/witness1"
 #: Who confirms the import under each certificate of the story (the importing authority).
@@ -123,6 +133,12 @@ class Story:
     def pub(self, name: str) -> str:
         return str(self.keys / f"{name}.pub")
 
+    def governed(self) -> list[str]:
+        """``--key``/``--cosign`` of three governors signing a registry change together."""
+        chair, producers, traders = (g for g, _ in GOVERNORS[:THRESHOLD])
+        return ["--key", self.key(chair), "--cosign", self.key(producers),
+                "--cosign", self.key(traders)]  # fmt: skip
+
 
 @click.command()
 @click.option("--dir", "directory", default="demo-run", show_default=True, help="Work directory.")
@@ -150,14 +166,32 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
 
     s.heading("1. Keys: every participant creates an encrypted Ed25519 key")
     s.say("Keys are sealed with scrypt + ChaCha20-Poly1305 (passphrase from KPLEDGER_PASSPHRASE).")
-    names = ["operator", "witness"]
-    names += [f"kp-{cc.lower()}" for cc in AUTHORITIES] + [p[0] for p in PARTIES]
+    names = (
+        ["operator", "witness"]
+        + [g for g, _ in GOVERNORS]
+        + [f"kp-{cc.lower()}" for cc in AUTHORITIES]
+        + [p[0] for p in PARTIES]
+    )
     for n in names:
         s.run("key", "new", n, "--dir", str(s.keys), show=n == "operator")
     s.say(f"... and {len(names) - 1} more keys in {s.keys}")
 
-    s.heading("2. The operator opens the ledger and records KP participation")
-    s.run("init", "--key", s.key("operator"), "--origin", ORIGIN)
+    s.heading("2. The operator opens a ledger governed by 3 of 5; the governors record KP status")
+    s.say("No single key rules the registry: every change needs 3 of the 5 governors' signatures;")
+    s.say("the operator only orders the log and signs checkpoints.")
+    governors = path / "governors.txt"
+    governors.write_text("".join(f"{name} = keys/{g}.pub\n" for g, name in GOVERNORS))
+    s.run(
+        "init",
+        "--key",
+        s.key("operator"),
+        "--origin",
+        ORIGIN,
+        "--governors",
+        str(governors),
+        "--threshold",
+        str(THRESHOLD),
+    )
     g7_policy = write_g7_policy(s)
     if use_node:
         url, stop = start_node_process(s.db, s.key("operator"), g7_policy)
@@ -174,8 +208,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         s.run(
             "kp-status",
             "set",
-            "--key",
-            s.key("operator"),
+            *s.governed(),
             "--country",
             cc,
             "--status",
@@ -187,8 +220,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     s.run(
         "kp-status",
         "set",
-        "--key",
-        s.key("operator"),
+        *s.governed(),
         "--country",
         "CF",
         "--status",
@@ -198,13 +230,12 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     )
     s.run("kp-status", "list")
 
-    s.heading("3. The operator admits KP authorities, mines, traders, a cutter, a lab, a retailer")
+    s.heading("3. The governors admit KP authorities, mines, traders, a cutter, a lab, a retailer")
     for cc, name in AUTHORITIES.items():
         s.run(
             "participant",
             "add",
-            "--key",
-            s.key("operator"),
+            *s.governed(),
             "--pub",
             s.pub(f"kp-{cc.lower()}"),
             "--name",
@@ -219,8 +250,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         s.run(
             "participant",
             "add",
-            "--key",
-            s.key("operator"),
+            *s.governed(),
             "--pub",
             s.pub(key),
             "--name",
@@ -603,6 +633,25 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         expect_fail=True,
     )
 
+    s.say("d) The operator alone registers a fake BW KP Authority, whose certificates would")
+    s.say("   pass every check: refused, a registry change needs 3 of the 5 governors.")
+    s.run("key", "new", "fake-bw", "--dir", str(s.keys), show=False)
+    fake = ["--pub", s.pub("fake-bw"), "--name", "BW KP Authority 2", "--role", "authority",
+            "--country", "BW"]  # fmt: skip
+    s.run("participant", "add", "--key", s.key("operator"), *fake, expect_fail=True)
+    s.say("   Nor can one governor, even with the operator's co-signature:")
+    s.run(
+        "participant",
+        "add",
+        "--key",
+        s.key("gov-chair"),
+        "--cosign",
+        s.key("operator"),
+        *fake,
+        expect_fail=True,
+    )
+    s.run("governance", "show")
+
     s.heading("12. The Kimberley Process at work: suspensions, bounded and honest certificates")
     s.say("a) Guaniamo (Venezuela) mines a parcel and its authority certifies the export...")
     s.run(
@@ -636,19 +685,30 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
         "--expires",
         expires,
     )
-    s.say("... then the KP suspends Venezuela, from today. The older certificate does not help:")
+    s.say("... then the KP suspends Venezuela, from today. The KP Chair proposes it offline,")
+    s.say("two more governors co-sign the file, and it takes effect when submitted:")
+    suspension = str(path / "ve-suspension.kpe")
     s.run(
         "kp-status",
         "set",
         "--key",
-        s.key("operator"),
+        s.key("gov-chair"),
         "--country",
         "VE",
         "--status",
         "suspended",
         "--from",
         dt.date.today().isoformat(),
+        "--out",
+        suspension,
     )
+    s.run("governance", "show", suspension)
+    s.run("governance", "sign", suspension, "--key", s.key("gov-consumers"))
+    s.run("governance", "sign", suspension, "--key", s.key("operator"), expect_fail=True)
+    s.run("governance", "sign", suspension, "--key", s.key("gov-civil"))
+    s.run("governance", "show", suspension)
+    s.run("governance", "submit", suspension)
+    s.say("The older certificate does not help:")
     s.run(
         "transfer",
         "--key",
@@ -754,7 +814,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
 
     s.heading("17. A stolen key, found after the fact")
     s.say("Someone copied Antwerp Rough's key. With it they split a parcel and ship part of it")
-    s.say("to Dubai. Days later the theft is found: the operator revokes the key as compromised")
+    s.say("to Dubai. Days later the theft is found: the governors revoke the key as compromised")
     s.say("since the theft. What it signed from then on is void, and so is every descendant:")
     time.sleep(1.1)  # the theft happens after every legitimate entry of Antwerp's
     stolen = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -801,8 +861,7 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     s.run(
         "participant",
         "revoke",
-        "--key",
-        s.key("operator"),
+        *s.governed(),
         "Antwerp Rough",
         "--reason",
         "signing key copied",

@@ -872,6 +872,7 @@ OMITTED: dict[str, str] = {
     "participant.rotate": "registry: a key's life cycle, not an event about goods",
     "kp-status.set": "registry: a country's KP status, not an event about goods",
     "param.set": "registry: a rule parameter of this ledger, not an event about goods",
+    "governance.set": "registry: who approves registry changes, not an event about goods",
     "sanction.designate": "registry: a sanctions list's designation, not an event about goods",
     "sanction.delist": "registry: a sanctions list's de-listing, not an event about goods",
 }

@@ -32,6 +32,8 @@ MAX_ENTRY_SIZE = 60_000
 #: Largest log record.
 MAX_RECORD_SIZE = 65_535
 MAX_SIGNATURES = 8
+#: Most governors a governance set may name (specs/entries.md §7).
+MAX_GOVERNORS = 100
 MAX_TEXT = 256
 MAX_LIST = 1_000
 
@@ -196,9 +198,17 @@ def _exact_map(
     return value
 
 
-def _list(value: Any, path: str, item: Callable[[Any, str], Any], *, min_len: int = 1) -> list[Any]:
-    if not isinstance(value, list) or not min_len <= len(value) <= MAX_LIST:
-        raise _fail(path, f"a list of {min_len}-{MAX_LIST} items", value)
+def _list(
+    value: Any,
+    path: str,
+    item: Callable[[Any, str], Any],
+    *,
+    min_len: int = 1,
+    max_len: int = MAX_LIST,
+    what: str = "items",
+) -> list[Any]:
+    if not isinstance(value, list) or not min_len <= len(value) <= max_len:
+        raise _fail(path, f"a list of {min_len}-{max_len} {what}", value)
     for i, element in enumerate(value):
         item(element, f"{path}[{i}]")
     return value
@@ -237,11 +247,33 @@ def _outputs(value: Any, path: str, *, min_len: int = 1) -> list[dict[str, Any]]
     return items
 
 
+def _governor(value: Any, path: str) -> dict[str, Any]:
+    m = _exact_map(value, path, required=("name", "pub"))
+    _name(m["name"], path + ".name")
+    _bin(m["pub"], path + ".pub", 32)
+    return m
+
+
+def _governors(value: Any, path: str) -> list[dict[str, Any]]:
+    """A governance set's members: 1 to MAX_GOVERNORS, no name and no key twice."""
+    items = _list(value, path, _governor, max_len=MAX_GOVERNORS, what="governors")
+    _unique([g["name"] for g in items], path)
+    _unique([g["pub"] for g in items], path)
+    return items
+
+
 FieldCheck = Callable[[Any, str], Any]
 
 #: Entry types, their required and optional fields (specs/entries.md §5).
 ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
-    "genesis": ({"operator": lambda v, p: _bin(v, p, 32), "name": _name}, {}),
+    "genesis": (
+        {"operator": lambda v, p: _bin(v, p, 32), "name": _name},
+        {"governors": _governors, "threshold": lambda v, p: _uint(v, p, positive=True)},
+    ),
+    "governance.set": (
+        {"governors": _governors, "threshold": lambda v, p: _uint(v, p, positive=True)},
+        {},
+    ),
     "participant.add": (
         {
             "name": _name,
@@ -366,6 +398,10 @@ _SCHEMAS: dict[str, _Schema] = {
 }
 
 
+#: Optional fields that come together or not at all.
+_TOGETHER: dict[str, tuple[tuple[str, str], ...]] = {"genesis": (("governors", "threshold"),)}
+
+
 def check_fields(entry_type: str, fields: Any) -> dict[str, Any]:
     """Check the shape of ``fields`` for ``entry_type``.
 
@@ -382,6 +418,10 @@ def check_fields(entry_type: str, fields: Any) -> dict[str, Any]:
     for name, check, path in optional_checks:
         if name in fields:
             check(fields[name], path)
+    for first, second in _TOGETHER.get(entry_type, ()):
+        for have, need in ((first, second), (second, first)):
+            if have in fields and need not in fields:
+                raise EncodingError(f"field fields.{need}: missing (required with {have})")
     return dict(fields)
 
 

@@ -770,6 +770,11 @@ def collect(
         ids.update(get_state("kp-entries", country) or [])
     for name in rules.PARAMETERS:  # the rule parameters the replay judges by
         ids.update(get_state("param-entries", name) or [])
+    # The governance set at every record (specs/rules.md §3.9): the replay checks each
+    # registry entry above against the governors in force, with their co-signatures.
+    gov = get_state("gov", "set")
+    if gov:
+        ids.update(gov["entries"])
     return ids
 
 

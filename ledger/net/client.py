@@ -519,6 +519,28 @@ class RemoteLedger(Signing):
     def warranties(self, name: str, start: str, end: str) -> dict[str, Any]:
         return dict(self.client.get_value("/api/warranties", name=name, start=start, end=end))
 
+    def governance(self) -> dict[str, Any] | None:
+        value = self.client.get_value("/api/governance")
+        return dict(value) if value is not None else None
+
+    def proposals(self) -> list[dict[str, Any]]:
+        return list(self.client.get_value("/api/proposals"))
+
+    def propose(self, entry: SignedEntry) -> dict[str, Any]:
+        """POST a proposal (or a co-signed pending one); the node appends it once k
+        governors signed. The receipt of an append is checked as :meth:`append` does."""
+        resp = self.client.request("POST", "/api/proposals", content=entry.raw)
+        answer = dict(unpack(resp.content))
+        appended = answer.get("appended")
+        if appended is not None:
+            cp, _ = note.open_checkpoint(appended["checkpoint"], self.verifier())
+            for row in appended["entries"]:
+                record = Record.from_wire(row["record"])
+                merkle.verify_inclusion(
+                    record.hash, record.index, cp.size, [bytes(h) for h in row["proof"]], cp.root
+                )
+        return answer
+
     def resolve_entry(self, text: str) -> bytes:
         return bytes(self.client.get_value("/api/resolve", prefix=entry_prefix(text)))
 

@@ -65,6 +65,7 @@ from ledger.errors import (
 )
 from ledger.ledger import Ledger
 from ledger.net.mirror import checkpoint_at, entry_bundle, tile_bytes
+from ledger.net.proposals import ProposalPool
 from ledger.net.server import RateLimiter, ServerLimits, TlsFiles, client_key, run_app
 from ledger.net.witness import attach_cosignatures, format_request
 
@@ -118,6 +119,7 @@ class Node:
         self.limits = limits or Limits()
         self.witnesses = list(witnesses)
         self.operator = self.ledger.verifier()
+        self.proposals = ProposalPool(self.ledger)
         if key is not None:
             latest = self.ledger.store.latest_checkpoint()
             if latest is None or latest[0] < self.ledger.size():
@@ -176,6 +178,30 @@ class Node:
                 for a in done
             ],
         }
+
+    def propose(self, body: bytes) -> dict[str, Any]:
+        """Merge a proposal's signatures into the pending one of its body and append it once
+        k governors signed; the answer of ``POST /api/proposals`` (specs/node.md §2.5).
+
+        Raises:
+            StoreError: read-only node.
+            LedgerError: a bad signature or proposal (nothing changes), or the rules refuse
+                the complete proposal (it is dropped).
+        """
+        entries = unpack_entries(body)
+        if self.key is None:
+            raise ReadOnlyError("this node is a read-only mirror; propose to the operator's node")
+        if len(entries) != 1:
+            raise UsageError(f"post one proposal at a time, not {len(entries)} entries")
+        now = _now_ms()
+        merged = self.proposals.merge(entries[0], now)
+        appended = None
+        if self.proposals.ready(merged):
+            try:
+                appended = self.append(merged.raw)
+            finally:
+                self.proposals.done(merged)
+        return {"proposal": self.proposals.status(merged, now), "appended": appended}
 
     def info(self) -> dict[str, Any]:
         latest = self.ledger.store.latest_checkpoint()
@@ -495,6 +521,47 @@ def create_app(node: Node, limiter: RateLimiter | None = None) -> FastAPI:
         return _respond(request, answer)
 
     @app.post(
+        "/api/proposals",
+        summary="Propose a registry change, or co-sign a pending one",
+        description=(
+            "Body: one signed registry entry (participant.*, kp-status.set, param.set, "
+            "governance.set) of a governed ledger. Its signatures are checked (governors in "
+            "force, valid, new) and merged into the pending proposal of the same body; once "
+            "k governors signed, it is appended. Answer: `{proposal, appended}`, where "
+            "`appended` is the answer of `POST /api/entries` or null."
+        ),
+        responses=_MSGPACK_OR_JSON,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    async def propose(request: Request) -> Response:
+        body = await _read_body(request, node.limits.max_body)
+        answer = node.propose(body)
+        if answer["appended"] is not None:
+            pusher.event.set()
+        return _respond(request, answer)
+
+    @app.get(
+        "/api/proposals",
+        summary="Pending proposals with their signatures and expiry",
+        responses=_MSGPACK_OR_JSON,
+    )
+    async def proposals(request: Request) -> Response:
+        return _respond(request, node.proposals.pending(_now_ms()))
+
+    @app.get(
+        "/api/governance",
+        summary="The governance set in force (null: the operator governs)",
+        responses=_MSGPACK_OR_JSON,
+    )
+    async def governance(request: Request) -> Response:
+        return _respond(request, led.governance())
+
+    @app.post(
         "/api/entries/check",
         summary="Check signed entries without appending them",
         description=(
@@ -511,6 +578,9 @@ def create_app(node: Node, limiter: RateLimiter | None = None) -> FastAPI:
         },
     )
     async def check(request: Request) -> Response:
+        wrong = _wrong_type(request, "application/octet-stream")
+        if wrong is not None:
+            return wrong
         body = await _read_body(request, node.limits.max_body)
         return _respond(request, node.check(body))
 

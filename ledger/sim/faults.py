@@ -57,7 +57,7 @@ from ledger.errors import LedgerError, SimulationError
 from ledger.sim.engine import FAULT_LOT, Engine, Flow
 from ledger.sim.mirror import Mirror
 from ledger.sim.scenes import EU_LIST, Held, Scenes
-from ledger.sim.world import DAY, SECOND, SUSPENDED, Actor, Cast, Rng
+from ledger.sim.world import DAY, SECOND, SUSPENDED, Actor, Cast, Rng, derive_key
 
 __all__ = [
     "CONTROLS",
@@ -510,6 +510,32 @@ def _revoked_party_offer(ctx: FaultInjector, fid: str) -> Attempt | None:
     if buyer is None:  # pragma: no cover - staged at setup
         return None
     return Attempt(ctx.sign("accept", {"transfer": ctx.scenes.sl_offer}, buyer.key), ())
+
+
+@fault("single-key-registry", "R-GV-1")
+def _single_key_registry(ctx: FaultInjector, fid: str) -> Attempt | None:
+    """A registry change signed by one key alone: the operator or a single governor admits
+    a fake KP authority, suspends a country or changes a rule parameter (specs/rules.md
+    §3.9: k governors must sign)."""
+    cast = ctx.cast
+    keys = [cast.operator, *cast.governors]
+    key = keys[ctx.rng.randrange(len(keys))]
+    country = cast.producing[ctx.rng.randrange(len(cast.producing))]
+    changes: list[tuple[str, dict[str, Any]]] = [
+        (
+            "participant.add",
+            {
+                "name": f"Fake {country} KP Authority {fid}",
+                "pub": derive_key(ctx.rng.randrange(1 << 30), f"fake/{fid}").public,
+                "roles": ["authority"],
+                "country": country,
+            },
+        ),
+        ("kp-status.set", {"country": country, "status": "suspended", "from": date_of(ctx.now)}),
+        ("param.set", {"name": "cert-validity-days", "value": 366, "from": date_of(ctx.now)}),
+    ]
+    entry_type, fields = changes[ctx.rng.randrange(len(changes))]
+    return Attempt(ctx.sign(entry_type, fields, key), ())
 
 
 def _certificate_abroad(

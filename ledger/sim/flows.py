@@ -123,7 +123,8 @@ class Flows:
                 return
             actor = people[rng.randrange(len(people))]
             n = self.mirror.serial("rotation/" + actor.name)
-            self.mirror.rotate(cast.operator, actor, rotated_key(self.seed, actor.name, n))
+            new = rotated_key(self.seed, actor.name, n)
+            self.mirror.rotate(cast.proposer, actor, new, cast.cosigners)
 
     # -- shipping --------------------------------------------------------------------
 

@@ -384,11 +384,17 @@ class Mirror:
 
     # -- participants ------------------------------------------------------------------
 
-    def rotate(self, operator: PrivateKey, actor: Actor, new: PrivateKey) -> None:
-        """``actor`` rotates to ``new`` (the operator signs, the old key co-signs)."""
+    def rotate(
+        self,
+        proposer: PrivateKey,
+        actor: Actor,
+        new: PrivateKey,
+        cosigners: Sequence[PrivateKey] = (),
+    ) -> None:
+        """``actor`` rotates to ``new`` (k governors sign, the old key co-signs)."""
         old = actor.key
         fields = {"name": actor.name, "pub": new.public}
-        self._emit("participant.rotate", fields, operator, cosigners=[old])
+        self._emit("participant.rotate", fields, proposer, cosigners=[*cosigners, old])
         actor.key = new
         self.old_keys.append((actor.name, old))
         self.report.rotations += 1

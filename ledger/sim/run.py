@@ -22,7 +22,7 @@ from ledger.sim.flows import Flows
 from ledger.sim.mirror import Mirror
 from ledger.sim.report import SimReport
 from ledger.sim.scenes import stage
-from ledger.sim.world import DAY, MINUTE, ORIGIN, START_MS, Cast, Rng
+from ledger.sim.world import DAY, MINUTE, ORIGIN, START_MS, THRESHOLD, Cast, Rng
 from ledger.storage.store import Store
 
 __all__ = ["simulate"]
@@ -65,7 +65,10 @@ def simulate(
     started = _time.perf_counter()
     report = SimReport(path=ledger_path, seed=seed, lots=parcels)
     cast = Cast.build(seed)
-    Ledger.create(ledger_path, cast.operator, ORIGIN, now=START_MS).close()
+    governors = [(k.name, k.public) for k in cast.governors]
+    Ledger.create(
+        ledger_path, cast.operator, ORIGIN, now=START_MS, governors=governors, threshold=THRESHOLD
+    ).close()
     # Per-transaction durability is moot for a generated ledger; WAL with
     # synchronous=NORMAL stays consistent after a crash and spares an fsync per batch.
     ledger = Ledger(Store.open(ledger_path, synchronous="NORMAL"))
@@ -92,7 +95,7 @@ def _run(
     """Register the cast, run every flow to its end, and fill in the ledger's size and root."""
     engine = Engine(ledger, report, batch=batch, on_lot_done=progress)
     for entry_type, fields, key in cast.registrations():
-        engine.emit(entry_type, fields, key, time=engine.stamp(MINUTE))
+        engine.emit(entry_type, fields, key, time=engine.stamp(MINUTE), cosigners=cast.cosigners)
     engine.flush()
     scenes = stage(engine, cast)
     report.quarantined = list(scenes.quarantined)

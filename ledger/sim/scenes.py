@@ -194,8 +194,9 @@ def stage(engine: Engine, cast: Cast) -> Scenes:
     engine.emit(
         "participant.revoke",
         {"name": zw_kp.name, "reason": "signing key stolen", "compromised_since": stolen},
-        cast.operator,
+        cast.proposer,
         time=engine.stamp(DAY),
+        cosigners=cast.cosigners,
     )
     scenes.zw_stock.append(held[1])
     scenes.quarantined.append(first.pid)
@@ -212,8 +213,9 @@ def stage(engine: Engine, cast: Cast) -> Scenes:
     engine.emit(
         "participant.revoke",
         {"name": kono.name, "reason": "mining licence withdrawn"},
-        cast.operator,
+        cast.proposer,
         time=engine.stamp(HOUR),
+        cosigners=cast.cosigners,
     )
     _stage_g7(engine, cast, scenes)
     engine.flush()

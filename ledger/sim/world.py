@@ -29,6 +29,7 @@ __all__ = [
     "COUNTRY_WEIGHTS",
     "CUTTERS",
     "DAY",
+    "GOVERNORS",
     "GRADERS",
     "HOUR",
     "MINES",
@@ -46,6 +47,7 @@ __all__ = [
     "START_MS",
     "SUSPENDED",
     "SUSPENDED_MINE",
+    "THRESHOLD",
     "TRADERS",
     "VE_SUSPENDED_DAYS",
     "Actor",
@@ -73,6 +75,16 @@ START_MS = int(_dt.datetime(2025, 1, 1, tzinfo=_dt.UTC).timestamp()) * SECOND
 
 ORIGIN = "kp.example.org/simulation"
 OPERATOR = "KP Ledger Operator"
+#: The registry's governors (specs/rules.md §3.9): every registry change needs THRESHOLD
+#: of their signatures; the operator only sequences the log.
+GOVERNORS = (
+    "KP Chair",
+    "Producing Participants",
+    "Trading Participants",
+    "Consuming Participants",
+    "Civil Society Coalition",
+)
+THRESHOLD = 3
 #: A participant admitted and revoked during setup; its key signs the revoked-key fault.
 REVOKED = "Defunct Trading BVBA"
 
@@ -202,6 +214,18 @@ class Cast:
     country_weights: list[int]
     #: The participants of the fraud scenes by name, authorities included.
     scene: dict[str, Actor]
+    #: The registry's governors (GOVERNORS), of whom THRESHOLD sign each registry change.
+    governors: list[PrivateKey]
+
+    @property
+    def proposer(self) -> PrivateKey:
+        """The governor who proposes the simulation's registry changes."""
+        return self.governors[0]
+
+    @property
+    def cosigners(self) -> list[PrivateKey]:
+        """The governors who co-sign each registry change with the proposer."""
+        return self.governors[1:THRESHOLD]
 
     @classmethod
     def build(cls, seed: int) -> Cast:
@@ -264,12 +288,14 @@ class Cast:
             producing=list(COUNTRY_WEIGHTS),
             country_weights=list(COUNTRY_WEIGHTS.values()),
             scene=scene,
+            governors=[derive_key(seed, name) for name in GOVERNORS],
         )
 
     def registrations(self) -> Iterator[tuple[str, dict[str, Any], PrivateKey]]:
-        """The setup entries, in order, as (type, fields, signing key); all signed by the
-        operator: every country's KP status, every participant, then the one revocation."""
-        op = self.operator
+        """The setup entries, in order, as (type, fields, proposing key); all proposed by
+        :attr:`proposer` and co-signed by :attr:`cosigners`: every country's KP status,
+        every participant, then the one revocation."""
+        op = self.proposer
         fields: dict[str, Any]
         for cc in PARTICIPANTS:
             fields = {"country": cc, "status": "participant", "from": "2003-01-01"}

@@ -26,6 +26,29 @@ def K(c: Cli, name: str) -> str:
 
 CASES: list[tuple[str, int, str, list[str]]] = [
     # (id, exit code, text in the error line, argv with {key:NAME} and {tmp} placeholders)
+    (
+        "governance-propose-garbage",
+        2,
+        "--governors",
+        [
+            "governance",
+            "propose",
+            "--key",
+            "{key:op}",
+            "--governors",
+            "{tmp}/garbage",
+            "--threshold",
+            "1",
+        ],
+    ),
+    (
+        "governance-sign-garbage",
+        1,
+        "garbage",
+        ["governance", "sign", "{tmp}/garbage", "--key", "{key:op}"],
+    ),
+    ("governance-submit-empty", 1, "no entries", ["governance", "submit", "{tmp}/empty.kpe"]),
+    ("governance-show-garbage", 1, "garbage", ["governance", "show", "{tmp}/garbage"]),
     ("key-new-bad-name", 2, "key name", ["key", "new", "a/b", "--no-passphrase"]),
     ("key-show-garbage", 1, "not a kpledger", ["key", "show", "{tmp}/garbage"]),
     ("key-vkey-bad-pub", 1, "public key", ["key", "vkey", "{tmp}/garbage", "--name", "x"]),
@@ -493,6 +516,7 @@ def test_every_command_has_a_bad_input_case() -> None:
             "param",
             "sanction",
             "warranty",
+            "governance",
         )
         else f"{c[3][0]} {c[3][1]}"
         for c in CASES

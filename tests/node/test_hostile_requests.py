@@ -130,6 +130,7 @@ def test_headers_that_trickle_in_are_cut_off(ledger_cli: Cli, servers: Servers) 
         sent = 0
         sock.settimeout(0.1)
         answer = b""
+        reset = False
         while time.monotonic() - started < 5:  # one byte every 50 ms: a slowloris
             try:
                 sock.send(request[sent % len(request) : sent % len(request) + 1])
@@ -140,12 +141,18 @@ def test_headers_that_trickle_in_are_cut_off(ledger_cli: Cli, servers: Servers) 
                 chunk = sock.recv(4096)
             except TimeoutError:
                 continue
+            except ConnectionResetError:
+                # A byte sent after the node closed draws a reset, which may discard the
+                # 408 still unread: cut off all the same.
+                reset = True
+                break
             if not chunk:
                 break
             answer += chunk
         elapsed = time.monotonic() - started
     assert elapsed < 2.0, elapsed
-    assert status_of(answer) == 408 and json_body(answer)["error"] == "timeout"
+    if not (reset and not answer):
+        assert status_of(answer) == 408 and json_body(answer)["error"] == "timeout"
 
 
 def test_an_idle_connection_is_closed(ledger_cli: Cli, servers: Servers) -> None:

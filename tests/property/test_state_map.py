@@ -143,7 +143,7 @@ def test_malformed_wire_proofs_are_refused() -> None:
 
 
 KINDS = ("meta", "kid", "party", "parcel", "transfer", "cert", "kp", "kp-entries", "param")
-KINDS += ("param-entries", "list", "mine")
+KINDS += ("param-entries", "list", "mine", "gov", "proposal")
 
 
 def replayed_leaves(records: list[tuple[int, bytes]]) -> list[dict[bytes, tuple[bytes, int]]]:

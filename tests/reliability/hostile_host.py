@@ -25,7 +25,7 @@ import http.server
 import time
 from collections.abc import Iterator
 
-from ledger.core import note, tiles
+from ledger.core import note, replay, statemap, tiles
 from ledger.core.keys import PrivateKey
 from ledger.core.model import MAX_ENTRY_SIZE, Body, Record, sign_body
 from ledger.core.wire import join_entry_bundle
@@ -42,7 +42,12 @@ def genesis() -> Record:
 
 
 def checkpoint(size: int, root: bytes) -> bytes:
-    return note.sign_checkpoint(note.Checkpoint(ORIGIN, size, root), ORIGIN, KEY.seed).encode()
+    """A checkpoint signed by the host's key, committing to the state map of its genesis
+    (what a mirror holds before the hostile part)."""
+    state_map = statemap.MemoryMap()
+    replay.replay([(0, genesis().raw)], state_map=state_map)
+    cp = note.kpledger_checkpoint(ORIGIN, size, root, state_map.root())
+    return note.sign_checkpoint(cp, ORIGIN, KEY.seed).encode()
 
 
 class HostileHost(LocalServer):

@@ -26,7 +26,7 @@ import ledger as lg
 from ledger.core import epcis
 from ledger.core.model import ENTRY_TYPES, Body, Record, SignedEntry
 from ledger.storage.store import Appended
-from tests.conftest import DAY, ORIGIN, World
+from tests.conftest import DAY, OPERATOR, ORIGIN, World, fixed_key
 from tests.vectors import epcis_schema
 
 # ---------------------------------------------------------------------------
@@ -80,6 +80,9 @@ def tell(w: World) -> dict[str, Appended]:
     e["sanction.designate"] = w.act("sanction.designate", listing, "EU List")
     w.advance(DAY)
     e["sanction.delist"] = w.act("sanction.delist", {**listing, "from": w.today}, "EU List")
+    governor = fixed_key("Governor", 93)
+    gov = {"governors": [{"name": "Governor", "pub": governor.public}], "threshold": 1}
+    e["governance.set"] = w.act("governance.set", gov, OPERATOR)
     return e
 
 

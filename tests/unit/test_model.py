@@ -54,7 +54,19 @@ def inp(parcel: str = "P-1") -> dict[str, Any]:
 
 #: One accepted ``fields`` map per entry type, using every optional field.
 VALID: dict[str, dict[str, Any]] = {
-    "genesis": {"operator": ed25519.public_key(ALICE), "name": "KP Ledger Operator"},
+    "genesis": {
+        "operator": ed25519.public_key(ALICE),
+        "name": "KP Ledger Operator",
+        "governors": [
+            {"name": "KP Chair", "pub": ed25519.public_key(BOB)},
+            {"name": "Producers", "pub": ed25519.public_key(CAROL)},
+        ],
+        "threshold": 2,
+    },
+    "governance.set": {
+        "governors": [{"name": "KP Chair", "pub": ed25519.public_key(BOB)}],
+        "threshold": 1,
+    },
     "participant.add": {
         "name": "Debswana Jwaneng",
         "pub": ed25519.public_key(BOB),
@@ -200,6 +212,15 @@ def _re(path: str) -> str:
     return path.replace(".", r"\.").replace("[", r"\[").replace("]", r"\]")
 
 
+def test_genesis_governors_and_threshold_come_together() -> None:
+    base = {"operator": ed25519.public_key(ALICE), "name": "Op"}
+    members = VALID["genesis"]["governors"]
+    with pytest.raises(EncodingError, match=r"^field fields\.threshold: missing"):
+        check_fields("genesis", {**base, "governors": members})
+    with pytest.raises(EncodingError, match=r"^field fields\.governors: missing"):
+        check_fields("genesis", {**base, "threshold": 1})
+
+
 @pytest.mark.parametrize("entry_type", sorted(ENTRY_TYPES))
 def test_missing_and_unknown_fields(entry_type: str) -> None:
     required, _ = ENTRY_TYPES[entry_type]
@@ -221,6 +242,20 @@ def test_missing_and_unknown_fields(entry_type: str) -> None:
         ("transfer", "fields.warranty", "2020", "expected one of 2021, 2002"),
         ("transfer", "fields.inputs", [], "expected a list of 1-1000 items"),
         ("transfer", "fields.inputs", [inp("X"), inp("X")], "duplicate items"),
+        ("governance.set", "fields.governors", [], "expected a list of 1-100 governors"),
+        ("governance.set", "fields.threshold", 0, "expected a positive integer"),
+        (
+            "governance.set",
+            "fields.governors",
+            [{"name": "A", "pub": HEAD}, {"name": "A", "pub": bytes(32)}],
+            "duplicate items",
+        ),
+        (
+            "governance.set",
+            "fields.governors",
+            [{"name": "A", "pub": HEAD}, {"name": "B", "pub": HEAD}],
+            "duplicate items",
+        ),
         ("participant.add", "fields.roles[0]", "miner", "expected one of authority, mine"),
         ("participant.add", "fields.roles", ["mine", "mine"], "duplicate items"),
         ("participant.add", "fields.country", "bw", "ISO 3166-1 alpha-2"),

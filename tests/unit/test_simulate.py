@@ -83,12 +83,14 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path: Path) -> None:
 
 
 #: The fault kinds of the pinned runs below, named so that adding a kind leaves them as
-#: they are. The pins last changed when the G7/EU scenes (sanctions designations, rough
-#: without a warranty) were staged at setup and producers began to grow laboratory-grown
-#: rough (records, roots and, through the changed material and times, the refused-fault
-#: digests); before that, when the fraud scenes of the KP-scheme faults were staged and
-#: importing authorities began to confirm receipts, and when the mass-inflation fault
-#: began to inflate beyond the weighing tolerance of R-MB-1.
+#: they are. The pins last changed when the simulated registry came to be governed by 3
+#: of 5 governors (roots: the genesis and every registry entry's signatures) and the
+#: G7/EU scenes (sanctions designations, rough without a warranty) were staged at setup
+#: and producers began to grow laboratory-grown rough (records, roots and, through the
+#: changed material and times, the refused-fault digests); before that, when the fraud
+#: scenes of the KP-scheme faults were staged and importing authorities began to confirm
+#: receipts, and when the mass-inflation fault began to inflate beyond the weighing
+#: tolerance of R-MB-1.
 PINNED_KINDS = [
     "double-spend",
     "mass-inflation",
@@ -109,7 +111,7 @@ PINNED_KINDS = [
             7,
             0.3,
             555,
-            "2d27f9a40728002fa10df1035dfe125cfa2ab0fe84d57cd6daeb2a2eb63953e2",
+            "6b2cbb8914ec7e0ce0e1e1947ea24c8f9b64f76661aead9f280529f40648dded",
             "4f69f68ecaabe0e1010a54dac198c4d54afaecc9fdd88fafac89485ef6c10e25",
         ),
         (
@@ -117,7 +119,7 @@ PINNED_KINDS = [
             2,
             0.5,
             450,
-            "929a94dafa93f537424703addecafa395435c25f607c6d7c31a0f81eb6d9b0b3",
+            "8cf7423196a18733ec063c2e420f0ec07ab4ae17361e656c68e6ff6bc38ca23b",
             "d13042b0e638f5cfa4c37e7e0ab3ee59344052cac64f39c21e226d73eefa6722",
         ),
     ],

@@ -22,14 +22,19 @@ from ledger.core.rules.calendar import (
 )
 from ledger.core.rules.composition import PPM, format_composition, mix_compositions
 from ledger.core.rules.engine import HANDLERS, apply
+from ledger.core.rules.governance import approvals, check_set, proposal_id
 from ledger.core.rules.kp import kp_status, overdue_confirmations, require_good_standing
 from ledger.core.rules.params import (
+    GOVERNOR_ROLE,
     MAX_AGE_MS,
     MAX_SKEW_MS,
+    MAX_THRESHOLD,
     OFFER_TTL_MS,
     OPERATOR_ROLE,
     PARAMETERS,
+    PROPOSAL_TTL_MS,
     RECEIVER_ROLES,
+    REGISTRY_TYPES,
     ROUGH_KINDS,
     STONES_PER_ROUGH,
     YIELD_MAX_PERMILLE,
@@ -53,6 +58,7 @@ from ledger.core.rules.state import (
     Backing,
     Certificate,
     Finding,
+    Governance,
     KeyInfo,
     Meta,
     Outcome,
@@ -65,14 +71,18 @@ from ledger.core.rules.state import (
 
 __all__ = [
     "DAY_MS",
+    "GOVERNOR_ROLE",
     "HANDLERS",
     "MAX_AGE_MS",
     "MAX_SKEW_MS",
+    "MAX_THRESHOLD",
     "OFFER_TTL_MS",
     "OPERATOR_ROLE",
     "PARAMETERS",
     "PPM",
+    "PROPOSAL_TTL_MS",
     "RECEIVER_ROLES",
+    "REGISTRY_TYPES",
     "ROUGH_KINDS",
     "STONES_PER_ROUGH",
     "YIELD_MAX_PERMILLE",
@@ -81,6 +91,7 @@ __all__ = [
     "Backing",
     "Certificate",
     "Finding",
+    "Governance",
     "KeyInfo",
     "Meta",
     "Outcome",
@@ -93,6 +104,8 @@ __all__ = [
     "Transfer",
     "VoidEntry",
     "apply",
+    "approvals",
+    "check_set",
     "date_of",
     "date_start_ms",
     "days_between",
@@ -107,6 +120,7 @@ __all__ = [
     "mix_compositions",
     "overdue_confirmations",
     "param",
+    "proposal_id",
     "quarantine",
     "require_good_standing",
     "tolerance",

@@ -26,6 +26,7 @@ HANDLERS: dict[str, Handler] = {
     "participant.rotate": registry.participant_rotate,
     "kp-status.set": registry.kp_status_set,
     "param.set": registry.param_set,
+    "governance.set": registry.governance_set,
     "sanction.designate": registry.sanction_designate,
     "sanction.delist": registry.sanction_delist,
     "origin": transform.origin,

@@ -34,6 +34,24 @@ RECEIVER_ROLES = ("trader", "cutter", "grader", "retailer")
 ROUGH_KINDS = ("rough", "byproduct")
 #: The role of the genesis key.
 OPERATOR_ROLE = "operator"
+#: The role of a member of the governance set (specs/rules.md §3.9).
+GOVERNOR_ROLE = "governor"
+#: A registry change signed by k governors must be appended within this long of its
+#: claimed time (R-GV-4): a proposal's signatures are gathered within 7 days.
+PROPOSAL_TTL_MS = 7 * 24 * 3600 * 1000
+#: Highest threshold k: an entry carries at most 8 signatures (specs/entries.md §4) and a
+#: key rotation needs one more, by the participant's old key (R-ID-5).
+MAX_THRESHOLD = 7
+#: The entry types that change the registry: signed by the operator on a ledger without
+#: governance (R-ID-3), by k of the n governors on one with (R-GV-1).
+REGISTRY_TYPES = (
+    "participant.add",
+    "participant.revoke",
+    "participant.rotate",
+    "kp-status.set",
+    "param.set",
+    "governance.set",
+)
 
 
 @dataclass(frozen=True)

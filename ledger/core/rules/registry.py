@@ -1,5 +1,6 @@
-"""The registry (R-ID-*, R-KP-7, R-PA-1): genesis, participants and their keys, KP
-statuses and rule parameters. Every change is an entry signed by the operator (R-ID-3)."""
+"""The registry (R-ID-*, R-KP-7, R-PA-1, R-GV-*): genesis, participants and their keys, KP
+statuses, rule parameters and the governance set. Every change is an entry signed by the
+operator (R-ID-3) or, on a governed ledger, by k of its n governors (R-GV-1)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ from ledger.core import ed25519
 from ledger.core.model import SignedEntry, key_id
 from ledger.core.rules.act import Act
 from ledger.core.rules.calendar import days_between
+from ledger.core.rules.governance import (
+    install,
+    require_migration,
+    require_not_governor,
+    require_registry,
+)
 from ledger.core.rules.params import OPERATOR_ROLE, PARAMETERS
-from ledger.core.rules.signers import get_party, require_operator, require_role, verify_sigs
+from ledger.core.rules.signers import get_party, require_role, verify_sigs
 from ledger.core.rules.state import KeyInfo, Outcome, Party, State, fail
 from ledger.errors import SignatureError
 
@@ -46,11 +53,30 @@ def genesis(state: State, entry: SignedEntry, index: int, now: int) -> Outcome:
             "entries": [entry.id],
         }
     )
+    if "governors" in f:
+        install(state, f["governors"], f["threshold"], index=index, now=now, entry_id=entry.id)
     return Outcome()
 
 
+def _registry(a: Act, action: str, *, also: bytes | None = None) -> None:
+    require_registry(
+        a.state, a.entry, a.signer.name, a.signer.kid, a.index, a.now, action, also=also
+    )
+
+
+def governance_set(a: Act) -> None:
+    """Change the governance set or its threshold (k of the governors in force), or move a
+    ledger without governance to one (the operator alone, R-ID-3)."""
+    if a.state.governance() is None:
+        require_migration(a.state, a.signer.name, a.signer.kid)
+    else:
+        _registry(a, "change the governance set")
+    f = a.fields
+    install(a.state, f["governors"], f["threshold"], index=a.index, now=a.now, entry_id=a.entry.id)
+
+
 def participant_add(a: Act) -> None:
-    require_operator(a.state, a.signer, "add participants")
+    _registry(a, "add participants")
     state, f = a.state, a.fields
     if state.party(f["name"]) is not None:
         raise fail("R-ID-6", f"participant name {f['name']!r} is already registered")
@@ -74,9 +100,10 @@ def participant_add(a: Act) -> None:
 def participant_revoke(a: Act) -> None:
     """Revoke a participant; with ``compromised_since`` T, also void what its key signed
     from T on (R-ID-2): items descending from such an entry are quarantined."""
-    require_operator(a.state, a.signer, "revoke participants")
+    _registry(a, "revoke participants")
     state, f = a.state, a.fields
     party = get_party(state, "R-ID-6", f["name"], "participant")
+    require_not_governor(state, f["name"])
     if OPERATOR_ROLE in party["roles"]:
         raise fail("R-ID-3", "the operator cannot be revoked")
     since = f.get("compromised_since")
@@ -109,9 +136,11 @@ def participant_revoke(a: Act) -> None:
 
 
 def participant_rotate(a: Act) -> None:
-    require_operator(a.state, a.signer, "rotate keys")
     state, f = a.state, a.fields
+    named = state.party(f["name"])
+    _registry(a, "rotate keys", also=named["kid"] if named is not None else None)
     party = get_party(state, "R-ID-6", f["name"], "participant")
+    require_not_governor(state, f["name"])
     if OPERATOR_ROLE in party["roles"]:
         # meta.operator (and every checkpoint) names the genesis key; rotating it away
         # would leave no key able to change the registry.
@@ -134,7 +163,7 @@ def participant_rotate(a: Act) -> None:
 
 
 def kp_status_set(a: Act) -> None:
-    require_operator(a.state, a.signer, "set KP status")
+    _registry(a, "set KP status")
     state, f = a.state, a.fields
     periods = list(state.get("kp", f["country"]) or [])
     if periods and f["from"] <= periods[-1][0]:
@@ -152,7 +181,7 @@ def kp_status_set(a: Act) -> None:
 def param_set(a: Act) -> None:
     """R-PA-1: set a rule parameter from a date on: never retroactively, never before or on
     the date of its last change, always within its range."""
-    require_operator(a.state, a.signer, "set rule parameters")
+    _registry(a, "set rule parameters")
     state, f = a.state, a.fields
     spec = PARAMETERS[f["name"]]
     if not spec.low <= f["value"] <= spec.high:

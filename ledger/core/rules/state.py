@@ -27,6 +27,17 @@ class Meta(TypedDict):
     genesis: bytes
 
 
+class Governance(TypedDict):
+    """``gov/set``: the governance set in force (specs/rules.md §3.9). ``governors`` are
+    key ids, in the order the set names them; ``since`` the record that set it; ``entries``
+    every entry that set or changed it (the genesis included), oldest first."""
+
+    governors: list[bytes]
+    threshold: int
+    since: int
+    entries: list[bytes]
+
+
 #: ``kid/<hex>``: a registered key. ``from``/``until`` are record indexes; a key that
 #: was revoked as compromised carries ``compromised``, the time (ms) from which entries
 #: it signed are void.
@@ -241,6 +252,9 @@ class State:
 
     def meta(self) -> Meta | None:
         return cast("Meta | None", self.get("meta", "ledger"))
+
+    def governance(self) -> Governance | None:
+        return cast("Governance | None", self.get("gov", "set"))
 
     def key(self, kid: bytes) -> KeyInfo | None:
         return cast("KeyInfo | None", self.get("kid", kid.hex()))
