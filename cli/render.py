@@ -16,8 +16,30 @@ import click
 import ledger as lg
 
 
+def carats_text(points: int) -> str:
+    """A weight in points (1/100 ct, as signed) as the decimal string of carats: ``"1.05"``."""
+    sign = "-" if points < 0 else ""
+    whole, frac = divmod(abs(points), 100)
+    return f"{sign}{whole}.{frac:02d}"
+
+
+def json_units(value: Any, key: str = "") -> Any:
+    """Every weight under a key ``carats`` or ``*_carats`` as a decimal string of carats
+    (docs/cli.md, "JSON output"): one unit and one shape wherever a command prints one."""
+    if isinstance(value, dict):
+        return {k: json_units(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_units(v, key) for v in value]
+    if (key == "carats" or key.endswith("_carats")) and type(value) is int:
+        return carats_text(value)
+    return value
+
+
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=False, default=_default))
+    """Print ``value`` as JSON on stdout: snake_case keys, weights as decimal strings of
+    carats, ids and hashes as hex, tree roots and proofs as base64, times in milliseconds
+    since the epoch (UTC)."""
+    click.echo(json.dumps(json_units(value), indent=2, sort_keys=False, default=_default))
 
 
 def _default(value: Any) -> Any:
@@ -68,8 +90,7 @@ def parcel_json(p: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": p["id"],
         "kind": p["kind"],
-        "carats": p["carats"] / 100,
-        "points": p["carats"],
+        "carats": p["carats"],
         "stones": p["stones"],
         "holder": p["holder"],
         "status": p["status"],
@@ -94,7 +115,7 @@ def report_to_json(r: lg.BundleReport) -> dict[str, Any]:
         "quarantine": [lg.void_to_json(v) for v in r.quarantine],
         "item": r.item,
         "kind": r.kind,
-        "carats": r.carats / 100,
+        "carats": r.carats,
         "status": r.status,
         "holder": r.holder,
         "composition_ppm": r.composition,

@@ -96,6 +96,7 @@ if TYPE_CHECKING:
         load_public_part,
         read_passphrase_fd,
         read_passphrase_file,
+        write_key,
         write_keypair,
     )
     from ledger.storage.store import Appended
@@ -119,6 +120,7 @@ _LAZY = {
     "load_public_part": "ledger.storage.keyfile",
     "read_passphrase_fd": "ledger.storage.keyfile",
     "read_passphrase_file": "ledger.storage.keyfile",
+    "write_key": "ledger.storage.keyfile",
     "write_keypair": "ledger.storage.keyfile",
     "read_entry_file": "ledger.storage.entryfile",
     "add_pin": "ledger.storage.trustfile",
@@ -216,5 +218,6 @@ __all__ = [
     "verify_consistency",
     "void_to_json",
     "write_entry_file",
+    "write_key",
     "write_keypair",
 ]

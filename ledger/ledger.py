@@ -445,9 +445,9 @@ class Ledger(Signing):
             raise UsageError(f"need 0 <= index < size <= {self.size()}; got {index}, {n}")
         reader = self.store.hash_reader(n)
         return {
-            "leafIdx": index,
-            "treeSize": n,
-            "leafHash": self.store.record(index).hash,
+            "leaf_index": index,
+            "tree_size": n,
+            "leaf_hash": self.store.record(index).hash,
             "root": merkle.tree_root(n, reader),
             "proof": merkle.inclusion_proof(index, n, reader),
         }

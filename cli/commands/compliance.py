@@ -212,7 +212,8 @@ def warranty_reconcile(ctx: Ctx, name: str, start: str, end: str) -> None:
         raise click.BadParameter("--to is before --from", param_hint="--to")
     result = ctx.ledger().warranties(name, first, last)
     if ctx.json:
-        echo_json(result)
+        weights = ("warranted_in", "produced", "warranted_out", "unbacked")
+        echo_json({f"{k}_carats" if k in weights else k: v for k, v in result.items()})
     else:
         click.echo(f"{result['participant']}: warranties from {first} to {last}")
         for label, rows in (("received", result["received"]), ("issued", result["issued"])):

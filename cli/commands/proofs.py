@@ -77,16 +77,18 @@ def proof_inclusion(ctx: Ctx, index: int, size: int | None) -> None:
     """
     p = ctx.ledger().inclusion_proof(index, size)
     data = {
-        "leafIdx": p["leafIdx"],
-        "treeSize": p["treeSize"],
-        "leafHash": b64(p["leafHash"]),
+        "leaf_index": p["leaf_index"],
+        "tree_size": p["tree_size"],
+        "leaf_hash": b64(p["leaf_hash"]),
         "root": b64(p["root"]),
         "proof": [b64(h) for h in p["proof"]],
     }
     if ctx.json:
         echo_json(data)
     else:
-        click.echo(f"index {data['leafIdx']}\nsize {data['treeSize']}\nleaf {data['leafHash']}")
+        click.echo(
+            f"index {data['leaf_index']}\nsize {data['tree_size']}\nleaf {data['leaf_hash']}"
+        )
         click.echo(f"root {data['root']}")
         for h in data["proof"]:
             click.echo(h)

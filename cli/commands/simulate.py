@@ -17,8 +17,8 @@ import click
 
 import ledger as lg
 from cli.context import MAX_INDEX, Ctx, FiniteRange, pass_ctx
-from cli.render import echo_json
-from ledger.sim import FAULT_KINDS, KNOWN_GAPS, SimReport, iter_lines
+from cli.render import b64, echo_json
+from ledger.sim import FAULT_KINDS, KNOWN_GAPS, SimReport, iter_lines, simulation_keys
 from ledger.sim import simulate as run_simulation
 
 #: The most lots one run simulates: about 30 million entries, many hours of work.
@@ -34,7 +34,8 @@ MAX_PARCELS = 1_000_000
 )
 @click.option(
     "--seed",
-    required=True,
+    default=1,
+    show_default=True,
     type=click.IntRange(-MAX_INDEX - 1, MAX_INDEX),
     help="Random seed (same seed, same ledger).",
 )
@@ -55,6 +56,18 @@ MAX_PARCELS = 1_000_000
 )
 @click.option("--verify", "then_verify", is_flag=True, help="Replay the new ledger afterwards.")
 @click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(file_okay=False),
+    help="Write the operator's and the governors' keys here (default: LEDGER-keys beside "
+    "the ledger), sealed with KPLEDGER_PASSPHRASE if it is set.",
+)
+@click.option(
+    "--participant-keys",
+    is_flag=True,
+    help="Also write every participant's key (as first registered).",
+)
+@click.option(
     "--batch",
     default=500,
     show_default=True,
@@ -69,6 +82,8 @@ def simulate(
     faults: float,
     fault_kinds: tuple[str, ...],
     then_verify: bool,
+    keys_dir: str | None,
+    participant_keys: bool,
     batch: int,
 ) -> None:
     """Simulate a realistic supply chain into a NEW ledger (--ledger; never overwritten).
@@ -86,9 +101,15 @@ def simulate(
     and must fail the buyer's policy (eu-russia, the EU list). If an invalid operation is
     accepted, or such a fraud passes its policy, the command exits 1.
 
+    The run ends with a signed checkpoint, and the operator's and governors' keys are
+    written beside the ledger (--keys), so checkpoint, prove, publish, serve and the
+    registry commands work on the new ledger at once. Simulated keys derive from the
+    seed: they are for trying things out, never for a real ledger.
+
     \b
     Example:
       kpledger --ledger sim.db simulate --parcels 1000 --seed 7 --faults 0.05 --verify
+      kpledger --ledger sim.db prove STONE-... -o stone.kpproof   # keys in sim-keys/
       kpledger --ledger sim2.db --json simulate --parcels 100 --seed 7
       kpledger --ledger bd.db simulate --parcels 5 --seed 1 --faults 1 \\
           --fault-kind backdated-origin --fault-kind double-spend
@@ -96,6 +117,13 @@ def simulate(
     path = ctx.ledger_path
     if os.path.exists(path):
         raise lg.StoreError(f"{path} already exists; simulate only creates a new ledger")
+    keys_dir = keys_dir or f"{os.path.splitext(path)[0]}-keys"
+    keys = simulation_keys(seed, participants=participant_keys)
+    taken = [k.name for k in keys if os.path.exists(os.path.join(keys_dir, f"{k.name}.key"))]
+    if taken:  # checked first: nothing is simulated for keys that cannot be written
+        raise lg.KeyFileError(
+            f"{keys_dir} already holds {taken[0]}.key; choose another --keys directory"
+        )
     options: dict[str, Any] = {"parcels": parcels, "seed": seed, "faults": faults, "batch": batch}
     if fault_kinds:
         options["fault_kinds"] = list(fault_kinds)
@@ -104,11 +132,22 @@ def simulate(
             report = run_simulation(path, progress=bar.update, **options)
     else:
         report = run_simulation(path, **options)
+    passphrase = os.environ.get("KPLEDGER_PASSPHRASE")
+    for key in keys:
+        lg.write_key(keys_dir, key, passphrase)
+    written = {"directory": keys_dir, "keys": [k.name for k in keys], "sealed": bool(passphrase)}
+    ctx.info(
+        f"wrote {len(keys)} keys to {keys_dir}/ (operator.key, governor-N.key"
+        + (", participants" if participant_keys else "")
+        + ("; sealed with KPLEDGER_PASSPHRASE" if passphrase else "; not encrypted")
+        + ")"
+    )
     verified: dict[str, Any] | None = None
     if then_verify:
         verified = _verify(ctx, path)
     if ctx.json:
         data = report.to_json()
+        data["keys"] = written
         if verified is not None:
             data["verify"] = verified
         echo_json(data)
@@ -133,7 +172,7 @@ def _verify(ctx: Ctx, path: str) -> dict[str, Any]:
     return {
         "ok": True,
         "size": result.size,
-        "root": result.root.hex(),
+        "root": b64(result.root),
         "warnings": dict(sorted(result.warnings.items())),
         "seconds": round(time.perf_counter() - started, 3),
     }

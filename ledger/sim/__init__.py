@@ -65,7 +65,7 @@ from __future__ import annotations
 from ledger.errors import SimulationError
 from ledger.sim.faults import DEFAULT_FAULT_KINDS, FAULT_KINDS, KNOWN_GAPS, POLICY_KINDS
 from ledger.sim.report import SimReport, iter_lines
-from ledger.sim.run import simulate
+from ledger.sim.run import simulate, simulation_keys
 from ledger.sim.world import OPERATOR, ORIGIN, START_MS
 
 __all__ = [
@@ -80,4 +80,5 @@ __all__ = [
     "SimulationError",
     "iter_lines",
     "simulate",
+    "simulation_keys",
 ]

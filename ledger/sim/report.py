@@ -9,6 +9,7 @@ the lines of :func:`iter_lines` or the dict of :meth:`SimReport.to_json`.
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ class SimReport:
                 "quarantined": list(self.quarantined),
             },
             "size": self.size,
-            "root": self.root.hex(),
+            "root": base64.b64encode(self.root).decode(),
             "first_time": self.first_time,
             "last_time": self.last_time,
             "seconds": round(self.seconds, 3),
@@ -161,4 +162,4 @@ def iter_lines(report: SimReport) -> Iterator[str]:
             yield f"    control failed: {line}"
     if r.quarantined:
         yield (f"  quarantined by a stolen authority key (R-ID-2): {', '.join(r.quarantined)}")
-    yield f"  ledger {r.path}: {r.size} records, root {r.root.hex()}"
+    yield f"  ledger {r.path}: {r.size} records, root {base64.b64encode(r.root).decode()}"

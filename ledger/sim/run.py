@@ -13,6 +13,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable, Sequence
 
+from ledger.core.keys import PrivateKey
 from ledger.core.rules import date_of
 from ledger.errors import SimulationError, UsageError
 from ledger.ledger import Ledger
@@ -25,7 +26,7 @@ from ledger.sim.scenes import stage
 from ledger.sim.world import DAY, MINUTE, ORIGIN, START_MS, THRESHOLD, Cast, Rng
 from ledger.storage.store import Store
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "simulation_keys"]
 
 
 def simulate(
@@ -111,7 +112,18 @@ def _run(
     report.root = ledger.store.root(report.size)
     report.last_time = max(engine.last, injector.last)
     injector.judge(date_of(report.last_time))
+    # A checkpoint of the whole log, so a simulated ledger can be proved and published.
+    latest = ledger.store.latest_checkpoint()
+    if latest is None or latest[0] < ledger.size():
+        ledger.checkpoint(cast.operator)
     if report.size != report.entries:  # pragma: no cover - a store bug
         raise SimulationError(
             f"the ledger holds {report.size} records, {report.entries} were appended"
         )
+
+
+def simulation_keys(seed: int, *, participants: bool = False) -> list[PrivateKey]:
+    """The keys of the simulation seeded with ``seed`` that :meth:`Cast.key_files` names
+    (the operator's, the governors', and optionally every participant's as first
+    registered; keys rotated during the run are not included)."""
+    return Cast.build(seed).key_files(participants)

@@ -18,6 +18,7 @@ import datetime as _dt
 import hashlib
 import math
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -226,6 +227,18 @@ class Cast:
     def cosigners(self) -> list[PrivateKey]:
         """The governors who co-sign each registry change with the proposer."""
         return self.governors[1:THRESHOLD]
+
+    def key_files(self, participants: bool = False) -> list[PrivateKey]:
+        """The keys a user needs to go on with a simulated ledger, named for their files:
+        ``operator``, the governors (``governor-1`` ...), and with ``participants`` every
+        participant's current key under a file-safe form of its name."""
+        out = [PrivateKey("operator", self.operator.seed)]
+        out += [PrivateKey(f"governor-{i}", k.seed) for i, k in enumerate(self.governors, 1)]
+        if participants:
+            for actor in self.actors.values():
+                slug = re.sub(r"[^a-z0-9]+", "-", actor.name.lower()).strip("-")
+                out.append(PrivateKey(slug, actor.key.seed))
+        return out
 
     @classmethod
     def build(cls, seed: int) -> Cast:

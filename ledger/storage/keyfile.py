@@ -105,17 +105,30 @@ def write_keypair(
                 f"the passphrase is too weak: {weakness} (or pass --weak-passphrase to "
                 "keep it anyway)"
             )
+    key = PrivateKey(name, os.urandom(ed25519.SEED_SIZE))  # the OS CSPRNG
+    priv_path, pub_path = write_key(directory, key, passphrase, scrypt_n=scrypt_n)
+    return priv_path, pub_path, key
+
+
+def write_key(
+    directory: str | Path, key: PrivateKey, passphrase: str | None, *, scrypt_n: int = SCRYPT_N
+) -> tuple[Path, Path]:
+    """Write ``key`` as ``DIR/NAME.key`` (mode 0600, sealed with ``passphrase`` unless it
+    is None) and ``DIR/NAME.pub`` (mode 0644); a missing ``DIR`` is created with mode 0700.
+
+    Raises:
+        KeyFileError: a file of that name exists, or the directory is not writable.
+    """
+    name = key.name
     directory = Path(directory)
     priv_path = directory / f"{name}.key"
     pub_path = directory / f"{name}.pub"
     for p in (priv_path, pub_path):
         if p.exists():
             raise KeyFileError(f"{p} already exists; kpledger never overwrites a key")
-    seed = os.urandom(ed25519.SEED_SIZE)  # the OS CSPRNG, as for the salt and nonce
     data = encode_private(
-        name, seed, passphrase, salt=os.urandom(16), nonce=os.urandom(12), n=scrypt_n
+        name, key.seed, passphrase, salt=os.urandom(16), nonce=os.urandom(12), n=scrypt_n
     )
-    key = PrivateKey(name, seed)
     try:
         make_private_dir(directory)
         write_new_file(priv_path, data, 0o600)
@@ -126,7 +139,7 @@ def write_keypair(
         ) from exc
     except OSError as exc:
         raise KeyFileError(f"cannot write key files in {directory}: {exc.strerror}") from exc
-    return priv_path, pub_path, key
+    return priv_path, pub_path
 
 
 def _read(path: str | Path) -> bytes:

@@ -213,7 +213,7 @@ def test_missing_ledger_is_one_line(tmp_path: Path) -> None:
 def test_custody_flow_and_queries(cli: Cli) -> None:
     export(cli)
     inv = json.loads(cli("inventory", "Antwerp", json_out=True).stdout)
-    assert [p["id"] for p in inv] == ["P1"] and inv[0]["points"] == 10000
+    assert [p["id"] for p in inv] == ["P1"] and inv[0]["carats"] == "100.00"
     out = json.loads(
         cli(
             "split",
@@ -496,8 +496,8 @@ def test_checkpoint_proofs_and_offline_verification(cli: Cli) -> None:
     assert bad.exit_code == 1 and "denied origin BW" in bad.stderr
     # inclusion and consistency proofs verify with the library's own verifier
     inc = json.loads(cli("proof", "inclusion", "3", json_out=True).stdout)
-    assert inc["leafIdx"] == 3 and inc["proof"]
-    con = json.loads(cli("proof", "consistency", "3", str(inc["treeSize"]), json_out=True).stdout)
+    assert inc["leaf_index"] == 3 and inc["proof"]
+    con = json.loads(cli("proof", "consistency", "3", str(inc["tree_size"]), json_out=True).stdout)
     assert con["size1"] == 3 and con["proof"]
     cli.rejected("proof", "inclusion", "999", code=2, contains="index")
     # verify-consistency between two checkpoints

@@ -227,4 +227,4 @@ def test_import_appends_a_participants_events_all_or_none(cli: Cli) -> None:
     [accept_id] = cli("submit", str(signed)).stdout.split()
     assert json.loads(cli("show", accept_id, json_out=True).stdout)["type"] == "accept"
     held = json.loads(cli("inventory", "Gaborone Traders", json_out=True).stdout)
-    assert [(p["id"], p["points"]) for p in held] == [("P7", 2550)]
+    assert [(p["id"], p["carats"]) for p in held] == [("P7", "25.50")]

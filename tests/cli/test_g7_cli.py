@@ -210,7 +210,7 @@ def test_warranty_options_and_reconciliation(tmp_path: Path) -> None:
         ("2021", "WDC-BW-0042"),
         (None, None),
     ]
-    assert rec["warranted_in"] == 1_000 and len(rec["without_warranty_in"]) == 1
+    assert rec["warranted_in_carats"] == "10.00" and len(rec["without_warranty_in"]) == 1
     text = c("warranty", "reconcile", "Jwaneng", "--from", "2020-01-01", "--to", TODAY).stdout
     assert "issued (2)" in text and "NO WARRANTY" in text and "WDC WDC-BW-0042" in text
     assert "1 issued transfer(s) without warranty" in text

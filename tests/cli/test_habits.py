@@ -230,7 +230,7 @@ def test_dry_run_checks_everything_and_writes_nothing(cli: Cli) -> None:
     assert [(e["index"], e["type"]) for e in as_json["entries"]] == [(size, "split")]
     assert as_json["entries"][0]["fields"]["outputs"][0] == {
         "parcel": "PA",
-        "carats": 5000,
+        "carats": "50.00",
         "stones": 150,
     }
     assert cli.snapshot() == before
@@ -247,3 +247,42 @@ def test_dry_run_checks_everything_and_writes_nothing(cli: Cli) -> None:
     assert cli.snapshot() == before
     cli(*cut)  # and the real thing appends where the dry run said
     assert json.loads(cli("log", json_out=True).stdout)[-1]["index"] == size
+
+
+# -- a simulated ledger is ready to use ---------------------------------------------------
+
+
+def test_simulate_leaves_keys_and_a_checkpoint(tmp_path: Path) -> None:
+    db = str(tmp_path / "sim.db")
+    code, out, err = invoke("--ledger", db, "--json", "simulate", "--parcels", "2")
+    assert code == 0, err
+    report = json.loads(out)
+    keys = tmp_path / "sim-keys"
+    assert report["keys"] == {
+        "directory": str(keys),
+        "keys": ["operator"] + [f"governor-{i}" for i in range(1, 6)],
+        "sealed": False,
+    }
+    assert oct((keys / "operator.key").stat().st_mode & 0o777) == "0o600"
+    code, out, _ = invoke("--ledger", db, "--json", "checkpoint", "--show")
+    assert code == 0 and json.loads(out)["size"] == report["size"]
+    assert json.loads(out)["root"] == report["root"]  # base64, as every tree root
+    rows = json.loads(invoke("--ledger", db, "--json", "log")[1])
+    sale = next(r for r in rows if r["type"] == "sell")
+    stone = json.loads(invoke("--ledger", db, "--json", "show", str(sale["index"]))[1])
+    item = stone["fields"]["input"]["parcel"]
+    bundle = str(tmp_path / "stone.kpproof")
+    assert invoke("--ledger", db, "prove", item, "-o", bundle)[0] == 0
+    vkey = invoke("key", "vkey", str(keys / "operator.pub"), "--name", "kp.example.org/simulation")
+    assert invoke("verify-proof", bundle, "--trust", vkey[1].strip())[0] == 0
+    assert invoke("--ledger", db, "checkpoint", "--key", str(keys / "operator.key"))[0] == 0
+    # the keys are never overwritten, and nothing is simulated when they would be
+    again = str(tmp_path / "again.db")
+    code, _, err = invoke("--ledger", again, "simulate", "--parcels", "1", "--keys", str(keys))
+    assert code == 1 and "already holds operator.key" in err
+    assert not Path(again).exists()
+    code, _, err = invoke(
+        "--ledger", again, "simulate", "--parcels", "1", "--participant-keys", "--seed", "3"
+    )
+    assert code == 0, err
+    assert len(list((tmp_path / "again-keys").glob("*.key"))) > 20

@@ -3,7 +3,7 @@
 // Python code. Input on stdin (JSON):
 //
 //	{"vkey": "...", "checkpoint": "<signed note>",
-//	 "inclusion": [{"leafIdx", "treeSize", "leafHash", "root", "proof": [b64...]}],
+//	 "inclusion": [{"leaf_index", "tree_size", "leaf_hash", "root", "proof": [b64...]}],
 //	 "consistency": [{"size1", "size2", "root1", "root2", "proof": [b64...]}]}
 //
 // It prints one line per check and exits 1 if any fails.
@@ -22,9 +22,9 @@ import (
 )
 
 type inclusion struct {
-	LeafIdx  int64    `json:"leafIdx"`
-	TreeSize int64    `json:"treeSize"`
-	LeafHash string   `json:"leafHash"`
+	LeafIdx  int64    `json:"leaf_index"`
+	TreeSize int64    `json:"tree_size"`
+	LeafHash string   `json:"leaf_hash"`
 	Root     string   `json:"root"`
 	Proof    []string `json:"proof"`
 }
