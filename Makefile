@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP)
 	$(BIN)/kpledger demo --dir demo-run
+	@echo "kpledger is installed in $(VENV): run '. $(VENV)/bin/activate' to put it on your PATH."
 
 test: $(STAMP) test-deps lint typecheck layers pytest
 

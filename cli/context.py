@@ -435,6 +435,9 @@ def emit(
         ctx.info("dry run: every rule checked; nothing was written")
         return
     if out is not None:
+        # Every rule this ledger (a file, a node or a context file) can check, before the
+        # entry leaves the machine: a refused entry is never written.
+        ctx.ledger().check(entries, now=now_ms())
         lg.write_entry_file(out, entries)
         if ctx.json:
             echo_json([{"id": e.id.hex(), "type": e.type, "file": out} for e in entries])

@@ -7,6 +7,7 @@ certificate exists, and what the rules allow, is the ledger's to say.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from typing import Any
@@ -92,6 +93,18 @@ def date(text: str, what: str) -> str:
         return check_date(text, what)
     except EncodingError as exc:
         raise UsageError(f"{what}: expected a date YYYY-MM-DD, got {text!r}") from exc
+
+
+_DAYS_AHEAD = re.compile(r"\+([0-9]{1,4})d\Z")
+
+
+def date_or_days(text: str, what: str, today: str) -> str:
+    """A date ``YYYY-MM-DD``, or ``+Nd``: N days after ``today`` (UTC), as a date."""
+    found = _DAYS_AHEAD.match(text)
+    if found is None:
+        return date(text, what)
+    day = dt.date.fromisoformat(today) + dt.timedelta(days=int(found.group(1)))
+    return day.isoformat()
 
 
 _INSTANT = re.compile(

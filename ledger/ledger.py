@@ -16,6 +16,7 @@ from ledger.core.journey import narrate
 from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, Record, SignedEntry, did_you_mean, key_id, sign_body
 from ledger.errors import LedgerError, NotFoundError, ProofError, StoreError, UsageError
+from ledger.storage import context
 from ledger.storage.store import Appended, Store
 
 
@@ -82,6 +83,19 @@ class Ledger(Signing):
     def close(self) -> None:
         self.store.close()
 
+    def _refuse_context(self, what: str) -> None:
+        """A context file (``kpledger context export``) holds no log to verify or sign.
+
+        Raises:
+            UsageError: this is a context file.
+        """
+        found = self.store.context()
+        if found is not None:
+            raise UsageError(
+                f"{self.store.path} is a context file for offline signing (state of a ledger "
+                f"of {found.get('size')} records), not a ledger: {what} needs the ledger itself"
+            )
+
     # -- writing --------------------------------------------------------------
 
     def append(
@@ -93,6 +107,18 @@ class Ledger(Signing):
     ) -> list[Appended]:
         """Validate and append ``entries`` in one transaction (all or nothing)."""
         return self.store.append(entries, now=now, progress=progress)
+
+    def export_context(self, path: str, holder: str | None, *, now: int) -> dict[str, Any]:
+        """Write a context file for offline signing (``ledger.storage.context``).
+
+        Raises:
+            StoreError: ``path`` exists or cannot be written.
+            UsageError: this is a context file already, or the ledger is empty.
+            NotFoundError: ``holder`` is no participant.
+        """
+        name = self.party(holder)["name"] if holder is not None else None
+        with self.store.snapshot():
+            return context.export_context(self.store.conn, path, name, now)
 
     def check(self, entries: Sequence[SignedEntry], *, now: int) -> list[Appended]:
         """Validate ``entries`` as :meth:`append` would and return what it would append;
@@ -407,6 +433,7 @@ class Ledger(Signing):
             ChainError, EncodingError, RuleError: the first invalid record (named).
             ProofError: the stored tree or a stored checkpoint disagrees with the records.
         """
+        self._refuse_context("verify")
         from ledger.verify import verify_store
 
         return verify_store(self.store, self.verifier(), progress=progress, jobs=jobs, chunk=chunk)
@@ -419,6 +446,7 @@ class Ledger(Signing):
         Raises:
             ProofError: the key is not the operator's.
         """
+        self._refuse_context("a checkpoint")
         if key.kid != self.operator:
             raise ProofError("only the operator key signs checkpoints")
         size = self.size()

@@ -17,7 +17,18 @@ import click
 
 import ledger as lg
 from cli import parse
-from cli.context import Ctx, dry_run_option, emit, entry_options, fail_usage, pass_ctx, sign
+from cli.context import (
+    Ctx,
+    dry_run_option,
+    emit,
+    entry_options,
+    fail_usage,
+    now_ms,
+    output_option,
+    pass_ctx,
+    sign,
+)
+from cli.render import echo_json
 
 
 @click.command()
@@ -63,7 +74,7 @@ def certificate() -> None:
     \b
     Example:
       kpledger certificate issue --key bw-kp.key --number BW-2026-0001 --parcels JW-1 \\
-          --exporter Jwaneng --importer "Antwerp Rough" --value-usd 1640000 --expires 2026-12-31
+          --exporter Jwaneng --importer "Antwerp Rough" --value-usd 1640000 --expires +30d
     """
 
 
@@ -74,7 +85,9 @@ def certificate() -> None:
 @click.option("--exporter", required=True, help="Exporting participant (name or key-id prefix).")
 @click.option("--importer", required=True, help="Importing participant (name or key-id prefix).")
 @click.option("--value-usd", required=True, help="Declared value in US dollars.")
-@click.option("--expires", required=True, help="Expiry date YYYY-MM-DD.")
+@click.option(
+    "--expires", required=True, help="Expiry date YYYY-MM-DD, or +Nd: N days from today (UTC)."
+)
 @pass_ctx
 def certificate_issue(
     ctx: Ctx,
@@ -93,7 +106,7 @@ def certificate_issue(
     \b
     Example:
       kpledger certificate issue --key bw-kp.key --number BW-2026-0001 --parcels JW-1,JW-2 \\
-          --exporter Jwaneng --importer "Antwerp Rough" --value-usd 1640000 --expires 2026-12-31
+          --exporter Jwaneng --importer "Antwerp Rough" --value-usd 1640000 --expires +30d
     """
     fields = ctx.ledger().certificate_fields(
         number=number,
@@ -101,7 +114,7 @@ def certificate_issue(
         exporter=exporter,
         importer=importer,
         value_usd_cents=parse.money(value_usd, "USD", "--value-usd")["amount"],
-        expires=parse.date(expires, "--expires"),
+        expires=parse.date_or_days(expires, "--expires", lg.date_of(now_ms())),
     )
     emit(ctx, [sign(ctx, key_file, "certificate.issue", fields)], out, checkpoint_key)
 
@@ -391,6 +404,48 @@ def submit(ctx: Ctx, files: tuple[str, ...], checkpoint_key: str | None) -> None
     emit(ctx, entries, None, checkpoint_key)
 
 
+@click.group("context")
+def context_cmd() -> None:
+    """Context files: sign offline, with every rule checked, without the ledger.
+
+    \b
+    Example (networked machine, then the offline one):
+      kpledger context export -o antwerp.kpctx --for "Antwerp Rough"
+      kpledger --ledger antwerp.kpctx transfer --key offline/antwerp.key \\
+          --parcels P1 --to Surat --out t.kpe
+      kpledger submit t.kpe
+    """
+
+
+@context_cmd.command("export")
+@output_option("Context file")
+@click.option(
+    "--for",
+    "holder",
+    help="Keep only this participant's parcels and transfers (a small file for its signer).",
+)
+@pass_ctx
+def context_export(ctx: Ctx, output: str, holder: str | None) -> None:
+    """Write the ledger's current state for an offline signer (a context file).
+
+    Open it with --ledger on the machine that holds the key: commands read names,
+    parcels and offers from it and check every rule before they write --out; it
+    cannot be appended to, verified or checkpointed. 'submit' checks it all again.
+    """
+    if output == "-":
+        raise lg.UsageError("a context file is a SQLite file: give -o FILE")
+    info = ctx.ledger_file("context export").export_context(output, holder, now=now_ms())
+    if ctx.json:
+        echo_json({**info, "file": output})
+    else:
+        ctx.info(
+            f"wrote {output} ({info['bytes']} bytes: the state after record "
+            f"{info['size'] - 1}"
+            + (f", {info['parcels']} parcels of {holder}" if holder else "")
+            + ")"
+        )
+
+
 COMMANDS: tuple[click.Command, ...] = (
     origin,
     certificate,
@@ -404,4 +459,5 @@ COMMANDS: tuple[click.Command, ...] = (
     grade,
     sell,
     submit,
+    context_cmd,
 )

@@ -41,8 +41,8 @@ from typing import Any
 from ledger.core import merkle, rules, statemap, tiles
 from ledger.core.encoding import decode, encode
 from ledger.core.model import ZERO_HASH, Record, SignedEntry, key_id
-from ledger.errors import ChainError, LedgerError, NotFoundError, StoreError
-from ledger.storage import map_tables, schema
+from ledger.errors import ChainError, LedgerError, NotFoundError, StoreError, UsageError
+from ledger.storage import context, map_tables, schema
 from ledger.storage.cache import Recent, SqlBacking, SqlTiles
 from ledger.storage.columns import check_row_cache as check_row_cache  # re-exported: verify
 from ledger.storage.columns import entry_json, render_sorted, stored_blob, stored_int, stored_text
@@ -128,7 +128,8 @@ class Store:
         """
         if not os.path.exists(path):
             raise StoreError(
-                f"no ledger at {path} (create one with 'kpledger init' or pass --ledger)"
+                f"no ledger at {path} (create one with 'kpledger init' or pass --ledger; to "
+                "sign offline, use a context file from 'kpledger context export')"
             )
         store = cls._connect(path, synchronous=synchronous)
         try:
@@ -388,6 +389,11 @@ class Store:
         return SqlBacking(self.conn).load(kind, key)
 
     @guard("read")
+    def context(self) -> dict[str, Any] | None:
+        """What a context file's mark says (``ledger.storage.context``); None for a ledger."""
+        return context.context_of(self.conn)
+
+    @guard("read")
     def keys_with_prefix(self, kind: str, prefix: str, limit: int = 200) -> list[str]:
         """Keys of ``kind`` that start with ``prefix``, in order (at most ``limit``)."""
         sql = "SELECT key FROM state WHERE kind = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"
@@ -516,6 +522,11 @@ class Store:
         """
         if not entries:
             return []
+        if not dry_run and self.context() is not None:
+            raise UsageError(
+                f"{self.path} is a context file for offline signing: sign with --out and "
+                "submit the file to the ledger"
+            )
         if not isinstance(entries, (list, tuple)):
             entries = list(entries)  # walked twice below: the ids first, then the loop
         # Levels of the tiles this append completes: into the store's cache after the

@@ -124,6 +124,12 @@ CASES: list[tuple[str, int, str, list[str]]] = [
     ("show-index-beyond", 1, "no record 999", ["show", "999"]),
     ("completion-unknown-shell", 2, "tcsh", ["completion", "tcsh"]),
     (
+        "context-export-unknown-holder",
+        1,
+        "no participant",
+        ["context", "export", "-o", "{tmp}/c.kpctx", "--for", "Nobody"],
+    ),
+    (
         "dry-run-with-out",
         2,
         "--dry-run",
@@ -517,6 +523,7 @@ def test_every_command_has_a_bad_input_case() -> None:
             "sanction",
             "warranty",
             "governance",
+            "context",
         )
         else f"{c[3][0]} {c[3][1]}"
         for c in CASES
