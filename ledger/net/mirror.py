@@ -32,7 +32,7 @@ from pathlib import Path
 from ledger.core import merkle, note, tiles
 from ledger.core.model import Record
 from ledger.core.wire import join_entry_bundle, split_entry_bundle
-from ledger.errors import ForkError, NotFoundError, ProofError
+from ledger.errors import ForkError, LedgerError, NotFoundError, ProofError
 from ledger.ledger import Ledger
 from ledger.net.client import LIMIT_BUNDLE, LIMIT_TILE, NodeClient, check_genesis
 from ledger.storage import mirror_tables
@@ -194,6 +194,38 @@ class _RemoteTiles:
         return raws
 
 
+def _tiles_give_root(remote: _RemoteTiles, cp: note.Checkpoint) -> bool:
+    """Whether the host's hash tiles give the root its signed checkpoint names."""
+    try:
+        return merkle.tree_root(cp.size, tiles.TileHashReader(remote, cp.size)) == cp.root
+    except LedgerError:
+        return False
+
+
+def _corrupt_tile(store: Store, remote: _RemoteTiles, size: int) -> str | None:
+    """The first remote hash tile whose hashes over the first ``size`` records differ from
+    this mirror's own (verified) tiles, as its path; None if all agree.
+
+    A tile the mirror can check this way covers records it holds: a difference there is
+    the host's fault, whatever the checkpoint says.
+    """
+    if size <= 0:
+        return None
+    local_tiles = store.tile_reader()
+    for level, index, width in tiles.tiles_for_size(size):
+        try:
+            theirs = remote.read_tiles([(level, index)]).get((level, index))
+        except LedgerError:
+            return tiles.tile_path(level, index, remote.width(level, index))
+        ours = local_tiles.read_tiles([(level, index)]).get((level, index))
+        if theirs is None or ours is None:
+            continue
+        n = width * merkle.HASH_SIZE
+        if theirs[:n] != ours[:n]:
+            return tiles.tile_path(level, index, remote.width(level, index))
+    return None
+
+
 class _Overlay:
     """Tiles of a store with some replaced: the tree after a not-yet-written append."""
 
@@ -353,6 +385,22 @@ def _sync_into(
                 )
                 merkle.verify_consistency(last.size, cp.size, last.root, cp.root, proof)
             except ProofError as exc:
+                if not _tiles_give_root(remote, cp):
+                    # The host's tiles do not even give its own signed root: the host's
+                    # copy is damaged, the operator is not in question; no evidence kept.
+                    corrupt = _corrupt_tile(store, remote, min(local, cp.size))
+                    which = f"a corrupt tile {corrupt}" if corrupt else "corrupt tiles"
+                    raise ProofError(
+                        f"{url} served {which}: its hash tiles do not give the root of its "
+                        "own signed checkpoint"
+                        + (
+                            f" and contradict the {local} records this mirror holds"
+                            if corrupt
+                            else ""
+                        )
+                        + " (the host's copy is damaged; the operator's signed checkpoint is "
+                        "not in question)"
+                    ) from exc
                 raise _refuse(
                     store,
                     url,

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.app import main
+from ledger.errors import ProofError
 from ledger.ledger import Ledger
 from ledger.net.mirror import ForkError, sync
 from ledger.storage import mirror_tables
@@ -156,7 +157,7 @@ class DirClient:
         pass
 
 
-def test_a_checkpoint_refused_once_is_accepted_by_a_later_good_sync(tmp_path: Path) -> None:
+def test_a_corrupt_tile_names_the_host_and_a_later_good_sync_accepts(tmp_path: Path) -> None:
     local = make_cli(tmp_path)
     export(local)
     site = tmp_path / "site"
@@ -169,10 +170,16 @@ def test_a_checkpoint_refused_once_is_accepted_by_a_later_good_sync(tmp_path: Pa
     origin(local, "P2")
     local("checkpoint", "--key", local.key("op"))
     local("publish", "--to", str(site))
-    host.corrupt = True  # the consistency proof from bad tiles fails: refused
-    with pytest.raises(ForkError, match="the log was rewritten"):
+    host.corrupt = True  # bad tiles from the host: the host is named, not the operator
+    with pytest.raises(ProofError, match="served a corrupt tile tile/0/000") as info:
         sync(mirror, host.base, client=host)
+    assert not isinstance(info.value, ForkError)
+    assert "the operator's signed checkpoint is not in question" in str(info.value)
     assert mirror_size(mirror) == first.size
+    conn = sqlite3.connect(mirror)
+    sizes = [r[0] for r in conn.execute("SELECT size FROM mirror_checkpoints")]
+    conn.close()
+    assert sizes == [first.size]  # no evidence against the operator was recorded
 
     host.corrupt = False
     report = sync(mirror, host.base, client=host)
