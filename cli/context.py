@@ -436,8 +436,17 @@ def emit(
         return
     if out is not None:
         # Every rule this ledger (a file, a node or a context file) can check, before the
-        # entry leaves the machine: a refused entry is never written.
-        ctx.ledger().check(entries, now=now_ms())
+        # entry leaves the machine: a refused entry is never written. A registry change
+        # short of its governors' signatures is a proposal: written, to be co-signed.
+        try:
+            ctx.ledger().check(entries, now=now_ms())
+        except lg.LedgerError as exc:
+            if exc.rule != "R-GV-1":
+                raise
+            ctx.info(
+                f"proposal: {exc.message}; co-sign it with 'kpledger governance sign', then "
+                "'kpledger governance submit'"
+            )
         lg.write_entry_file(out, entries)
         if ctx.json:
             echo_json([{"id": e.id.hex(), "type": e.type, "file": out} for e in entries])

@@ -431,6 +431,10 @@ def context_export(ctx: Ctx, output: str, holder: str | None) -> None:
     Open it with --ledger on the machine that holds the key: commands read names,
     parcels and offers from it and check every rule before they write --out; it
     cannot be appended to, verified or checkpointed. 'submit' checks it all again.
+
+    \b
+    Example:
+      kpledger context export -o antwerp.kpctx --for "Antwerp Rough"
     """
     if output == "-":
         raise lg.UsageError("a context file is a SQLite file: give -o FILE")

@@ -159,7 +159,16 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     if fresh and path.exists():
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
+    previous = os.environ.get("KPLEDGER_PASSPHRASE")
     os.environ["KPLEDGER_PASSPHRASE"] = PASSPHRASE
+
+    def restore() -> None:  # the demo's passphrase is for its own keys only
+        if previous is None:
+            os.environ.pop("KPLEDGER_PASSPHRASE", None)
+        else:
+            os.environ["KPLEDGER_PASSPHRASE"] = previous
+
+    click.get_current_context().call_on_close(restore)
     enable_key_cache()
     s = Story(path, click.get_current_context().find_root().command)
     expires = (dt.date.today() + dt.timedelta(days=45)).isoformat()

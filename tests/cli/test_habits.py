@@ -25,7 +25,8 @@ def cli(tmp_path: Path) -> Cli:
     return make_cli(tmp_path)
 
 
-def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+def invoke(*args: str, env: dict[str, str | None] | None = None) -> tuple[int, str, str]:
+    env = {"KPLEDGER_PASSPHRASE": None, **(env or {})}  # whatever the process holds
     result = CliRunner().invoke(main, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
 
