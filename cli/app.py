@@ -206,6 +206,14 @@ class KpGroup(click.Group):
     type=click.IntRange(0, 65535),
     help="Read key passphrases from the open file descriptor N (to its first newline).",
 )
+@click.option(
+    "--openings",
+    "openings_path",
+    envvar="KPLEDGER_OPENINGS",
+    type=click.Path(dir_okay=False),
+    help="File keeping the openings (values and salts) of your committed prices and values "
+    "(env KPLEDGER_OPENINGS; default: the ledger file; needed with a node URL).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No diagnostics on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
@@ -218,6 +226,7 @@ def main(
     ca_file: str | None,
     passphrase_file: str | None,
     passphrase_fd: int | None,
+    openings_path: str | None,
     as_json: bool,
     quiet: bool,
     debug: bool,
@@ -244,6 +253,7 @@ def main(
         ca_file=ca_file,
         passphrase_file=passphrase_file,
         passphrase_fd=passphrase_fd,
+        openings_path=openings_path,
     )
     ctx.call_on_close(ctx.obj.close)
 

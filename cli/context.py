@@ -97,8 +97,11 @@ class Ctx:
         ca_file: str | None = None,
         passphrase_file: str | None = None,
         passphrase_fd: int | None = None,
+        openings_path: str | None = None,
     ) -> None:
         self.ledger_path = ledger_path
+        self.openings_path = openings_path
+        self._openings: lg.OpeningStore | None = None
         self.json = as_json
         self.quiet = quiet
         self.debug = debug
@@ -166,12 +169,36 @@ class Ctx:
             self._file = lg.Ledger.open(path)
         return self._file
 
+    def openings(self, *, required: bool = False) -> lg.OpeningStore | None:
+        """Where this party keeps the openings of its committed money fields
+        (specs/disclosure.md §4): ``--openings FILE`` if given, else the ledger file's own
+        table; None for a node URL without ``--openings`` (a node keeps none).
+
+        Raises:
+            UsageError: ``required`` and there is nowhere to keep them.
+        """
+        if self._openings is None:
+            if self.openings_path is not None:
+                self._openings = lg.OpeningStore.open_file(self.openings_path)
+            elif not is_url(self.ledger_path):
+                return self.ledger_file().openings()
+            elif required:
+                raise lg.UsageError(
+                    "this entry commits a money value: with a node URL, keep its opening "
+                    "(value and salt) with --openings FILE, or write the entry with --out "
+                    "(a node keeps no openings)"
+                )
+        return self._openings
+
     def close(self) -> None:
         for led in (self._file, self._remote):
             if led is not None:
                 led.close()
         self._file = None
         self._remote = None
+        if self._openings is not None:
+            self._openings.close()
+            self._openings = None
 
     def info(self, message: str) -> None:
         """A diagnostic line on stderr (silenced by --quiet)."""
@@ -434,6 +461,8 @@ def emit(
             click.echo(format_entry(data))
         ctx.info("dry run: every rule checked; nothing was written")
         return
+    led = ctx.ledger()
+    openings = led.pending_openings(entries)
     if out is not None:
         # Every rule this ledger (a file, a node or a context file) can check, before the
         # entry leaves the machine: a refused entry is never written. A registry change
@@ -447,7 +476,8 @@ def emit(
                 f"proposal: {exc.message}; co-sign it with 'kpledger governance sign', then "
                 "'kpledger governance submit'"
             )
-        lg.write_entry_file(out, entries)
+        # The entry file carries the openings: the counterparty's copy (specs/disclosure.md).
+        lg.write_entry_file(out, entries, openings)
         if ctx.json:
             echo_json([{"id": e.id.hex(), "type": e.type, "file": out} for e in entries])
         else:
@@ -457,7 +487,9 @@ def emit(
                 f"wrote {len(entries)} signed entr{'y' if len(entries) == 1 else 'ies'} to {out}"
             )
         return
-    led = ctx.ledger()
+    # A ledger file keeps the openings of what it appends; with a node, --openings does.
+    separate = is_url(ctx.ledger_path) or ctx.openings_path is not None
+    keeper = ctx.openings(required=True) if openings and separate else None
     # Unlock the checkpoint key first: a wrong passphrase must not leave a half-done job.
     operator = load_key(ctx, checkpoint_key) if checkpoint_key is not None else None
     cp = None
@@ -468,6 +500,8 @@ def emit(
             )
     else:
         done, cp = lg.append_entries(led, entries, now=now_ms(), checkpoint_key=operator)
+    if keeper is not None:
+        keeper.add(openings)
     if ctx.json:
         rows = [
             {

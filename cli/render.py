@@ -159,7 +159,29 @@ def report_to_json(r: lg.BundleReport) -> dict[str, Any]:
             for t in r.time_evidence
         ],
         "grandfathered": r.grandfathered,
+        "commercial": [d.to_json() for d in r.disclosures],
     }
+
+
+def money_text(value: Any) -> str:
+    """``7,400.00 USD`` for a money map (amounts in the minor unit, 2 decimals shown)."""
+    return f"{value['amount'] / 100:,.2f} {value['currency']}"
+
+
+def disclosure_lines(r: lg.BundleReport) -> list[str]:
+    """The committed money values of the journey: disclosed ones with their value (checked
+    against the commitment), the others as committed, not disclosed."""
+    if not r.disclosures:
+        return ["Commercial values: none committed"]
+    lines = ["Commercial values (salted commitments; shown only where the bundle discloses):"]
+    for d in r.disclosures:
+        shown = (
+            "committed, not disclosed"
+            if d.value is None
+            else f"{money_text(d.value)} (disclosed, opening verified)"
+        )
+        lines.append(f"  {d.field} of entry {d.entry.hex()[:16]}: {shown}")
+    return lines
 
 
 def nature(grown: bool) -> str:
@@ -215,8 +237,15 @@ def format_report(r: lg.BundleReport) -> str:
         lines.append(
             f"  {c['number']}: {c['exporter']} ({c['exporter_country']}) -> {c['importer']} "
             f"({c['importer_country']}), issued {c['issued']} by {c['authority']}, "
-            f"expires {c['expires']}, origins {', '.join(c['origins'])}"
+            f"expires {c['expires']}, origins {', '.join(c['origins'])}, value "
+            + (
+                "committed, not disclosed"
+                if c["value_usd_cents"] is None
+                else f"{c['value_usd_cents'] / 100:,.2f} USD"
+            )
         )
+    lines.append("")
+    lines.extend(disclosure_lines(r))
     lines.append("")
     lines.extend(latest_state_lines(r))
     lines.append("")

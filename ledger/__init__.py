@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ledger.core.disclosure import Disclosed, Opening, fields_named
+from ledger.core.disclosure import commitments as entry_commitments
 from ledger.core.journey import Step
 from ledger.core.keys import PrivateKey
 from ledger.core.model import ROLES, Record, SignedEntry, check_date, entry_to_json, key_id
@@ -43,6 +45,8 @@ from ledger.core.proofs import (
     Bundle,
     BundleReport,
     Failure,
+    add_disclosures,
+    bundle_commitments,
     bundle_digest,
     inspect_bundle,
     verify_bundle,
@@ -99,6 +103,7 @@ if TYPE_CHECKING:
         write_key,
         write_keypair,
     )
+    from ledger.storage.openings import OpeningStore
     from ledger.storage.store import Appended
     from ledger.storage.trustfile import add_pin, normalise_url, read_pins, remove_pin
 
@@ -115,6 +120,7 @@ _LAZY = {
     "verify_consistency": "ledger.api",
     "Ledger": "ledger.ledger",
     "Appended": "ledger.storage.store",
+    "OpeningStore": "ledger.storage.openings",
     "load_private": "ledger.storage.keyfile",
     "load_public": "ledger.storage.keyfile",
     "load_public_part": "ledger.storage.keyfile",
@@ -157,6 +163,7 @@ __all__ = [
     "BundleReport",
     "ChainError",
     "Checkpoint",
+    "Disclosed",
     "EncodingError",
     "Failure",
     "ForkError",
@@ -166,6 +173,8 @@ __all__ = [
     "LedgerError",
     "LimitError",
     "NotFoundError",
+    "Opening",
+    "OpeningStore",
     "Policy",
     "PolicyError",
     "PrivateKey",
@@ -184,15 +193,19 @@ __all__ = [
     "VoidEntry",
     "WitnessError",
     "__version__",
+    "add_disclosures",
     "add_note_signature",
     "add_pin",
     "append_entries",
+    "bundle_commitments",
     "bundle_digest",
     "check_date",
     "date_of",
     "entries_from_epcis",
+    "entry_commitments",
     "entry_to_json",
     "export_epcis",
+    "fields_named",
     "format_composition",
     "format_vkey",
     "inspect_bundle",

@@ -15,12 +15,14 @@ entries for EPCIS events, to append). Pure apart from what the ledger passed in 
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ledger.core import epcis, merkle, note, rules
+from ledger.core import disclosure, epcis, merkle, note, rules
+from ledger.core.disclosure import Opening
 from ledger.core.journey import Step
 from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, Record, SignedEntry, add_signature, sign_body
@@ -97,6 +99,10 @@ class Trace:
     quarantine: list[VoidEntry] = field(default_factory=list)
 
 
+def _fresh_salt() -> bytes:
+    return secrets.token_bytes(disclosure.SALT_SIZE)
+
+
 def entry_prefix(text: str) -> str:
     """A typed entry id or prefix, lower-cased.
 
@@ -110,9 +116,16 @@ def entry_prefix(text: str) -> str:
 
 
 class Signing:
-    """Signing entries for a ledger's origin, shared by the file and the remote ledger."""
+    """Signing entries for a ledger's origin, shared by the file and the remote ledger.
+
+    Money fields are committed, not signed in clear (specs/disclosure.md): :meth:`sign`
+    replaces each by a salted commitment and keeps its opening in :attr:`pending` (by
+    commitment) until the entry is appended (a ledger file keeps the openings of the
+    entries it appends) or written to an entry file.
+    """
 
     origin: str
+    pending: dict[bytes, Opening]
 
     def sign(
         self,
@@ -122,10 +135,31 @@ class Signing:
         *,
         now: int,
         cosigners: Sequence[PrivateKey] = (),
+        salt: Callable[[], bytes] | None = None,
     ) -> SignedEntry:
-        """Build and sign an entry for this ledger's origin (not appended)."""
-        body = Body(entry_type, self.origin, key.kid, now, fields)
-        return sign_body(body, [key.seed, *(c.seed for c in cosigners)])
+        """Build and sign an entry for this ledger's origin (not appended); clear money
+        fields are committed under fresh salts (``salt()``, by default 32 random bytes from
+        the operating system)."""
+        sealed, openings = disclosure.seal(entry_type, fields, salt or _fresh_salt)
+        body = Body(entry_type, self.origin, key.kid, now, sealed)
+        entry = sign_body(body, [key.seed, *(c.seed for c in cosigners)])
+        self.hold(openings)
+        return entry
+
+    def hold(self, openings: Iterable[Opening]) -> None:
+        """Hold ``openings`` (say, of an entry file being submitted) as :meth:`sign` holds
+        its own: a ledger file keeps those of the entries it appends."""
+        if not hasattr(self, "pending"):
+            self.pending = {}
+        self.pending.update((o.commitment(), o) for o in openings)
+
+    def pending_openings(self, entries: Iterable[SignedEntry]) -> list[Opening]:
+        """The held openings of the commitments of ``entries`` (each once)."""
+        pending = getattr(self, "pending", {})
+        found = {
+            c: pending[c] for e in entries for _, c in disclosure.commitments(e) if c in pending
+        }
+        return list(found.values())
 
     def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry:
         """Add ``key``'s signature to ``entry`` (the entry id changes with the envelope)."""
@@ -150,7 +184,12 @@ class LedgerAPI(Protocol):
         *,
         now: int,
         cosigners: Sequence[PrivateKey] = (),
+        salt: Callable[[], bytes] | None = None,
     ) -> SignedEntry: ...
+
+    def hold(self, openings: Iterable[Opening]) -> None: ...
+
+    def pending_openings(self, entries: Iterable[SignedEntry]) -> list[Opening]: ...
 
     def cosign(self, entry: SignedEntry, key: PrivateKey) -> SignedEntry: ...
 
@@ -407,7 +446,9 @@ def _ancestry(ledger: LedgerAPI, pid: str) -> list[tuple[Record, SignedEntry]]:
     return list(found.values())
 
 
-def export_epcis(ledger: LedgerAPI, item: str | None = None) -> dict[str, Any]:
+def export_epcis(
+    ledger: LedgerAPI, item: str | None = None, openings: Sequence[Opening] = ()
+) -> dict[str, Any]:
     """The ledger, or one item's ancestry, as a GS1 EPCIS 2.0 document (specs/epcis.md).
 
     Every exported event's ``eventID`` is ``ni:///sha-256;<entry id hex>``. The document's
@@ -417,6 +458,8 @@ def export_epcis(ledger: LedgerAPI, item: str | None = None) -> dict[str, Any]:
     Args:
         ledger: a ledger file or a node.
         item: a parcel or stone id: export its ancestry; None: export the whole log.
+        openings: openings to disclose; every other price and value is exported as its
+            commitment (specs/disclosure.md).
 
     Returns:
         A JSON-ready dict; write it with its key order kept.
@@ -438,6 +481,7 @@ def export_epcis(ledger: LedgerAPI, item: str | None = None) -> dict[str, Any]:
         size=size,
         created=last.time,
         item=item,
+        openings=openings,
     )
 
 

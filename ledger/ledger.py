@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ledger.api import GOVERNANCE_NOTE, LedgerAPI, Signing, Trace, VerifyReport, entry_prefix
-from ledger.core import merkle, note, proofs, rules
+from ledger.core import disclosure, merkle, note, proofs, rules
+from ledger.core.disclosure import Opening
 from ledger.core.journey import narrate
 from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, Record, SignedEntry, did_you_mean, key_id, sign_body
 from ledger.errors import LedgerError, NotFoundError, ProofError, StoreError, UsageError
 from ledger.storage import context
+from ledger.storage.openings import OpeningStore
 from ledger.storage.store import Appended, Store
 
 
@@ -105,8 +107,25 @@ class Ledger(Signing):
         now: int,
         progress: Callable[[int], None] | None = None,
     ) -> list[Appended]:
-        """Validate and append ``entries`` in one transaction (all or nothing)."""
-        return self.store.append(entries, now=now, progress=progress)
+        """Validate and append ``entries`` in one transaction (all or nothing), keeping the
+        openings of their commitments that :meth:`sign` made or :meth:`hold` was given in
+        the file, outside the log (specs/disclosure.md §4).
+
+        Raises:
+            ProofError: a held opening contradicts its entry (nothing is written).
+        """
+        kept = self._openings_of(entries)
+        return self.store.append(entries, now=now, progress=progress, openings=kept)
+
+    def _openings_of(self, entries: Sequence[SignedEntry]) -> list[Opening]:
+        kept = self.pending_openings(entries)
+        if kept:
+            disclosure.check_openings(kept, entries)
+        return kept
+
+    def openings(self) -> OpeningStore:
+        """The openings this party keeps in the file (never in the log)."""
+        return self.store.openings()
 
     def export_context(self, path: str, holder: str | None, *, now: int) -> dict[str, Any]:
         """Write a context file for offline signing (``ledger.storage.context``).
@@ -152,7 +171,10 @@ class Ledger(Signing):
             )
             return notes[-1]
 
-        done = self.store.append(entries, now=now, progress=progress, checkpoint=sign)
+        kept = self._openings_of(entries)
+        done = self.store.append(
+            entries, now=now, progress=progress, checkpoint=sign, openings=kept
+        )
         return done, notes[-1]
 
     # -- state lookups ----------------------------------------------------------

@@ -27,6 +27,7 @@ whatever ``Ledger.append`` raises. Hypothesis profiles ``dev`` (fast) and ``ci``
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from ledger.core import disclosure
+from ledger.core.disclosure import Opening
 from ledger.core.keys import PrivateKey
 from ledger.core.model import Body, SignedEntry, sign_body
 from ledger.core.rules import date_of
@@ -158,6 +161,9 @@ class World:
         self.now = now
         self.step = MINUTE
         self._serial = 0
+        self._salts = 0
+        #: The openings of the money this world signed (as the signers would keep them).
+        self.openings: list[Opening] = []
 
     @classmethod
     def create(
@@ -213,6 +219,10 @@ class World:
 
     # -- signing and appending ----------------------------------------------------
 
+    def _salt(self) -> bytes:
+        self._salts += 1
+        return hashlib.sha256(b"test salt" + self._salts.to_bytes(8, "big")).digest()
+
     def key(self, who: str | PrivateKey) -> PrivateKey:
         return who if isinstance(who, PrivateKey) else self.keys[who]
 
@@ -232,12 +242,16 @@ class World:
         is signed for (to build entries meant for another ledger).
         """
         key = self.key(signer)
+        # Money is signed as salted commitments, as kpledger signs it (specs/disclosure.md);
+        # the salts are numbered so that a test's entries are the same on every run.
+        sealed, openings = disclosure.seal(entry_type, fields, self._salt)
+        self.openings.extend(openings)
         body = Body(
             entry_type,
             self.ledger.origin if origin is None else origin,
             key.kid,
             self.now if time is None else time,
-            dict(fields),
+            sealed,
         )
         return sign_body(body, [key.seed, *(self.key(c).seed for c in cosigners)])
 

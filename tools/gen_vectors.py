@@ -863,6 +863,73 @@ def build_governance() -> dict[str, Any]:
     }
 
 
+def build_disclosure() -> dict[str, Any]:
+    """Commitments to money fields and their openings (specs/disclosure.md §6)."""
+    from ledger.core import disclosure
+    from ledger.core.encoding import encode as canonical
+    from ledger.core.model import Body, sign_body
+
+    cases = []
+    for label, salt_byte, amount, currency in (
+        ("transfer.price", 0x11, 125_000_000, "USD"),
+        ("sell.price", 0x22, 1_890_000, "USD"),
+        ("certificate.issue.value", 0x33, 125_000_000, "USD"),
+        ("sell.price", 0x44, 0, "JPY"),
+    ):
+        salt = bytes([salt_byte]) * 32
+        value = {"amount": amount, "currency": currency}
+        data = canonical({"field": label, "salt": salt, "value": value})
+        cases.append(
+            {
+                "field": label,
+                "salt": salt.hex(),
+                "value": value,
+                "hash_input": (disclosure.COMMIT_CONTEXT + data).hex(),
+                "commitment": disclosure.commit(label, value, salt).hex(),
+            }
+        )
+    fields, openings = disclosure.seal(
+        "sell",
+        {"input": {"parcel": "SRT-0001", "head": b"\x07" * 32}, "price": cases[1]["value"]},
+        lambda: bytes.fromhex(cases[1]["salt"]),
+    )
+    body = Body("sell", LEDGER, kid("surat"), T0, fields)
+    entry = sign_body(body, [SEEDS["surat"]])
+    good = openings[0]
+    bad = [
+        ("wrong-salt", {**good.to_wire(), "salt": b"\x12" * 32}, "opens no commitment"),
+        (
+            "wrong-value",
+            {**good.to_wire(), "value": {"amount": 1_890_001, "currency": "USD"}},
+            "opens no commitment",
+        ),
+        (
+            "wrong-currency",
+            {**good.to_wire(), "value": {"amount": 1_890_000, "currency": "EUR"}},
+            "opens no commitment",
+        ),
+        ("other-field", {**good.to_wire(), "field": "transfer.price"}, "opens no commitment"),
+        ("short-salt", {**good.to_wire(), "salt": b"\x22" * 31}, "expected 32 bytes"),
+        ("unknown-field", {**good.to_wire(), "field": "sell.discount"}, "expected one of"),
+        (
+            "float-amount",
+            {**good.to_wire(), "value": {"amount": 18900.0, "currency": "USD"}},
+            "non-negative integer",
+        ),
+    ]
+    return {
+        "context": disclosure.COMMIT_CONTEXT.hex(),
+        "commitments": cases,
+        "sealed_entry": {
+            "fields": to_json(fields),
+            "opening": to_json(good.to_wire()),
+            "envelope": entry.raw.hex(),
+            "entry_id": entry.id.hex(),
+        },
+        "bad_openings": [{"name": n, "opening": to_json(o), "expect": e} for n, o, e in bad],
+    }
+
+
 def build() -> dict[str, str]:
     """Every vector file: ``{file name: exact text}``."""
     vectors, records, entries = build_entries()
@@ -871,6 +938,7 @@ def build() -> dict[str, str]:
     files["negative.json"] = dump(build_negative(entries))
     files["keyfile.json"] = dump(build_keyfile())
     files["governance.json"] = dump(build_governance())
+    files["disclosure.json"] = dump(build_disclosure())
     return files
 
 

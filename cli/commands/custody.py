@@ -395,12 +395,19 @@ def sell(
 def submit(ctx: Ctx, files: tuple[str, ...], checkpoint_key: str | None) -> None:
     """Append entries signed offline with --out (all in one transaction).
 
+    The openings the files carry (values and salts of committed prices) are kept by this
+    party (the ledger file, or --openings FILE with a node); they never go to the log.
+
     \b
     Example:
       kpledger transfer --key offline/trader.key --parcels P1 --to Surat --out t.kpe
       kpledger submit t.kpe
     """
-    entries = [e for f in files for e in lg.read_entry_file(f)]
+    openings: list[lg.Opening] = []
+    entries = [e for f in files for e in lg.read_entry_file(f, openings=openings)]
+    # The file's openings (value and salt of its committed prices) stay with this party:
+    # a ledger file keeps them beside the log, a node never receives them.
+    ctx.ledger().hold(openings)
     emit(ctx, entries, None, checkpoint_key)
 
 
@@ -450,6 +457,105 @@ def context_export(ctx: Ctx, output: str, holder: str | None) -> None:
         )
 
 
+@click.group()
+def openings() -> None:
+    """The openings you keep: values and salts of your committed prices and values.
+
+    Prices and declared values are on the log only as salted commitments
+    (specs/disclosure.md). Whoever signed one keeps its opening; hand it to a counterparty
+    (or a KP authority) with 'openings export', who keeps it with 'openings import'.
+
+    \b
+    Example:
+      kpledger openings export 3fa2c1d0 -o price.kpe
+      kpledger openings import price.kpe
+    """
+
+
+@openings.command("list")
+@pass_ctx
+def openings_list(ctx: Ctx) -> None:
+    """List the openings you keep (field, commitment, value).
+
+    \b
+    Example:
+      kpledger openings list
+      kpledger --ledger https://kp.example.org --openings mine.db openings list
+    """
+    keeper = ctx.openings()
+    held = keeper.all() if keeper is not None else []
+    if ctx.json:
+        echo_json([{**o.to_json(), "commitment": o.commitment().hex()} for o in held])
+        return
+    for o in held:
+        v = o.value
+        click.echo(
+            f"{o.commitment().hex()[:16]}  {o.field:<24} {v['amount'] / 100:,.2f} {v['currency']}"
+        )
+    ctx.info(f"{len(held)} opening(s) kept")
+
+
+@openings.command("export")
+@click.argument("entries", nargs=-1)
+@click.option("--certificate", "numbers", multiple=True, help="A KP certificate number.")
+@click.option(
+    "--out", "-o", "output", required=True, type=click.Path(dir_okay=False), help="New file."
+)
+@pass_ctx
+def openings_export(
+    ctx: Ctx, entries: tuple[str, ...], numbers: tuple[str, ...], output: str
+) -> None:
+    """Write entries and the openings you hold of their commitments to a new entry file.
+
+    Give it to the counterparty of a sale, or to the KP authority that confirms a
+    certificate (--certificate), who keeps the openings with 'openings import'.
+
+    \b
+    Example:
+      kpledger openings export --certificate BW-2026-0001 -o cert.kpe
+    """
+    led = ctx.ledger()
+    ids = [led.resolve_entry(e) for e in entries]
+    ids += [bytes(led.certificate(n)["id"]) for n in numbers]
+    if not ids:
+        fail_usage("name at least one entry id or --certificate")
+    signed = [led.entry(eid)[1] for eid in dict.fromkeys(ids)]
+    keeper = ctx.openings()
+    chosen = [c for e in signed for _, c in lg.entry_commitments(e)]
+    held = keeper.get(chosen) if keeper is not None else []
+    if not held:
+        fail_usage("you hold no opening of these entries' commitments")
+    lg.write_entry_file(output, signed, held)
+    if ctx.json:
+        echo_json({"file": output, "entries": len(signed), "openings": len(held)})
+    else:
+        ctx.info(f"wrote {len(signed)} entr(ies) and {len(held)} opening(s) to {output}")
+
+
+@openings.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@pass_ctx
+def openings_import(ctx: Ctx, files: tuple[str, ...]) -> None:
+    """Keep the openings of entry files (each checked against its entry's commitment).
+
+    \b
+    Example:
+      kpledger openings import cert.kpe
+    """
+    got: list[lg.Opening] = []
+    for f in files:
+        lg.read_entry_file(f, openings=got)
+    if not got:
+        fail_usage("the files carry no openings")
+    keeper = ctx.openings(required=True)
+    assert keeper is not None  # noqa: S101 - required=True raises instead
+    keeper.add(got)
+    if ctx.json:
+        echo_json({"openings": len(got)})
+    else:
+        ctx.info(f"kept {len(got)} opening(s)")
+
+
 COMMANDS: tuple[click.Command, ...] = (
     origin,
     certificate,
@@ -464,4 +570,5 @@ COMMANDS: tuple[click.Command, ...] = (
     sell,
     submit,
     context_cmd,
+    openings,
 )

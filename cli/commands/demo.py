@@ -99,6 +99,8 @@ class Story:
         argv = ["--ledger", self.node or self.db, *args]
         if self.node is not None and self.trust is not None:
             argv[2:2] = ["--trust", self.trust]
+        if self.node is not None:  # the parties keep their prices' openings, not the node
+            argv[2:2] = ["--openings", str(self.dir / "openings.db")]
         if show:
             click.secho("$ kpledger " + " ".join(shlex.quote(a) for a in args), fg="cyan")
         result = CliRunner().invoke(self.app, argv, catch_exceptions=False)

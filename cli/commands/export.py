@@ -27,8 +27,15 @@ MAX_DOCUMENT = 64 << 20
 @click.option("--epcis", "as_epcis", is_flag=True, help="GS1 EPCIS 2.0 JSON-LD (the format).")
 @click.option("--all", "whole", is_flag=True, help="Export the whole log instead of one item.")
 @output_option("JSON-LD file")
+@click.option(
+    "--disclose",
+    metavar="FIELDS",
+    help="Committed fields to export in clear from the openings you hold: price, value, all.",
+)
 @pass_ctx
-def export(ctx: Ctx, item: str | None, as_epcis: bool, whole: bool, output: str) -> None:
+def export(
+    ctx: Ctx, item: str | None, as_epcis: bool, whole: bool, output: str, disclose: str | None
+) -> None:
     """Export an item's ancestry, or the whole log, as a GS1 EPCIS 2.0 document.
 
     One event per entry that records a physical or business event (origins,
@@ -36,19 +43,27 @@ def export(ctx: Ctx, item: str | None, as_epcis: bool, whole: bool, output: str)
     gradings, sales), with CBV 2.0 vocabulary; each eventID is
     ni:///sha-256;<entry id>, so 'kpledger show' finds the entry again.
     Registry entries are left out (specs/epcis.md). An item's ancestry
-    includes the KP certificates its rough travelled under.
+    includes the KP certificates its rough travelled under. Prices and declared
+    values are exported as their commitments unless --disclose names them and you
+    hold their openings.
 
     \b
     Example:
       kpledger export --epcis ST-0001 -o ST-0001.jsonld
       kpledger export --epcis --all -o ledger.jsonld
+      kpledger export --epcis ST-0001 --disclose price -o ST-0001-priced.jsonld
       kpledger export --epcis --all -o - | jq '.epcisBody.eventList | length'
     """
     if not as_epcis:
         raise lg.UsageError("choose the format: --epcis (GS1 EPCIS 2.0)")
     if whole == (item is not None):
         raise lg.UsageError("give one ITEM or --all")
-    document = lg.export_epcis(ctx.ledger(), None if whole else item)
+    openings: list[lg.Opening] = []
+    if disclose:
+        labels = lg.fields_named(disclose.split(","))
+        keeper = ctx.openings()
+        openings = [o for o in (keeper.all() if keeper else []) if o.field in labels]
+    document = lg.export_epcis(ctx.ledger(), None if whole else item, openings)
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     events = len(document["epcisBody"]["eventList"])
     skipped: list[dict[str, Any]] = document.get("kpledger:skipped", [])

@@ -10,6 +10,8 @@ command line and prints the verdict, and does no hashing or proof arithmetic its
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 import ledger as lg
@@ -151,21 +153,44 @@ def verify_consistency(ctx: Ctx, old_file: str, new_file: str, trust: str) -> No
     "key_file",
     help="Operator key: also attest that the item's state in the bundle is its latest.",
 )
+@click.option(
+    "--disclose",
+    metavar="FIELDS",
+    help="Comma-separated committed fields to disclose from the openings you hold: price, "
+    "value (certificate values), all, or transfer.price, sell.price, certificate.issue.value.",
+)
 @pass_ctx
-def prove(ctx: Ctx, item: str, output: str, key_file: str | None) -> None:
+def prove(ctx: Ctx, item: str, output: str, key_file: str | None, disclose: str | None) -> None:
     """Write the self-contained provenance bundle of a parcel or stone.
 
     The bundle proves the item's latest state as of the latest checkpoint (state-map
     proofs). A node, or --key OPERATOR_KEY, also adds the operator's signed attestation.
+    Prices and declared values are in it only as commitments; --disclose adds the
+    openings you hold of the fields named, which any verifier checks.
 
     \b
     Example:
       kpledger prove ST-001 -o ST-001.kpproof
+      kpledger prove ST-001 -o ST-001.kpproof --disclose price
       kpledger prove ST-001 -o - | sha256sum
     """
+    labels = lg.fields_named(disclose.split(",")) if disclose else set()
     key = load_key(ctx, key_file) if key_file else None
     data = ctx.ledger().prove(item, key)
-    write_output(ctx, output, data, {"item": item, "bytes": len(data)}, f"{len(data)} bytes")
+    summary: dict[str, Any] = {"item": item, "bytes": len(data)}
+    if labels:
+        chosen = [c for label, c in lg.bundle_commitments(data) if label in labels]
+        keeper = ctx.openings()
+        held = keeper.get(chosen) if keeper is not None else []
+        if held:
+            data = lg.add_disclosures(data, held)
+        summary.update(bytes=len(data), disclosed=len(held), not_held=len(set(chosen)) - len(held))
+        ctx.info(
+            f"disclosed {len(held)} of {len(set(chosen))} committed "
+            f"{'/'.join(sorted(labels))} value(s) of the bundle"
+            + ("" if len(held) == len(set(chosen)) else " (the others' openings are not yours)")
+        )
+    write_output(ctx, output, data, summary, f"{len(data)} bytes")
 
 
 @click.command("verify-proof")

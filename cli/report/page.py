@@ -190,11 +190,23 @@ def render_report(
             {
                 **c,
                 "ct": carats(c["carats"]),
-                "value": f"{c['value_usd_cents'] / 100:,.2f}",
+                "value": "committed, not disclosed"
+                if c["value_usd_cents"] is None
+                else f"{c['value_usd_cents'] / 100:,.2f}",
                 "from_name": country_name(c["exporter_country"]),
                 "to_name": country_name(c["importer_country"]),
             }
             for c in rep.certificates
+        ],
+        "commercial": [
+            {
+                "field": d.field,
+                "entry": d.entry.hex()[:16],
+                "value": "committed, not disclosed"
+                if d.value is None
+                else f"{d.value['amount'] / 100:,.2f} {d.value['currency']} (disclosed, verified)",
+            }
+            for d in rep.disclosures
         ],
         "shares": share_rows,
         "bar_rows": [

@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, unquote
 
+from ledger.core.disclosure import Opening
 from ledger.core.model import Record, SignedEntry
 from ledger.errors import EncodingError
 
@@ -136,8 +137,21 @@ def _time(ms: int) -> str:
     return f"{stamp}.{millis:03d}Z"
 
 
-def _money(value: Mapping[str, Any]) -> dict[str, Any]:
-    return {"kpledger:amount": value["amount"], "kpledger:currency": value["currency"]}
+def _money(x: _Export, value: Mapping[str, Any]) -> dict[str, Any]:
+    """A money field: clear (an entry from before commitments), or its commitment, with
+    the amount and salt only where the exporter discloses it (specs/disclosure.md)."""
+    if "amount" in value:
+        return {"kpledger:amount": value["amount"], "kpledger:currency": value["currency"]}
+    c = bytes(value["commitment"])
+    out: dict[str, Any] = {
+        "kpledger:commitment": c.hex(),
+        "kpledger:currency": value["currency"],
+    }
+    opening = x.opened.get(c)
+    if opening is not None:
+        out["kpledger:amount"] = opening.value["amount"]
+        out["kpledger:salt"] = opening.salt.hex()
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -169,9 +183,12 @@ class _Parts:
 class _Export:
     """The state of one export: weights and offers seen so far, names referred to."""
 
-    def __init__(self, origin: str, read: StateReader) -> None:
+    def __init__(
+        self, origin: str, read: StateReader, opened: Mapping[bytes, Opening] | None = None
+    ) -> None:
         self.origin = origin
         self.read = read
+        self.opened: Mapping[bytes, Opening] = opened or {}
         self.lots: dict[str, int] = {}
         self.stones: dict[str, int] = {}
         self.offers: dict[bytes, _Offer] = {}
@@ -354,7 +371,7 @@ def _certificate_issue(x: _Export, entry: SignedEntry, signer: str) -> _Parts:
         extension={
             "kpledger:exporterCountry": f["exporter_country"],
             "kpledger:importerCountry": f["importer_country"],
-            "kpledger:value": _money(f["value"]),
+            "kpledger:value": _money(x, f["value"]),
             "kpledger:expires": f["expires"],
             "kpledger:carats": carats_number(f["carats"]),
             "kpledger:count": f["count"],
@@ -393,7 +410,7 @@ def _transfer(x: _Export, entry: SignedEntry, signer: str) -> _Parts:
         transactions.append(("inv", own))
     extension: dict[str, Any] = {}
     if "price" in f:
-        extension["kpledger:price"] = _money(f["price"])
+        extension["kpledger:price"] = _money(x, f["price"])
     if "warranty" in f:
         extension["kpledger:warranty"] = f["warranty"]
     if "wdc" in f:
@@ -506,7 +523,7 @@ def _sell(x: _Export, entry: SignedEntry, signer: str) -> _Parts:
         sources=[("owning_party", party), ("possessing_party", party)],
     )
     if "price" in f:
-        parts.extension["kpledger:price"] = _money(f["price"])
+        parts.extension["kpledger:price"] = _money(x, f["price"])
     return parts
 
 
@@ -639,6 +656,17 @@ def _required(mapping: Mapping[str, Any], key: str, where: str = "event") -> Any
 def _money_of(value: Any, key: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise EncodingError(f"{key}: expected an object of kpledger:amount and kpledger:currency")
+    if "kpledger:amount" not in value and "kpledger:commitment" in value:
+        # Committed and not disclosed: the new entry carries the same commitment, which
+        # the holder of its opening can still open (the label is the same field).
+        c = _required(value, "kpledger:commitment", key)
+        try:
+            commitment = bytes.fromhex(c) if isinstance(c, str) and len(c) == 64 else None
+        except ValueError:
+            commitment = None
+        if commitment is None:
+            raise EncodingError(f"{key}: kpledger:commitment must be 64 hex digits")
+        return {"commitment": commitment, "currency": _required(value, "kpledger:currency", key)}
     return {
         "amount": _required(value, "kpledger:amount", key),
         "currency": _required(value, "kpledger:currency", key),
@@ -958,8 +986,11 @@ def to_document(
     created: int,
     item: str | None = None,
     rows: Mapping[str, Row] = ROWS,
+    openings: Iterable[Opening] = (),
 ) -> dict[str, Any]:
-    """The EPCIS 2.0 document of ``records`` (sorted into log order here).
+    """The EPCIS 2.0 document of ``records`` (sorted into log order here). Committed money
+    fields are exported as commitments; those ``openings`` open are disclosed (amount and
+    salt beside the commitment).
 
     Args:
         records: the entries to export with their log records.
@@ -970,11 +1001,12 @@ def to_document(
         created: the document's ``creationDate`` (ms since the epoch).
         item: the item whose ancestry this is, if any (``kpledger:item``).
         rows: the mapping table (tests replace it to model a type this exporter lacks).
+        openings: openings the exporter discloses (specs/disclosure.md).
 
     Returns:
         A JSON-ready dict whose key order is the order in which to write it.
     """
-    x = _Export(origin, read)
+    x = _Export(origin, read, {o.commitment(): o for o in openings})
     events = []
     skipped = []
     for record, entry in sorted(records, key=lambda pair: pair[0].index):

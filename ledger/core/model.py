@@ -175,6 +175,18 @@ def _money(value: Any, path: str) -> dict[str, Any]:
     return m
 
 
+def _committed_money(value: Any, path: str) -> dict[str, Any]:
+    """A money field: committed ``{commitment: bin 32, currency}`` (specs/disclosure.md), or,
+    as entries written before commitments still are, clear ``{amount, currency}``."""
+    if isinstance(value, dict) and "commitment" in value:
+        m = _exact_map(value, path, required=("commitment", "currency"))
+        _bin(m["commitment"], path + ".commitment", 32)
+        if not isinstance(m["currency"], str) or not _CURRENCY.match(m["currency"]):
+            raise _fail(path + ".currency", "an ISO 4217 code such as USD", m["currency"])
+        return m
+    return _money(value, path)
+
+
 _KEYSETS: dict[tuple[tuple[str, ...], tuple[str, ...]], frozenset[str]] = {}
 
 
@@ -336,7 +348,7 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
             "importer": _name,
             "exporter_country": _country,
             "importer_country": _country,
-            "value": _money,
+            "value": _committed_money,
             "expires": check_date,
             "carats": lambda v, p: _uint(v, p, positive=True),
             "count": lambda v, p: _uint(v, p, positive=True),
@@ -358,7 +370,7 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
         {"to": _name, "inputs": _inputs},
         {
             "certificate": _ident,
-            "price": _money,
+            "price": _committed_money,
             "warranty": lambda v, p: _one_of(v, p, WARRANTY_STATEMENTS),
             "wdc": _ident,
         },
@@ -376,7 +388,7 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
         {"input": _input, "report": _ident},
         {"carats": lambda v, p: _uint(v, p, positive=True)},  # a stone never weighs 0 points
     ),
-    "sell": ({"input": _input}, {"price": _money}),
+    "sell": ({"input": _input}, {"price": _committed_money}),
 }
 
 

@@ -10,12 +10,14 @@ the DAG is closed, and evaluates the buyer's policy.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ledger.core import merkle, note, replay, rules, statemap
+from ledger.core import disclosure, merkle, note, replay, rules, statemap
+from ledger.core.disclosure import Disclosed, Opening
 from ledger.core.encoding import decode, encode, require_map
 from ledger.core.journey import Step, narrate
 from ledger.core.model import Record, SignedEntry
@@ -31,6 +33,8 @@ BUNDLE_VERSION = 2
 MAX_BUNDLE_SIZE = 16 << 20
 MAX_BUNDLE_RECORDS = 100_000
 MAX_MAP_PROOFS = 10_000
+#: Most openings a bundle discloses (specs/proof-bundle.md §2.4).
+MAX_DISCLOSURES = 10_000
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Bundle:
     attestation: str | None = None
     #: Witness-timestamped earlier checkpoints (time evidence, R-SA-3).
     evidence: tuple[Evidence, ...] = ()
+    #: Openings of committed money fields the holder chose to disclose (§2.4).
+    disclose: tuple[Opening, ...] = ()
 
     def encode(self) -> bytes:
         wire: dict[str, Any] = {
@@ -81,6 +87,8 @@ class Bundle:
             wire["evidence"] = [
                 {"checkpoint": e.checkpoint, "proof": list(e.proof)} for e in self.evidence
             ]
+        if self.disclose:
+            wire["disclose"] = [o.to_wire() for o in self.disclose]
         return encode(wire)
 
     @classmethod
@@ -101,7 +109,7 @@ class Bundle:
                     f"bundle format version {m['v']} is not {BUNDLE_VERSION} (a version-1 "
                     "bundle proves no latest state; make a new one with 'kpledger prove')"
                 )
-            optional = {"attestation", "evidence"}
+            optional = {"attestation", "evidence", "disclose"}
             required = {"v", "type", "origin", "item", "checkpoint", "records", "map"}
             if set(m) - optional != required:
                 raise EncodingError("bundle has missing or unknown fields")
@@ -139,6 +147,14 @@ class Bundle:
             raw_map = m["map"]
             if not isinstance(raw_map, list) or not 0 < len(raw_map) <= MAX_MAP_PROOFS:
                 raise EncodingError(f"bundle map must be a list of 1 to {MAX_MAP_PROOFS} proofs")
+            raw_disclose = m.get("disclose", [None])
+            if not isinstance(raw_disclose, list) or not 0 < len(raw_disclose) <= MAX_DISCLOSURES:
+                raise EncodingError(
+                    f"bundle disclose must be a list of 1 to {MAX_DISCLOSURES} openings"
+                )
+            disclose = tuple(
+                Opening.from_wire(o, f"disclose[{i}]") for i, o in enumerate(m.get("disclose", ()))
+            )
         except EncodingError as exc:
             raise ProofError(f"malformed bundle: {exc.message}") from exc
         try:
@@ -153,6 +169,7 @@ class Bundle:
             map_proofs,
             m.get("attestation"),
             evidence,
+            disclose,
         )
 
 
@@ -270,6 +287,9 @@ class BundleReport:
     time_evidence: list[TimeProof] = field(default_factory=list)
     #: How the item's Russian content was proven outside Russia in time (R-SA-3), if it was.
     grandfathered: str | None = None
+    #: Every committed money field of the journey and its certificates, with the value
+    #: where the bundle discloses it (specs/disclosure.md; "committed, not disclosed" else).
+    disclosures: list[Disclosed] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -416,6 +436,7 @@ def inspect_bundle(
             )
         attested = True
     entries = {eid: e for eid, (_, e) in result.entries.items()}
+    opened = disclosure.check_openings(bundle.disclose, entries.values())
     dag = ancestry(item["head"], entries)
     dag_set = set(dag)
     report = BundleReport(
@@ -456,7 +477,7 @@ def inspect_bundle(
                     "carats": f["carats"],
                     "origins": list(f["origins"]),
                     "authority": cert["authority"],
-                    "value_usd_cents": f["value"]["amount"],
+                    "value_usd_cents": _amount(f["value"], opened),
                     "confirmed": "confirmed" in cert,
                 }
             )
@@ -464,6 +485,7 @@ def inspect_bundle(
             continue
         shown.append((record, entry))
     report.journey = narrate(shown, state.get)
+    report.disclosures = disclosure.disclosed_view((e for _, e in shown), opened)
     report.quarantine = rules.quarantine(shown, state.key)
     for void in report.quarantine:
         report.fail("R-ID-2", f"quarantined: {void.describe()}")
@@ -492,6 +514,51 @@ def inspect_bundle(
         )
     del require_latest  # the state map proves the latest state in every bundle
     return report
+
+
+def _amount(money: Mapping[str, Any], opened: Mapping[bytes, Opening]) -> int | None:
+    """A money field's amount: in clear (an entry from before commitments), disclosed by
+    an opening, or None (committed, not disclosed)."""
+    if "amount" in money:
+        return int(money["amount"])
+    o = opened.get(bytes(money["commitment"]))
+    return None if o is None else int(o.value["amount"])
+
+
+def bundle_commitments(data: bytes) -> list[tuple[str, bytes]]:
+    """``(label, commitment)`` of every committed money field in a bundle's records.
+
+    Raises:
+        ProofError: the bundle or one of its records is malformed.
+    """
+    bundle = Bundle.decode(data)
+    found = []
+    for r in bundle.records:
+        try:
+            entry = Record.from_wire(r.record).entry()
+        except LedgerError as exc:
+            raise ProofError(f"record {r.index} of the bundle: {exc}") from exc
+        found.extend(disclosure.commitments(entry))
+    return found
+
+
+def add_disclosures(data: bytes, openings: Sequence[Opening]) -> bytes:
+    """The bundle ``data`` with ``openings`` added to what it discloses (specs/proof-bundle.md
+    §2.4). Each opening must open a commitment of the bundle's records.
+
+    Raises:
+        ProofError: malformed bundle, or an opening that opens nothing in it.
+    """
+    bundle = Bundle.decode(data)
+    merged = list(bundle.disclose)
+    have = {o.commitment() for o in merged}
+    merged.extend(o for o in openings if o.commitment() not in have)
+    merged.sort(key=lambda o: o.commitment())
+    if len(merged) > MAX_DISCLOSURES:
+        raise ProofError(f"a bundle discloses at most {MAX_DISCLOSURES} values")
+    entries = [Record.from_wire(r.record).entry() for r in bundle.records]
+    disclosure.check_openings(merged, entries)
+    return dataclasses.replace(bundle, disclose=tuple(merged)).encode()
 
 
 def map_keys(state: rules.State, item: str) -> list[tuple[str, str]]:

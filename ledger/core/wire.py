@@ -21,8 +21,11 @@ from typing import Any
 
 import msgpack
 
+from ledger.core import disclosure
+from ledger.core.disclosure import Opening
+from ledger.core.encoding import decode, encode, require_map
 from ledger.core.model import MAX_ENTRY_SIZE, MAX_RECORD_SIZE, SignedEntry
-from ledger.errors import EncodingError, LimitError
+from ledger.errors import EncodingError, LimitError, ProofError
 
 __all__ = [
     "MAX_ANSWER",
@@ -54,21 +57,36 @@ _PREFIX = 4
 # Entry frames
 
 
-def pack_entries(entries: Iterable[SignedEntry]) -> bytes:
-    """Entries as ``u32be(len) || envelope`` each: the entry-file format."""
-    return b"".join(len(e.raw).to_bytes(_PREFIX, "big") + e.raw for e in entries)
+#: First byte of an opening frame: a msgpack map of one key (an envelope has three).
+_OPENING_FRAME = 0x81
+
+
+def pack_entries(entries: Iterable[SignedEntry], openings: Iterable[Opening] = ()) -> bytes:
+    """Entries as ``u32be(len) || envelope`` each: the entry-file format; then, in an entry
+    file, one ``u32be(len) || {opening: ...}`` frame per opening (specs/disclosure.md §4)."""
+    frames = [e.raw for e in entries]
+    frames.extend(encode({"opening": o.to_wire()}) for o in openings)
+    return b"".join(len(f).to_bytes(_PREFIX, "big") + f for f in frames)
 
 
 def read_entries(
-    read: Callable[[int], bytes], *, source: str, max_entries: int = MAX_FILE_ENTRIES
+    read: Callable[[int], bytes],
+    *,
+    source: str,
+    max_entries: int = MAX_FILE_ENTRIES,
+    openings: list[Opening] | None = None,
 ) -> list[SignedEntry]:
     """Parse entry frames from ``read`` (``file.read``), one frame at a time.
 
     A huge or hostile input costs at most one frame of memory beyond the entries already
     parsed: each length is checked against the envelope limit before its bytes are read.
+    Opening frames are appended to ``openings``, each checked against the commitments of
+    the entries read; without that list (what a node reads) an opening is refused: the
+    openings stay with the parties and never go to the log.
 
     Raises:
-        EncodingError: a truncated prefix or frame, a malformed envelope, or no entry.
+        EncodingError: a truncated prefix or frame, a malformed envelope or opening, an
+            opening that opens no commitment of the entries, or no entry.
         LimitError: a frame over the envelope limit, or more than ``max_entries`` frames.
     """
     out: list[SignedEntry] = []
@@ -87,17 +105,38 @@ def read_entries(
         body = read(n)
         if len(body) < n:
             raise EncodingError(f"{source}: truncated entry at byte {pos}")
-        if len(out) >= max_entries:
+        if len(out) + (len(openings) if openings is not None else 0) >= max_entries:
             raise LimitError(f"{source}: more than {max_entries} entries")
         try:
-            out.append(SignedEntry.from_wire(body))
+            if body[:1] == bytes([_OPENING_FRAME]):
+                opening = _opening_frame(body)
+                if openings is None:
+                    raise EncodingError(
+                        "an opening (value and salt of a committed field) is not for the log: "
+                        "openings stay with the parties (specs/disclosure.md)"
+                    )
+                openings.append(opening)
+            else:
+                out.append(SignedEntry.from_wire(body))
         except EncodingError as exc:
             exc.message = f"{source}: entry at byte {pos}: {exc.message}"
             raise
         pos += _PREFIX + n
     if not out:
         raise EncodingError(f"{source}: no entries")
+    if openings:
+        try:
+            disclosure.check_openings(openings, out)
+        except ProofError as exc:
+            raise EncodingError(f"{source}: {exc.message}") from exc
     return out
+
+
+def _opening_frame(body: bytes) -> Opening:
+    m = require_map(decode(body), "opening frame")
+    if set(m) != {"opening"}:
+        raise EncodingError("field opening: missing (a one-key frame is an opening)")
+    return Opening.from_wire(m["opening"])
 
 
 def unpack_entries(data: bytes, *, max_entries: int = MAX_BATCH) -> list[SignedEntry]:

@@ -16,6 +16,7 @@ flows of :data:`FAULT_LOT` that append their own entries and keep nothing else r
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Sequence
@@ -71,6 +72,7 @@ class Engine:
         self.pending: list[SignedEntry] = []
         self._heap: list[tuple[int, int, int, Flow]] = []
         self._seq = 0
+        self._salts: dict[bytes, int] = {}
         self._outstanding: Counter[int] = Counter()
         #: Flows started and not yet ended, those of policy faults left out.
         self._trade_flows = 0
@@ -101,11 +103,23 @@ class Engine:
         """Sign an entry at ``time`` and queue it for the next batch; returns its id."""
         if self.pending and time - self.pending[0].body.time > BATCH_WINDOW_MS:
             self.flush()
-        entry = self.ledger.sign(entry_type, fields, key, now=time, cosigners=cosigners)
+        entry = self.ledger.sign(
+            entry_type, fields, key, now=time, cosigners=cosigners, salt=self.salt
+        )
         self.pending.append(entry)
         if len(self.pending) >= self.batch:
             self.flush()
         return entry.id
+
+    def salt(self, stream: bytes = b"trade") -> bytes:
+        """The salt of the next committed price of ``stream`` (specs/disclosure.md):
+        numbered per stream (the trade's, the faults'), so that a run is reproducible
+        from its seed and faults leave the trade's entries as they are. A real signer
+        draws fresh random salts; these let anyone who knows the scheme open the prices."""
+        n = self._salts[stream] = self._salts.get(stream, 0) + 1
+        return hashlib.sha256(
+            b"kpledger simulator salt\x00" + stream + b"\x00" + n.to_bytes(8, "big")
+        ).digest()
 
     def flush(self) -> None:
         """Append the queued entries in one transaction.

@@ -278,8 +278,11 @@ class FaultInjector:
     ) -> SignedEntry:
         """Sign an entry at ``now`` (default: the present)."""
         return self.engine.ledger.sign(
-            entry_type, fields, key, now=self.now if now is None else now
+            entry_type, fields, key, now=self.now if now is None else now, salt=self._salt
         )
+
+    def _salt(self) -> bytes:
+        return self.engine.salt(b"faults")
 
     def commit(self, entry_type: str, fields: dict[str, Any], key: PrivateKey) -> bytes:
         """Sign a step of a policy fault now and append it alone; returns its id.

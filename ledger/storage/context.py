@@ -28,8 +28,10 @@ from ledger.storage import schema
 #: The ``meta`` key that marks a context file (its value: JSON of where it came from).
 CONTEXT_KEY = "context"
 
-#: Tables a context file keeps no rows of (the last record is kept, see the module).
-_EMPTIED = ("tiles", "touches", "findings", "checkpoints", "mirror_checkpoints")
+#: Tables a context file keeps no rows of (the last record is kept, see the module); the
+#: openings of committed prices and values above all (specs/disclosure.md): a file handed
+#: to one signer carries nobody's.
+_EMPTIED = ("tiles", "touches", "findings", "checkpoints", "mirror_checkpoints", "openings")
 
 
 def export_context(

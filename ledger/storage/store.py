@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.core import merkle, rules, statemap, tiles
+from ledger.core.disclosure import Opening
 from ledger.core.encoding import decode, encode
 from ledger.core.model import ZERO_HASH, Record, SignedEntry, key_id
 from ledger.errors import ChainError, LedgerError, NotFoundError, StoreError, UsageError
@@ -47,6 +48,7 @@ from ledger.storage.cache import Recent, SqlBacking, SqlTiles
 from ledger.storage.columns import check_row_cache as check_row_cache  # re-exported: verify
 from ledger.storage.columns import entry_json, render_sorted, stored_blob, stored_int, stored_text
 from ledger.storage.columns import state_json as state_json  # re-exported
+from ledger.storage.openings import OpeningStore
 from ledger.storage.schema import TRIGGERS as TRIGGERS  # re-exported: Ledger.verify
 from ledger.storage.sqlerrors import DB_ERRORS, database_error, guard, guard_iter, guarded
 
@@ -455,6 +457,10 @@ class Store:
             for i, r, m in rows
         ]
 
+    def openings(self) -> OpeningStore:
+        """The openings this party keeps in the file (outside the log)."""
+        return OpeningStore(self.conn, self.path)
+
     def tile_reader(self) -> tiles.TileReader:
         return SqlTiles(self.conn, path=self.path)
 
@@ -509,8 +515,11 @@ class Store:
         progress: Callable[[int], None] | None = None,
         checkpoint: Callable[[int, bytes, bytes], str] | None = None,
         dry_run: bool = False,
+        openings: Sequence[Opening] = (),
     ) -> list[Appended]:
-        """Validate and append ``entries`` in one transaction (all or nothing).
+        """Validate and append ``entries`` in one transaction (all or nothing), and keep
+        ``openings`` (of the entries' commitments) in the same transaction, outside the
+        log (:mod:`ledger.storage.openings`).
 
         With ``dry_run`` every rule is checked exactly as for an append, under the same
         write lock, and the records that would be appended are returned; nothing is
@@ -533,7 +542,7 @@ class Store:
         # COMMIT only (a rolled-back append's tiles may be filled differently later).
         completed = tiles.TileCache()
         try:
-            return self._append(entries, now, progress, checkpoint, dry_run, completed)
+            return self._append(entries, now, progress, checkpoint, dry_run, completed, openings)
         except _DryRun as checked:
             return checked.done
 
@@ -545,6 +554,7 @@ class Store:
         checkpoint: Callable[[int, bytes, bytes], str] | None,
         dry_run: bool,
         completed: tiles.TileCache,
+        openings: Sequence[Opening] = (),
     ) -> list[Appended]:
         with self._write() as conn:
             recent = self._recent
@@ -609,6 +619,8 @@ class Store:
                 )
             except sqlite3.IntegrityError as exc:
                 raise ChainError(f"cannot append: {exc}", rule="R-CH-3") from exc
+            if openings:
+                OpeningStore(conn, self.path).add(openings, in_transaction=True)
             if touched:
                 conn.executemany("INSERT OR IGNORE INTO touches (item, idx) VALUES (?, ?)", touched)
             if warned:

@@ -447,6 +447,25 @@ CASES: list[tuple[str, int, str, list[str]]] = [
         ["verify-consistency", "{tmp}/garbage", "{tmp}/garbage", "--trust", "{vkey}"],
     ),
     ("prove-unknown", 1, "no parcel", ["prove", "NOPE", "-o", "{tmp}/x.kpproof"]),
+    (
+        "prove-disclose-unknown-field",
+        1,
+        "'carats': not a committed field",
+        ["prove", "P1", "-o", "{tmp}/x.kpproof", "--disclose", "carats"],
+    ),
+    (
+        "openings-list-garbage",
+        1,
+        "not a kpledger ledger",
+        ["openings", "list", "--openings", "{tmp}/garbage"],
+    ),
+    (
+        "openings-export-nothing",
+        2,
+        "at least one entry",
+        ["openings", "export", "-o", "{tmp}/o.kpe"],
+    ),
+    ("openings-import-garbage", 1, "garbage", ["openings", "import", "{tmp}/garbage"]),
     ("verify-proof-garbage", 1, "bundle", ["verify-proof", "{tmp}/garbage", "--trust", "{vkey}"]),
     ("verify-proof-bad-trust", 1, "", ["verify-proof", "{tmp}/garbage", "--trust", "x+y+z"]),
     ("submit-empty", 1, "no entries", ["submit", "{tmp}/empty.kpe"]),
@@ -524,6 +543,7 @@ def test_every_command_has_a_bad_input_case() -> None:
             "warranty",
             "governance",
             "context",
+            "openings",
         )
         else f"{c[3][0]} {c[3][1]}"
         for c in CASES

@@ -101,3 +101,17 @@ def test_bad_context_exports(cli: Cli) -> None:
                  contains="no participant 'Nobody'")  # fmt: skip
     cli.rejected("context", "export", "-o", "-", code=2, contains="give -o FILE")
     assert not (cli.tmp / "n.kpctx").exists()
+
+
+def test_a_context_carries_nobodys_openings(cli: Cli) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(cli.db)
+    assert conn.execute("SELECT COUNT(*) FROM openings").fetchone()[0] > 0  # the value of BW-0001
+    conn.close()
+    ctx_file = str(cli.tmp / "all.kpctx")
+    cli("context", "export", "-o", ctx_file)
+    conn = sqlite3.connect(ctx_file)
+    assert conn.execute("SELECT COUNT(*) FROM openings").fetchone()[0] == 0
+    conn.close()
+    assert b"13100" not in Path(ctx_file).read_bytes()

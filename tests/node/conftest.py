@@ -166,9 +166,13 @@ class NodeCli(Cli):
         self.file = local.db
         self.db = url
         self.vkey = vkey if vkey is not None else operator_vkey(local)
+        #: Where the parties keep the openings of the prices they sign through the node
+        #: (specs/disclosure.md §4); None: nowhere (the CLI then refuses to commit one).
+        self.openings: str | None = str(local.tmp / "node-openings.db")
 
     def __call__(self, *args: str, ok: bool = True, json_out: bool = False) -> Result:
-        return super().__call__("--trust", self.vkey, *args, ok=ok, json_out=json_out)
+        keep = ("--openings", self.openings) if self.openings and "--openings" not in args else ()
+        return super().__call__("--trust", self.vkey, *keep, *args, ok=ok, json_out=json_out)
 
     def snapshot(self) -> str:
         return file_digest(self.file)

@@ -335,6 +335,12 @@ def test_origin_is_commissioning(story: Story) -> None:
     }
 
 
+def committed(money: Any) -> dict[str, Any]:
+    """A committed price or value as exported: its commitment, no amount
+    (specs/disclosure.md §4)."""
+    return {"kpledger:commitment": money["commitment"].hex(), "kpledger:currency": "USD"}
+
+
 def test_certificate_issue_is_a_business_transaction(story: Story) -> None:
     f = story.e["certificate.issue"].entry.fields
     assert story.event("certificate.issue") == {
@@ -349,7 +355,7 @@ def test_certificate_issue_is_a_business_transaction(story: Story) -> None:
         **tail(story, "certificate.issue", "BW KP Authority"),
         "kpledger:exporterCountry": "BW",
         "kpledger:importerCountry": "BE",
-        "kpledger:value": {"kpledger:amount": 1_000_000, "kpledger:currency": "USD"},
+        "kpledger:value": committed(f["value"]),
         "kpledger:expires": f["expires"],
         "kpledger:carats": 100.5,
         "kpledger:count": 1,
@@ -375,7 +381,7 @@ def test_transfer_is_shipping(story: Story) -> None:
         "sourceList": sources(ends("Jwaneng")),
         "destinationList": destinations(ends("Antwerp Trader")),
         **tail(story, "transfer", "Jwaneng"),
-        "kpledger:price": {"kpledger:amount": 1_250_000, "kpledger:currency": "USD"},
+        "kpledger:price": committed(story.e["transfer"].entry.fields["price"]),
         "kpledger:warranty": "2021",
     }
 
@@ -538,7 +544,7 @@ def test_sell_is_retail_selling(story: Story) -> None:
         "readPoint": {"id": site("New York Retailer")},
         "sourceList": sources([("owning_party", shop), ("possessing_party", shop)]),
         **tail(story, "sell", "New York Retailer"),
-        "kpledger:price": {"kpledger:amount": 2_500_000, "kpledger:currency": "USD"},
+        "kpledger:price": committed(story.e["sell"].entry.fields["price"]),
     }
 
 
