@@ -1,0 +1,102 @@
+"""The second, independent verifier (web/src, JavaScript) against the bundle corpus.
+
+It runs under Node's test runner and, built into the self-contained ``verify.html``, in
+headless Chromium. It implements steps 1-4 of specs/proof-bundle.md §4; on every vector it
+must report the corpus's failure when that failure is one of those steps, and otherwise
+find steps 1-4 sound. ``make test-deps`` installs its pinned dependency (``npm ci``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "web"
+CORPUS = ROOT / "specs" / "vectors" / "bundles"
+COVERED = {"decode", "checkpoint", "origin", "order", "genesis", "inclusion"}
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    exe = shutil.which("node")
+    if exe is None:
+        pytest.skip("node is not installed")
+    if not (WEB / "node_modules" / "@noble" / "ed25519").exists():
+        npm = shutil.which("npm")
+        assert npm is not None, "npm is needed to install web/package-lock.json"
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
+    return exe
+
+
+def expected_js(vector: dict[str, Any]) -> list[Any]:
+    e = vector["expect"]
+    if e["verdict"] == "invalid" and e["failure"] in COVERED:
+        return ["invalid", e["failure"]]
+    return ["unchecked", None]
+
+
+def test_node_runs_the_corpus(node: str, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    run = subprocess.run(
+        [node, "--test", "web/test/corpus.mjs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"KP_CORPUS_OUT": str(out), "PATH": str(Path(node).parent)},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads(out.read_text())["results"]
+    vectors = json.loads((CORPUS / "vectors.json").read_text())["vectors"]
+    assert [r["name"] for r in results] == [v["name"] for v in vectors]
+    for r, v in zip(results, vectors, strict=True):
+        assert [r["verdict"], r["failure"]] == expected_js(v), v["name"]
+
+
+def test_the_page_builds_reproducibly(node: str) -> None:
+    subprocess.run([node, "web/build.mjs"], cwd=ROOT, check=True, capture_output=True)
+    first = (WEB / "dist" / "verify.html").read_bytes()
+    subprocess.run([node, "web/build.mjs"], cwd=ROOT, check=True, capture_output=True)
+    assert (WEB / "dist" / "verify.html").read_bytes() == first
+    assert b"@noble/ed25519" in first and b"Paul Miller" in first  # the licence travels
+
+
+def test_the_page_runs_the_corpus_in_chromium(node: str) -> None:
+    from tests.cli.test_report import Chromium, Page
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium is not installed (tools/install-test-deps.sh installs it)")
+    subprocess.run([node, "web/build.mjs"], cwd=ROOT, check=True, capture_output=True)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as profile:
+        browser = Chromium(exe, Path(profile))
+        try:
+            page = Page(browser)
+            url = (WEB / "dist" / "verify.html").resolve().as_uri()
+            page.open(url, 1000)
+            assert page.eval("typeof globalThis.kpVerify") == "function"
+            vectors = json.loads((CORPUS / "vectors.json").read_text())["vectors"]
+            for v in vectors:
+                data = base64.b64encode((CORPUS / v["bundle"]).read_bytes()).decode()
+                expr = (
+                    f"kpVerify(Uint8Array.from(atob('{data}'), c => c.charCodeAt(0)), "
+                    f"{json.dumps(v['vkey'])}).then(r => [r.verdict, r.failure])"
+                )
+                r = page.call(
+                    "Runtime.evaluate",
+                    {"expression": expr, "awaitPromise": True, "returnByValue": True},
+                )
+                assert "exceptionDetails" not in r, r
+                assert r["result"]["value"] == expected_js(v), v["name"]
+            requests = [e["request"]["url"] for e in page.events("Network.requestWillBeSent")]
+            assert requests == [url], requests
+        finally:
+            browser.close()
