@@ -854,6 +854,13 @@ def later_checks(c: Corpus) -> None:
         VALID,
         kind="valid",
     )
+    bad(
+        "evidence/same-size-with-proof",
+        "evidence at the bundle's own size carrying a proof (specs/merkle.md §3.3: it must be "
+        "empty)",
+        rewire(good_ev, lambda w: w["evidence"][0].update({"checkpoint": same})),
+        invalid("evidence"),
+    )
     # cosignature: a known witness's cosignature that does not verify.
     pol = f"witness w1 {witness_vkey(W1)}\nquorum none\n"
     cosigned = ev.checkpoint(witnesses=[(W1, COSIGN_TIME + 100)])

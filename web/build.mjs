@@ -17,6 +17,8 @@ const js = [
   `/* @noble/ed25519 ${version}\n${licence.replace(/\*\//g, '* /')}*/`,
   `const __noble = (() => {\n${nobleBody}\nreturn { Point };\n})();\nconst { Point } = __noble;`,
   strip(readFileSync(here('src/core.js'), 'utf8')),
+  strip(readFileSync(here('src/rules.js'), 'utf8')),
+  strip(readFileSync(here('src/policy.js'), 'utf8')),
   strip(readFileSync(here('src/verify.js'), 'utf8')),
   strip(readFileSync(here('src/page.js'), 'utf8')),
 ].join('\n');

@@ -662,10 +662,9 @@ def _time_evidence(
                 f"earlier state of this log (size {cp.size})"
             )
         try:
-            if 0 < old.size < cp.size:
-                merkle.verify_consistency(old.size, cp.size, old.root, cp.root, list(ev.proof))
-            elif old.size == cp.size and old.root != cp.root:
-                raise ProofError("same size, another root")
+            # With the edge cases of specs/merkle.md §3.3: equal sizes need an empty proof
+            # and equal roots, size 0 an empty proof and the empty tree's root.
+            merkle.verify_consistency(old.size, cp.size, old.root, cp.root, list(ev.proof))
         except ProofError as exc:
             raise ProofError(
                 f"time evidence: the checkpoint of size {old.size} is not consistent with the "

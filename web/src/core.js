@@ -291,7 +291,11 @@ export async function verifyConsistency(oldSize, newSize, oldRoot, newRoot, proo
     if (proof.length || !eq(oldRoot, newRoot)) throw new Error('same size, another root');
     return;
   }
-  if (oldSize === 0) { if (proof.length) throw new Error('non-empty proof'); return; }
+  if (oldSize === 0) {
+    if (proof.length) throw new Error('non-empty proof');
+    if (!eq(oldRoot, await sha256(new Uint8Array(0)))) throw new Error('a tree of size 0 has the empty root');
+    return;
+  }
   let shift = 0;
   while (((oldSize >> shift) & 1) === 0) shift++;
   const o = BigInt(oldSize - 1) >> BigInt(shift), n = BigInt(newSize - 1) >> BigInt(shift);

@@ -6,13 +6,18 @@ async function run() {
   if (!bundleBytes) { out.textContent = 'Drop a .kpproof bundle.'; return; }
   const vkey = $('vkey').value.trim();
   if (!vkey) { out.textContent = 'Give the operator\'s verifier key (vkey).'; return; }
+  const policy = $('policy').value.trim() ? $('policy').value : null;
+  const asOf = $('asof').value.trim() || null;
   try {
-    const r = await verifyBundle(bundleBytes, vkey);
+    const r = await verifyBundle(bundleBytes, vkey, policy, asOf);
     out.dataset.verdict = r.verdict;
     out.dataset.failure = r.failure ?? '';
-    out.textContent = r.verdict === 'invalid'
-      ? `INVALID (${r.failure}): ${r.message}`
-      : `Checkpoint of ${r.checkpoint.origin} (size ${r.checkpoint.size}) and the inclusion of ${r.records} records verified for ${r.item}. ${r.message}.`;
+    if (r.verdict === 'invalid') out.textContent = `INVALID (${r.failure}): ${r.message}`;
+    else if (r.verdict === 'unchecked') out.textContent = `NOT CHECKED: ${r.message}`;
+    else {
+      const head = `${r.item}: ${r.records} records of ${r.checkpoint.origin} verified against checkpoint ${r.checkpoint.size}; latest state as of that checkpoint (record ${r.latest}); judged on ${r.asOf}.`;
+      out.textContent = r.verdict === 'valid' ? `VALID. ${head}` : `REJECTED (${r.failure}). ${head}\n${r.message}`;
+    }
   } catch (e) {
     out.dataset.verdict = 'error';
     out.textContent = `Cannot check: ${e.message}`;
@@ -25,5 +30,7 @@ window.addEventListener('DOMContentLoaded', () => {
   drop.addEventListener('drop', (e) => { e.preventDefault(); if (e.dataTransfer.files[0]) load(e.dataTransfer.files[0]); });
   $('file').addEventListener('change', (e) => { if (e.target.files[0]) load(e.target.files[0]); });
   $('vkey').addEventListener('change', run);
+  $('policy').addEventListener('change', run);
+  $('asof').addEventListener('change', run);
 });
-globalThis.kpVerify = async (bytes, vkey) => verifyBundle(bytes, vkey);
+globalThis.kpVerify = async (bytes, vkey, policy = null, asOf = null) => verifyBundle(bytes, vkey, policy, asOf);
