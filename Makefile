@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-deps lint typecheck layers pytest fuzz fuzz-atheris soak bench clean
+.PHONY: demo test test-deps verify-page lint typecheck layers pytest fuzz fuzz-atheris soak bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP) test-deps lint typecheck layers pytest
 
 test-deps:
 	bash tools/install-test-deps.sh
+	cd web && npm ci --no-audit --no-fund --silent
+
+# The buyer's offline verifier page, web/dist/verify.html (reproducible: same sources, same bytes).
+verify-page: test-deps
+	node web/build.mjs
 
 lint: $(STAMP)
 	$(BIN)/ruff check ledger cli tests tools bench

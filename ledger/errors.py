@@ -80,6 +80,10 @@ class ProofError(LedgerError):
     """A Merkle proof, checkpoint, note or provenance bundle that does not verify."""
 
     code = "proof"
+    #: For a bundle: the check of specs/proof-bundle.md §4 that failed (``decode``,
+    #: ``checkpoint``, ``inclusion``, ...), or the rule ID a record of its replay breaks;
+    #: set by ``proofs.inspect_bundle``.
+    check: str | None = None
 
 
 class PolicyError(ProofError):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -387,22 +388,30 @@ def inspect_bundle(
     Raises:
         ProofError: the checkpoint, an inclusion proof, an entry or the DAG is invalid.
     """
-    bundle = Bundle.decode(data)
-    cp, signed = note.open_checkpoint(bundle.checkpoint, verifier)
-    if cp.origin != bundle.origin:
-        raise ProofError(f"checkpoint is for {cp.origin!r}, the bundle says {bundle.origin!r}")
+    with _check("decode"):
+        bundle = Bundle.decode(data)
+    with _check("checkpoint"):
+        cp, signed = note.open_checkpoint(bundle.checkpoint, verifier)
+    with _check("origin"):
+        if cp.origin != bundle.origin:
+            raise ProofError(f"checkpoint is for {cp.origin!r}, the bundle says {bundle.origin!r}")
     indexes = [r.index for r in bundle.records]
-    if indexes != sorted(set(indexes)):
-        raise ProofError("bundle records are not in strictly increasing log order")
-    if indexes[0] != 0:
-        raise ProofError("bundle lacks the genesis record (index 0)")
-    for r in bundle.records:
-        try:
-            merkle.verify_inclusion(merkle.leaf_hash(r.record), r.index, cp.size, r.proof, cp.root)
-        except ProofError as exc:
-            raise ProofError(
-                f"record {r.index} is not in the checkpointed log: {exc.message}"
-            ) from exc
+    with _check("order"):
+        if indexes != sorted(set(indexes)):
+            raise ProofError("bundle records are not in strictly increasing log order")
+    with _check("genesis"):
+        if indexes[0] != 0:
+            raise ProofError("bundle lacks the genesis record (index 0)")
+    with _check("inclusion"):
+        for r in bundle.records:
+            try:
+                merkle.verify_inclusion(
+                    merkle.leaf_hash(r.record), r.index, cp.size, r.proof, cp.root
+                )
+            except ProofError as exc:
+                raise ProofError(
+                    f"record {r.index} is not in the checkpointed log: {exc.message}"
+                ) from exc
     replayed_map = statemap.MemoryMap()
     try:
         result = replay.replay(
@@ -412,33 +421,42 @@ def inspect_bundle(
             state_map=replayed_map,
         )
     except LedgerError as exc:
-        raise ProofError(f"bundle entries fail the rules: {exc}") from exc
+        # The rule the record breaks names the failure (specs/proof-bundle.md §4 step 5).
+        failure = ProofError(f"bundle entries fail the rules: {exc}")
+        failure.check = exc.rule or "R-EN-1"
+        raise failure from exc
     state = result.state
     meta = state.get("meta", "ledger")
-    if meta is None or meta["origin"] != bundle.origin:
-        raise ProofError("the genesis record does not name this ledger's origin")
+    with _check("ledger"):
+        if meta is None or meta["origin"] != bundle.origin:
+            raise ProofError("the genesis record does not name this ledger's origin")
     item = state.get("parcel", bundle.item)
-    if item is None:
-        raise ProofError(f"the bundle does not contain item {bundle.item!r}")
+    with _check("item"):
+        if item is None:
+            raise ProofError(f"the bundle does not contain item {bundle.item!r}")
+    entries = {eid: e for eid, (_, e) in result.entries.items()}
+    with _check("dag"):
+        dag = ancestry(item["head"], entries)
+    dag_set = set(dag)
     latest_index = check_latest_state(bundle, cp, state, replayed_map)
     attested = False
     if bundle.attestation is not None:
-        a_origin, a_size, a_item, a_head = check_attestation(bundle.attestation, verifier)
-        if (a_origin, a_size, a_item) != (cp.origin, cp.size, bundle.item):
-            raise ProofError(
-                f"the attestation is for {a_item!r} at size {a_size} of {a_origin!r}, "
-                f"not {bundle.item!r} at size {cp.size} of {cp.origin!r}"
-            )
-        if a_head != item["head"].hex():
-            raise ProofError(
-                f"the bundle omits later events of {bundle.item!r}: the operator attests its "
-                f"latest state is entry {a_head[:16]}, the bundle ends at {item['head'].hex()[:16]}"
-            )
+        with _check("attestation"):
+            a_origin, a_size, a_item, a_head = check_attestation(bundle.attestation, verifier)
+            if (a_origin, a_size, a_item) != (cp.origin, cp.size, bundle.item):
+                raise ProofError(
+                    f"the attestation is for {a_item!r} at size {a_size} of {a_origin!r}, "
+                    f"not {bundle.item!r} at size {cp.size} of {cp.origin!r}"
+                )
+            if a_head != item["head"].hex():
+                raise ProofError(
+                    f"the bundle omits later events of {bundle.item!r}: the operator attests "
+                    f"its latest state is entry {a_head[:16]}, the bundle ends at "
+                    f"{item['head'].hex()[:16]}"
+                )
         attested = True
-    entries = {eid: e for eid, (_, e) in result.entries.items()}
-    opened = disclosure.check_openings(bundle.disclose, entries.values())
-    dag = ancestry(item["head"], entries)
-    dag_set = set(dag)
+    with _check("disclose"):
+        opened = disclosure.check_openings(bundle.disclose, entries.values())
     report = BundleReport(
         item=bundle.item,
         kind=item["kind"],
@@ -497,9 +515,11 @@ def inspect_bundle(
     report.warnings = [f for f in result.findings if at_index.get(f[0]) in dag_set]
     report.as_of = as_of or rules.date_of(max(r.time for r, _ in result.entries.values()))
     witnesses = buyer_policy.witness_verifiers() if buyer_policy else []
-    report.time_evidence = _time_evidence(bundle, cp, verifier, witnesses)
+    with _check("evidence"):
+        report.time_evidence = _time_evidence(bundle, cp, verifier, witnesses)
     if witnesses:
-        report.cosigners = note.verify_cosignatures(signed, witnesses)
+        with _check("cosignature"):
+            report.cosigners = note.verify_cosignatures(signed, witnesses)
     if report.cosigners:
         report.checkpoint_time = max(report.cosigners.values())
     if buyer_policy is not None:
@@ -559,6 +579,58 @@ def add_disclosures(data: bytes, openings: Sequence[Opening]) -> bytes:
     entries = [Record.from_wire(r.record).entry() for r in bundle.records]
     disclosure.check_openings(merged, entries)
     return dataclasses.replace(bundle, disclose=tuple(merged)).encode()
+
+
+@contextmanager
+def _check(name: str) -> Iterator[None]:
+    """Name the check of specs/proof-bundle.md §4 a ProofError raised inside comes from."""
+    try:
+        yield
+    except ProofError as exc:
+        if exc.check is None:
+            exc.check = name
+        raise
+
+
+#: Every check name :func:`verdict` can report for a bundle that does not verify, in the
+#: order of specs/proof-bundle.md §4; a replay failure and a state-map failure report their
+#: rule ID instead (``R-..``).
+CHECKS = (
+    "decode",
+    "checkpoint",
+    "origin",
+    "order",
+    "genesis",
+    "inclusion",
+    "ledger",
+    "item",
+    "dag",
+    "attestation",
+    "disclose",
+    "evidence",
+    "cosignature",
+)
+
+
+def verdict(
+    data: bytes,
+    verifier: note.Verifier,
+    *,
+    buyer_policy: policy.Policy | None = None,
+    as_of: str | None = None,
+) -> tuple[str, str | None]:
+    """A bundle's verdict as the conformance corpus states it (specs/vectors/bundles):
+    ``("valid", None)``; ``("rejected", RULE)``, a valid proof of an item that is
+    quarantined or fails the policy, RULE being the first failure's; or ``("invalid",
+    RULE_OR_CHECK)``, a bundle that does not verify, naming the rule its replay or state
+    map breaks, else the check of specs/proof-bundle.md §4 that failed."""
+    try:
+        report = inspect_bundle(data, verifier, buyer_policy=buyer_policy, as_of=as_of)
+    except ProofError as exc:
+        return "invalid", exc.check or exc.rule or "unknown"
+    if report.policy_failures:
+        return "rejected", report.policy_failures[0].rule
+    return "valid", None
 
 
 def map_keys(state: rules.State, item: str) -> list[tuple[str, str]]:
@@ -659,10 +731,9 @@ def _time_evidence(
                 f"earlier state of this log (size {cp.size})"
             )
         try:
-            if 0 < old.size < cp.size:
-                merkle.verify_consistency(old.size, cp.size, old.root, cp.root, list(ev.proof))
-            elif old.size == cp.size and old.root != cp.root:
-                raise ProofError("same size, another root")
+            # With the edge cases of specs/merkle.md §3.3: equal sizes need an empty proof
+            # and equal roots, size 0 an empty proof and the empty tree's root.
+            merkle.verify_consistency(old.size, cp.size, old.root, cp.root, list(ev.proof))
         except ProofError as exc:
             raise ProofError(
                 f"time evidence: the checkpoint of size {old.size} is not consistent with the "

@@ -1,0 +1,36 @@
+// The page: drop a .kpproof (and a vkey), get the verdict.
+const $ = (id) => document.getElementById(id);
+let bundleBytes = null;
+async function run() {
+  const out = $('verdict');
+  if (!bundleBytes) { out.textContent = 'Drop a .kpproof bundle.'; return; }
+  const vkey = $('vkey').value.trim();
+  if (!vkey) { out.textContent = 'Give the operator\'s verifier key (vkey).'; return; }
+  const policy = $('policy').value.trim() ? $('policy').value : null;
+  const asOf = $('asof').value.trim() || null;
+  try {
+    const r = await verifyBundle(bundleBytes, vkey, policy, asOf);
+    out.dataset.verdict = r.verdict;
+    out.dataset.failure = r.failure ?? '';
+    if (r.verdict === 'invalid') out.textContent = `INVALID (${r.failure}): ${r.message}`;
+    else if (r.verdict === 'unchecked') out.textContent = `NOT CHECKED: ${r.message}`;
+    else {
+      const head = `${r.item}: ${r.records} records of ${r.checkpoint.origin} verified against checkpoint ${r.checkpoint.size}; latest state as of that checkpoint (record ${r.latest}); judged on ${r.asOf}.`;
+      out.textContent = r.verdict === 'valid' ? `VALID. ${head}` : `REJECTED (${r.failure}). ${head}\n${r.message}`;
+    }
+  } catch (e) {
+    out.dataset.verdict = 'error';
+    out.textContent = `Cannot check: ${e.message}`;
+  }
+}
+async function load(file) { bundleBytes = new Uint8Array(await file.arrayBuffer()); $('name').textContent = file.name; await run(); }
+window.addEventListener('DOMContentLoaded', () => {
+  const drop = $('drop');
+  drop.addEventListener('dragover', (e) => e.preventDefault());
+  drop.addEventListener('drop', (e) => { e.preventDefault(); if (e.dataTransfer.files[0]) load(e.dataTransfer.files[0]); });
+  $('file').addEventListener('change', (e) => { if (e.target.files[0]) load(e.target.files[0]); });
+  $('vkey').addEventListener('change', run);
+  $('policy').addEventListener('change', run);
+  $('asof').addEventListener('change', run);
+});
+globalThis.kpVerify = async (bytes, vkey, policy = null, asOf = null) => verifyBundle(bytes, vkey, policy, asOf);
