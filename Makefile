@@ -24,9 +24,11 @@ test-deps:
 	bash tools/install-test-deps.sh
 	cd web && npm ci --no-audit --no-fund --silent
 
-# The buyer's offline verifier page, web/dist/verify.html (reproducible: same sources, same bytes).
+# The buyer's offline verifier page, web/dist/verify.html, and the script the HTML report
+# embeds, committed as cli/report/verifier.js (reproducible: same sources, same bytes).
 verify-page: test-deps
 	node web/build.mjs
+	cp web/dist/report-verifier.js cli/report/verifier.js
 
 lint: $(STAMP)
 	$(BIN)/ruff check ledger cli tests tools bench

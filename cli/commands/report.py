@@ -9,6 +9,7 @@ and prints the verdict.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from pathlib import Path
 
 import click
@@ -48,6 +49,10 @@ from cli.report import render_report
     is_flag=True,
     help="With --bundle: also ask --ledger (a mirror or a node) whether the item changed since.",
 )
+@click.option(
+    "--verify-url",
+    help="URL of a hosted verify.html: the QR code opens it with the bundle's SHA-256.",
+)
 @policy_option
 @pass_ctx
 def report(
@@ -58,6 +63,7 @@ def report(
     trust: str | None,
     deny_origin: str | None,
     latest: bool,
+    verify_url: str | None,
     policy_file: str | None,
     as_of: str | None,
 ) -> None:
@@ -67,7 +73,11 @@ def report(
     fails. The page shows the verdict and policy, the journey graph with every KP
     certificate, the origin composition, the cutting yield, every warning in plain
     words, the checkpoint the latest state is proven at (its time, if a witness cosigned
-    it), and a QR code of the bundle's SHA-256 with the command that re-checks it.
+    it), and a QR code of the bundle's SHA-256 with the command that re-checks it. The
+    page embeds the bundle and the browser verifier: opening it re-checks the proof in
+    the browser (with the operator key and policy of this run) and says so apart from
+    this run's verdict. With --verify-url, the QR code opens that hosted verify.html with
+    the bundle's SHA-256 (URL#sha256=...).
     With --latest, a bundle whose item changed after its checkpoint is shown STALE.
     If the policy fails or the bundle is stale, the page is written and the exit code is 1.
 
@@ -78,6 +88,8 @@ def report(
           --trust operator.vkey --deny-origin RU
     """
     pol = load_policy(policy_file)
+    if verify_url is not None and not _web_url(verify_url):
+        raise lg.UsageError("--verify-url must be an http(s) URL without a #fragment")
     deny = parse.countries(deny_origin, "--deny-origin") if deny_origin else []
     day = parse.date(as_of, "--as-of") if as_of else lg.date_of(now_ms())
     if bundle_file is not None:
@@ -100,6 +112,9 @@ def report(
     trust_name = "operator.vkey"
     if trust is not None and os.path.exists(trust):
         trust_name = Path(trust).name
+    policy_text = None  # the browser re-check reads the policy file's text (or the pack)
+    if policy_file is not None and (policy_file not in lg.PACKS or os.path.exists(policy_file)):
+        policy_text = Path(policy_file).read_text(encoding="utf-8")
     html = render_report(
         rep,
         data,
@@ -109,6 +124,9 @@ def report(
         policy_name=Path(policy_file).name if policy_file else None,
         bundle_name=Path(bundle_file).name if bundle_file else None,
         trust_name=trust_name,
+        policy_text=policy_text,
+        as_of=day,
+        verify_url=verify_url,
     )
     digest = lg.bundle_digest(data)
     summary = {
@@ -124,6 +142,11 @@ def report(
     note = f"{verdict}; bundle sha256 {digest[:16]}…"
     write_output(ctx, output, html.encode(), summary, note)
     rep.raise_if_failed()
+
+
+def _web_url(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and "#" not in url
 
 
 COMMANDS: tuple[click.Command, ...] = (report,)

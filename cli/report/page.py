@@ -3,10 +3,14 @@
 Gathers what the template prints: the verdict and the policy in words, the journey
 graph (``cli.report.layout``), the journey table, the KP certificates, the origin shares
 (rounded to add up to 100.00%), the cutting-yield gauge, each warning explained, and a QR
-code of the bundle's SHA-256 with the command that re-checks it. The Jinja2 template
+code of the bundle's SHA-256 (or of a hosted verifier page with it) with the command that
+re-checks it, and the bundle itself with the browser verifier (``verifier.js``, built from
+``web/src`` by ``node web/build.mjs``), so that opening the page re-checks the proof in the
+buyer's browser. The Jinja2 template
 (``cli/report/templates/report.html.j2``, autoescaped) only prints these values, so every
 text from the ledger is escaped; the QR code's SVG (segno's path data only) is the one
-piece of markup made outside it.
+piece of markup made outside it. The verifier script is the one script of the page, allowed
+by the hash in its Content-Security-Policy.
 
 It verifies nothing: the caller passes a report the library has verified and the bytes
 of that bundle. It writes no file and reads no ledger.
@@ -14,7 +18,10 @@ of that bundle. It writes no file and reads no ledger.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import importlib.resources
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,9 +75,40 @@ GAUGE_SCALE = 0.4
 YIELD_USUAL = (150, 700)
 
 
-def qr_payload(digest_hex: str, origin: str) -> str:
-    """What the QR code carries: the bundle's SHA-256 and the ledger origin."""
+def qr_payload(digest_hex: str, origin: str, verify_url: str | None = None) -> str:
+    """What the QR code carries: the bundle's SHA-256 and the ledger origin, or with
+    ``verify_url`` (a hosted copy of verify.html) that page with the SHA-256 in its fragment."""
+    if verify_url is not None:
+        return f"{verify_url}#sha256={digest_hex}"
     return f"kpledger:sha256={digest_hex};origin={origin}"
+
+
+def verifier_script() -> str:
+    """The browser verifier the page embeds: ``cli/report/verifier.js``, a committed copy of
+    ``web/dist/report-verifier.js`` (``make verify-page``)."""
+    try:
+        return (importlib.resources.files("cli.report") / "verifier.js").read_text("utf-8")
+    except FileNotFoundError:  # pragma: no cover - a broken install
+        raise lg.UsageError(
+            "cli/report/verifier.js is missing from this installation: run `make verify-page`"
+        ) from None
+
+
+def browser_policy(
+    policy_text: str | None, policy_name: str | None, deny: Sequence[str]
+) -> str | None:
+    """The buyer's policy as the text the browser verifier reads (specs/policy.md): the
+    policy file, or the rule pack, with the --deny-origin countries added."""
+    lines = []
+    if policy_text is not None:
+        lines.append(policy_text.rstrip("\n"))
+    elif policy_name is not None:
+        lines += [f"pack {policy_name}", "quorum none"]
+    if deny:
+        if not lines:
+            lines.append("quorum none")
+        lines.append("deny-origin " + ",".join(deny))
+    return "\n".join(lines) + "\n" if lines else None
 
 
 def qr_svg(payload: str) -> str:
@@ -119,14 +157,19 @@ def render_report(
     policy_name: str | None = None,
     bundle_name: str | None = None,
     trust_name: str = "operator.vkey",
+    policy_text: str | None = None,
+    as_of: str | None = None,
+    verify_url: str | None = None,
     now: dt.datetime | None = None,
 ) -> str:
     """The HTML page of a verified report (``lg.inspect_bundle``) of the bytes ``bundle``.
-    ``bundle_name`` is the file a buyer holds (None: the report was made from the ledger)."""
+    ``bundle_name`` is the file a buyer holds (None: the report was made from the ledger);
+    ``policy_text`` the policy file's text (for the check in the browser); ``as_of`` the
+    date the policy was judged on; ``verify_url`` a hosted verify.html for the QR code."""
     denied = set(deny_origins) | (set(policy.deny_origins) if policy else set())
     graph, journey = journey_graph(rep, denied)
     digest = lg.bundle_digest(bundle)
-    payload = qr_payload(digest, rep.origin)
+    payload = qr_payload(digest, rep.origin, verify_url)
     file_name = bundle_name or f"{rep.item}.kpproof"
     command = ["kpledger", "verify-proof", file_name, "--trust", trust_name]
     if deny_origins:
@@ -164,6 +207,8 @@ def render_report(
         }
     share_rows = shares(rep.composition, rep.may_contain, denied)
     now = now or dt.datetime.now(dt.UTC)
+    script = verifier_script()
+    issuer = "stale" if rep.stale else "valid" if rep.ok else "rejected"
     context = {
         "r": rep,
         "ct": carats(rep.carats),
@@ -243,6 +288,16 @@ def render_report(
         "digest": digest,
         "payload": payload,
         "qr": qr_svg(payload),
+        "verify_url": verify_url,
+        "script": script,
+        "script_hash": base64.b64encode(hashlib.sha256(script.encode()).digest()).decode(),
+        "proof": {
+            "bundle": base64.b64encode(bundle).decode(),
+            "vkey": lg.format_vkey(verifier.name, verifier.public),
+            "policy": browser_policy(policy_text, policy_name, deny_origins) or "",
+            "as_of": as_of or "",
+            "issuer": issuer,
+        },
         "command": " ".join(shlex.quote(a) for a in command),
         "prove_command": None
         if bundle_name

@@ -125,9 +125,21 @@ def render(chain: Chain, out: Path, *extra: str, code: int = 0) -> str:
 
 
 def test_report_is_self_contained_and_complete(chain: Chain, tmp_path: Path) -> None:
-    html = render(chain, tmp_path / "st1.html", "--deny-origin", "RU")
-    assert html.startswith("<!DOCTYPE html>")
-    assert "<script" not in html.lower()
+    page = render(chain, tmp_path / "st1.html", "--deny-origin", "RU")
+    assert page.startswith("<!DOCTYPE html>")
+    # One script, inline, the committed browser verifier, allowed by its hash alone.
+    assert page.lower().count("<script") == 1
+    html, script = page.split('<script type="module">')
+    script, tail = script.split("</script>")
+    assert tail.strip() == "</body>\n</html>"
+    assert script == report_page.verifier_script()
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}';" in html
+    assert "script-src 'unsafe" not in html
+    # The bundle itself, in base64 (left out of the text checks below).
+    bundle = re.search(r' data-bundle="([A-Za-z0-9+/=]+)"', html)
+    assert bundle is not None and base64.b64decode(bundle[1]) == chain.bundle.read_bytes()
+    html = html.replace(bundle[0], "")
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:|//)""", html, re.I)
     assert not re.search(r"""url\(\s*["']?\s*(?:https?:|//)""", html, re.I)
     assert "http://" not in html and "https://" not in html
@@ -556,7 +568,8 @@ def test_page_in_headless_chromium(chain: Chain, browser: Chromium, tmp_path: Pa
     assert [e for e in logged if e["level"] in ("error", "warning")] == [], logged
     requests = [e["request"]["url"] for e in page.events("Network.requestWillBeSent")]
     assert requests == [url], requests
-    assert page.eval("document.scripts.length") == 0
+    assert page.eval("document.scripts.length") == 1
+    assert browser_check(page)["state"] == "valid"
     # Key texts in the DOM.
     text = page.eval("document.body.innerText")
     for needle in ("ST-1", "Verdict: VALID", "Botswana", "Canada", "GIA-7777", *chain.certs):
@@ -578,3 +591,132 @@ def test_page_in_headless_chromium(chain: Chain, browser: Chromium, tmp_path: Pa
     )
     assert pdf.startswith(b"%PDF")
     assert re.search(rb"/MediaBox \[0 0 59[45](?:\.\d+)? 84[12](?:\.\d+)?\]", pdf)
+
+
+# ---------------------------------------------------------------------------
+# The report re-checks itself in the browser
+
+
+def browser_check(page: Page) -> dict[str, Any]:
+    """Wait for the page's own check; its outcome as #browser-check shows it."""
+    r = page.call(
+        "Runtime.evaluate",
+        {"expression": "globalThis.kpRecheckDone", "awaitPromise": True, "returnByValue": True},
+    )
+    assert "exceptionDetails" not in r, r
+    got: dict[str, Any] = page.eval(
+        "(b => ({state: b.dataset.state, verdict: b.dataset.verdict ?? null,"
+        " failure: b.dataset.failure ?? null, ms: b.dataset.ms ?? null,"
+        " text: b.innerText}))(document.getElementById('browser-check'))"
+    )
+    return got
+
+
+def offline_page(browser: Chromium) -> Page:
+    page = Page(browser)
+    page.call(
+        "Network.emulateNetworkConditions",
+        {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    return page
+
+
+def test_report_checks_itself_offline(chain: Chain, browser: Chromium, tmp_path: Path) -> None:
+    html = tmp_path / "st1.html"
+    render(chain, html, "--deny-origin", "RU")
+    url = html.resolve().as_uri()
+    page = offline_page(browser)
+    page.open(url, 1200)
+    check = browser_check(page)
+    assert check["state"] == "valid" and check["verdict"] == "valid", check
+    assert check["text"].startswith("Checked in this browser just now: VALID."), check
+    assert "the fingerprint printed below" in check["text"]
+    assert "judged on" in check["text"] and "differs" not in check["text"]
+    assert float(check["ms"]) > 0
+    body = page.eval("document.body.innerText")
+    assert "Checked by the issuer:" in body and "Verdict: VALID" in body
+    assert page.events("Runtime.exceptionThrown") == []
+    requests = [e["request"]["url"] for e in page.events("Network.requestWillBeSent")]
+    assert requests == [url], requests
+
+
+def test_report_rechecks_the_policy(chain: Chain, browser: Chromium, tmp_path: Path) -> None:
+    html = tmp_path / "st1.html"
+    policy = tmp_path / "no-canada.policy"
+    policy.write_text("# no Canadian rough\ndeny-origin CA\nquorum none\n")
+    render(chain, html, "--policy", str(policy), "--deny-origin", "RU", code=1)
+    page = offline_page(browser)
+    page.open(html.resolve().as_uri(), 1200)
+    check = browser_check(page)
+    assert (check["state"], check["failure"]) == ("rejected", "R-SA-1"), check
+    assert check["text"].startswith(
+        "Checked in this browser just now: REJECTED BY POLICY (R-SA-1)."
+    )
+    assert "differs" not in check["text"]
+
+
+def test_a_tampered_embedded_bundle_fails_in_the_browser(
+    chain: Chain, browser: Chromium, tmp_path: Path
+) -> None:
+    html = tmp_path / "st1.html"
+    text = render(chain, html)
+    found = re.search(r' data-bundle="([A-Za-z0-9+/=]+)"', text)
+    assert found is not None
+    data = base64.b64decode(found[1])
+    assert data.count(b"GIA-7777") >= 1
+    forged = base64.b64encode(data.replace(b"GIA-7777", b"GIA-7778")).decode()
+    html.write_text(text.replace(found[1], forged), encoding="utf-8")
+    page = offline_page(browser)
+    page.open(html.resolve().as_uri(), 1200)
+    check = browser_check(page)
+    assert (check["state"], check["failure"]) == ("invalid", "inclusion"), check
+    assert check["text"].startswith("Checked in this browser just now: INVALID (inclusion).")
+    assert "NOT the fingerprint printed below" in check["text"]
+    assert "differs from the issuer's verdict above" in check["text"]
+
+
+_CHECK_TEXT_JS = "document.getElementById('browser-check').textContent"
+
+
+def test_without_scripts_the_report_says_it_was_not_rechecked(
+    chain: Chain, browser: Chromium, tmp_path: Path
+) -> None:
+    html = tmp_path / "st1.html"
+    text = render(chain, html)
+    page = offline_page(browser)
+    page.call("Emulation.setScriptExecutionDisabled", {"value": True})
+    page.open(html.resolve().as_uri(), 1200)
+    doc = page.call("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = page.call("DOM.querySelector", {"nodeId": doc, "selector": "#browser-check"})
+    outer = page.call("DOM.getOuterHTML", {"nodeId": node["nodeId"]})["outerHTML"]
+    assert 'data-state="not-checked"' in outer
+    assert "Not re-checked in this browser." in outer
+    main = page.call("DOM.querySelector", {"nodeId": doc, "selector": "main"})
+    static = page.call("DOM.getOuterHTML", {"nodeId": main["nodeId"]})["outerHTML"]
+    assert "Verdict: VALID" in static and "Checked by the issuer:" in static
+    page.call("Emulation.setScriptExecutionDisabled", {"value": False})
+    # A script the page's Content-Security-Policy does not allow (its hash differs) is
+    # blocked the same way: the page still shows its static content, not re-checked.
+    blocked = tmp_path / "blocked.html"
+    blocked.write_text(text.replace("globalThis.kpRecheckDone = recheck();", "recheck();"))
+    page.open(blocked.resolve().as_uri(), 1200)
+    assert page.eval("typeof globalThis.kpRecheckDone") == "undefined"
+    assert page.eval(_CHECK_TEXT_JS).strip().startswith("Not re-checked in this browser.")
+    assert "Verdict: VALID" in page.eval("document.body.innerText")
+
+
+def test_verify_url_goes_into_the_qr_code(chain: Chain, browser: Chromium, tmp_path: Path) -> None:
+    html = tmp_path / "st1.html"
+    hosted = "https://verify.example.org/kp/verify.html"
+    text = render(chain, html, "--verify-url", hosted)
+    want = f"{hosted}#sha256={chain.digest}"
+    assert want in text and chain.payload not in text
+    page = offline_page(browser)
+    page.open(html.resolve().as_uri(), 1200)
+    png = tmp_path / "report.png"
+    page.screenshot(png)
+    assert decode_qr(png) == want
+    for bad in ("ftp://x.org/verify.html", "verify.html", "https://x.org/v.html#a"):
+        result = run(chain, "report", "ST-1", "-o", str(tmp_path / "x.html"), "--verify-url", bad)
+        assert result.exit_code == 2, result.output
+        assert "--verify-url must be an http(s) URL" in result.output

@@ -136,6 +136,18 @@ def test_the_page_builds_reproducibly(node: str) -> None:
     assert b"@noble/ed25519" in first and b"Paul Miller" in first  # the licence travels
 
 
+def test_the_report_embeds_the_built_verifier(node: str, tmp_path: Path) -> None:
+    """cli/report/verifier.js, which `kpledger report` embeds, is what `node web/build.mjs`
+    builds from web/src (`make verify-page` refreshes it)."""
+    subprocess.run(
+        [node, "web/build.mjs", str(tmp_path)], cwd=ROOT, check=True, capture_output=True
+    )
+    built = (tmp_path / "report-verifier.js").read_bytes()
+    assert built == (ROOT / "cli" / "report" / "verifier.js").read_bytes(), (
+        "cli/report/verifier.js is out of date: run `make verify-page`"
+    )
+
+
 def test_the_page_runs_the_corpus_in_chromium(node: str) -> None:
     from tests.cli.test_report import Chromium, Page
 

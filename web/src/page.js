@@ -1,6 +1,18 @@
 // The page: drop a .kpproof (and a vkey), get the verdict.
 const $ = (id) => document.getElementById(id);
 let bundleBytes = null;
+// A report's QR code opens this page as URL#sha256=HEX: the bundle the buyer should drop.
+const expected = (/(?:^#|&)sha256=([0-9a-f]{64})(?:&|$)/.exec(location.hash.toLowerCase()) ?? [])[1] ?? null;
+async function showDigest() {
+  const el = $('expected');
+  if (!expected) return;
+  if (!bundleBytes) { el.textContent = `Expecting the bundle with SHA-256 ${expected} (from the report's QR code).`; return; }
+  const got = hex(await sha256(bundleBytes));
+  el.dataset.match = String(got === expected);
+  el.textContent = got === expected
+    ? `This is the bundle of the report's QR code (SHA-256 ${got}).`
+    : `This is NOT the bundle of the report's QR code: its SHA-256 is ${got}, the QR code names ${expected}.`;
+}
 async function run() {
   const out = $('verdict');
   if (!bundleBytes) { out.textContent = 'Drop a .kpproof bundle.'; return; }
@@ -23,8 +35,9 @@ async function run() {
     out.textContent = `Cannot check: ${e.message}`;
   }
 }
-async function load(file) { bundleBytes = new Uint8Array(await file.arrayBuffer()); $('name').textContent = file.name; await run(); }
+async function load(file) { bundleBytes = new Uint8Array(await file.arrayBuffer()); $('name').textContent = file.name; await showDigest(); await run(); }
 window.addEventListener('DOMContentLoaded', () => {
+  showDigest();
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => e.preventDefault());
   drop.addEventListener('drop', (e) => { e.preventDefault(); if (e.dataTransfer.files[0]) load(e.dataTransfer.files[0]); });
