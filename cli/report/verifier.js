@@ -2982,7 +2982,14 @@ async function verifyBundle(data, vkeyText, policyText = null, asOf = null) {
       if (hit.length) failures.push(['R-SA-1', `may contain diamonds from denied origin ${hit.join(', ')}`]);
     }
     const checkpoint = { origin: cp.origin, size: cp.size };
-    const base = { checkpoint, item: bundle.item, records: bundle.records.length, latest, asOf: judgedOn, journey: journey.length };
+    // What the buyer reads beside the verdict: the journey, composition, custody path.
+    const details = {
+      kind: item.kind, carats: item.carats, status: item.status, holder: item.holder,
+      composition: item.comp, may: item.may, grown: Boolean(item.grown), path: item.path ?? {},
+      certificates: certificates.map((c) => c.number),
+      steps: journey.map((st) => ({ index: st.index, date: dateOf(st.appended), actor: st.actor, country: st.country, type: st.type, counterparty: st.counterparty })),
+    };
+    const base = { checkpoint, item: bundle.item, records: bundle.records.length, latest, asOf: judgedOn, journey: journey.length, details };
     if (failures.length) return { ...base, verdict: 'rejected', failure: failures[0][0], message: failures.map((f) => f[1]).join('; ') };
     return { ...base, verdict: 'valid', failure: null, message: `latest state as of checkpoint ${cp.size}` };
   } catch (e) {

@@ -178,6 +178,24 @@ def test_the_page_runs_the_corpus_in_chromium(node: str) -> None:
                 )
                 assert "exceptionDetails" not in r, r
                 assert r["result"]["value"] == expected_js(v), v["name"]
+            # The page shows what the buyer reads beside the verdict: journey, composition.
+            sold = next(v for v in vectors if v["name"] == "disclose/valid")
+            data = base64.b64encode((CORPUS / sold["bundle"]).read_bytes()).decode()
+            shown = page.call(
+                "Runtime.evaluate",
+                {
+                    "expression": (
+                        f"kpVerify(Uint8Array.from(atob('{data}'), c => c.charCodeAt(0)), "
+                        f"{json.dumps(sold['vkey'])}).then(r => r.details)"
+                    ),
+                    "awaitPromise": True,
+                    "returnByValue": True,
+                },
+            )["result"]["value"]
+            assert shown["kind"] == "polished" and shown["status"] == "sold"
+            assert sum(shown["composition"].values()) == 1_000_000
+            assert shown["steps"][0]["type"] == "origin" and shown["steps"][-1]["type"] == "sell"
+            assert shown["path"] and shown["certificates"]
             requests = [e["request"]["url"] for e in page.events("Network.requestWillBeSent")]
             assert requests == [url], requests
         finally:

@@ -13,8 +13,26 @@ async function showDigest() {
     ? `This is the bundle of the report's QR code (SHA-256 ${got}).`
     : `This is NOT the bundle of the report's QR code: its SHA-256 is ${got}, the QR code names ${expected}.`;
 }
+const ct = (points) => `${Math.floor(points / 100)}.${String(points % 100).padStart(2, '0')} ct`;
+/** The journey, origin composition and custody path, in plain lines. */
+function describe(d) {
+  const shares = Object.entries(d.composition).sort((a, b) => b[1] - a[1]).map(([cc, ppm]) => `${cc} ${(ppm / 10000).toFixed(2)}%`);
+  const path = Object.entries(d.path).sort((a, b) => (a[1][0] < b[1][0] ? -1 : 1)).map(([cc, span]) => `${cc} ${span[0]}${span[1] !== span[0] ? ` to ${span[1]}` : ''}`);
+  const lines = [
+    `${d.kind}, ${ct(d.carats)}, ${d.status}, held by ${d.holder}`,
+    `Nature: ${d.grown ? 'LABORATORY-GROWN' : 'natural (mined)'}`,
+    `Origin composition: ${shares.join(' · ') || 'none'}`,
+    `May contain diamonds from: ${d.may.join(', ') || 'none'}`,
+    `Custody path (held in or exported from): ${path.join(', ') || 'none recorded'}`,
+    `KP certificates: ${d.certificates.join(', ') || 'none'}`,
+    'Journey:',
+    ...d.steps.map((st) => `  ${st.date}  #${st.index}  ${st.actor} (${st.country}): ${st.type}${st.counterparty ? ` with ${st.counterparty}` : ''}`),
+  ];
+  return lines.join('\n');
+}
 async function run() {
   const out = $('verdict');
+  $('details').textContent = '';
   if (!bundleBytes) { out.textContent = 'Drop a .kpproof bundle.'; return; }
   const vkey = $('vkey').value.trim();
   if (!vkey) { out.textContent = 'Give the operator\'s verifier key (vkey).'; return; }
@@ -29,6 +47,7 @@ async function run() {
     else {
       const head = `${r.item}: ${r.records} records of ${r.checkpoint.origin} verified against checkpoint ${r.checkpoint.size}; latest state as of that checkpoint (record ${r.latest}); judged on ${r.asOf}.`;
       out.textContent = r.verdict === 'valid' ? `VALID. ${head}` : `REJECTED (${r.failure}). ${head}\n${r.message}`;
+      $('details').textContent = describe(r.details);
     }
   } catch (e) {
     out.dataset.verdict = 'error';
