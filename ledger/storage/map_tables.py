@@ -56,12 +56,26 @@ class SqlMap:
 
 
 class MapUpdate:
-    """One append's changes to the map, folded in by :meth:`write` (same transaction)."""
+    """One append's changes to the map, folded in by :meth:`write` (same transaction).
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    ``nodes`` and ``leaves`` are rows known from earlier committed appends of this
+    connection (``Recent``): read before SQLite, never written to here. What this update
+    writes is in :attr:`nodes_written` and :attr:`leaves` for the caller to remember once
+    the transaction commits.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        nodes: dict[bytes, bytes] | None = None,
+        leaves: dict[bytes, tuple[bytes, int]] | None = None,
+    ) -> None:
         self.sql = SqlMap(conn)
+        self.known_nodes = nodes if nodes is not None else {}
+        self.known_leaves = leaves if leaves is not None else {}
         self.leaves: dict[bytes, tuple[str, str, bytes, int]] = {}
         self.changes: list[tuple[int, bytes, bytes | None, int | None]] = []
+        self.nodes_written: dict[bytes, bytes] = {}
 
     def record(
         self, writes: list[tuple[str, str]], get: Callable[[str, str], Any], index: int
@@ -76,8 +90,12 @@ class MapUpdate:
             if mine is not None:
                 old_v, old_idx = mine[2], mine[3]
             else:
-                stored = self.sql.leaf(kh)
-                old_v, old_idx = (None, None) if stored is None else (stored.vh, stored.index)
+                known = self.known_leaves.get(kh)
+                if known is not None:
+                    old_v, old_idx = known
+                else:
+                    stored = self.sql.leaf(kh)
+                    old_v, old_idx = (None, None) if stored is None else (stored.vh, stored.index)
             if old_v == vh:
                 continue
             self.leaves[kh] = (kind, key, vh, index)
@@ -96,8 +114,10 @@ class MapUpdate:
                 "INSERT INTO map_change (idx, k, old_v, old_idx) VALUES (?, ?, ?, ?)",
                 self.changes,
             )
-        nodes: dict[bytes, bytes] = {}
-        root = statemap.update(self.sql, self.leaves, nodes.__setitem__)
+        nodes = self.nodes_written
+        changed = {kh: Leaf(kh, vh, index) for kh, (_, _, vh, index) in self.leaves.items()}
+        reader = _KnownNodes(self.sql, self.known_nodes)
+        root = statemap.update_paths(reader, changed, self._shared, nodes.__setitem__)
         if nodes:
             conn.executemany(
                 "INSERT INTO map_node (id, h) VALUES (?, ?)"
@@ -106,6 +126,39 @@ class MapUpdate:
             )
         conn.execute("INSERT OR REPLACE INTO map_root (size, root) VALUES (?, ?)", (size, root))
         return root
+
+    def _shared(self, kh: bytes) -> int:
+        """The most leading bits another key shares with ``kh`` (-1: the only key)."""
+        conn = self.sql.conn
+        below = conn.execute(
+            "SELECT k FROM map_leaf WHERE k < ? ORDER BY k DESC LIMIT 1", (kh,)
+        ).fetchone()
+        above = conn.execute(
+            "SELECT k FROM map_leaf WHERE k > ? ORDER BY k LIMIT 1", (kh,)
+        ).fetchone()
+        return max(
+            -1 if below is None else statemap.common_prefix(kh, bytes(below[0])),
+            -1 if above is None else statemap.common_prefix(kh, bytes(above[0])),
+        )
+
+
+class _KnownNodes:
+    """The current tables, with the nodes remembered from earlier appends read first."""
+
+    def __init__(self, sql: SqlMap, known: dict[bytes, bytes]) -> None:
+        self.sql = sql
+        self.known = known
+
+    def leaves(self, lo: bytes, hi: bytes, limit: int) -> list[Leaf]:
+        return self.sql.leaves(lo, hi, limit)
+
+    def node(self, nid: bytes) -> bytes | None:
+        h = self.known.get(nid)
+        if h is None:
+            h = self.sql.node(nid)
+            if h is not None:
+                self.known[nid] = h
+        return h
 
 
 class VersionReader:

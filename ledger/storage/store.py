@@ -362,14 +362,15 @@ class Store:
     def registered_keys(self) -> dict[bytes, bytes]:
         """``key id -> public key`` for every key a registry record names.
 
-        Read from the records themselves (genesis, participant.add, participant.rotate),
+        Read from the records themselves (genesis, participant.add, participant.rotate,
+        governance.set: operators, participants and governors),
         not from the derived state; a key id is the hash of its key, so nothing here
         needs trusting.
         """
         out: dict[bytes, bytes] = {}
         rows = self.conn.execute(
             "SELECT record FROM records WHERE type IN "
-            "('genesis', 'participant.add', 'participant.rotate') ORDER BY idx"
+            "('genesis', 'participant.add', 'participant.rotate', 'governance.set') ORDER BY idx"
         )
         for (raw,) in rows:
             if not isinstance(raw, bytes):
@@ -381,6 +382,11 @@ class Store:
             public = fields.get("operator", fields.get("pub"))
             if isinstance(public, bytes):
                 out[key_id(public)] = public
+            governors = fields.get("governors")
+            for governor in governors if isinstance(governors, list) else ():
+                public = governor.get("pub") if isinstance(governor, dict) else None
+                if isinstance(public, bytes):
+                    out[key_id(public)] = public
         return out
 
     @guard("read")
@@ -544,7 +550,7 @@ class Store:
             backing = SqlBacking(conn, recent.state)
             state = rules.State(backing)
             state.writes = []
-            map_update = map_tables.MapUpdate(conn)
+            map_update = map_tables.MapUpdate(conn, recent.map_nodes, recent.map_leaves)
             known = self._stored_ids(conn, [e.id for e in entries])
             done: list[Appended] = []
             records: list[Record] = []
@@ -623,7 +629,13 @@ class Store:
                     (new_size, note_text),
                 )
             # Kept only if the COMMIT succeeds (_write forgets everything otherwise).
-            recent.remember(written, (new_size, prev, now), tiles_written)
+            recent.remember(
+                written,
+                (new_size, prev, now),
+                tiles_written,
+                map_update.nodes_written,
+                map_update.leaves,
+            )
         self._tile_cache.absorb(completed)  # committed: full tiles never change again
         return done
 
