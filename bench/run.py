@@ -637,6 +637,7 @@ class _NoMapUpdate:
     def __init__(self, *_: Any) -> None:
         self.nodes_written: dict[bytes, bytes] = {}
         self.leaves: dict[bytes, tuple[str, str, bytes, int]] = {}
+        self.encoded: dict[tuple[str, str], tuple[int, bytes]] = {}
 
     def record(self, *_: Any) -> None:
         pass

@@ -87,7 +87,7 @@ def sibling(kh: bytes, depth: int) -> bytes:
     return n.to_bytes(32, "big")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leaf:
     """One key of the map: its key hash, value hash and last-change record index."""
 

@@ -11,11 +11,13 @@ at an earlier size. ``verify`` recomputes everything and compares (``ledger/veri
 from __future__ import annotations
 
 import bisect
+import hashlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ledger.core import statemap
+from ledger.core.encoding import encode
 from ledger.core.statemap import Leaf
 from ledger.errors import ProofError
 
@@ -76,6 +78,9 @@ class MapUpdate:
         self.leaves: dict[bytes, tuple[str, str, bytes, int]] = {}
         self.changes: list[tuple[int, bytes, bytes | None, int | None]] = []
         self.nodes_written: dict[bytes, bytes] = {}
+        #: Each written key's canonical bytes as its last writer (record index) left them:
+        #: the state row of a key last written by the append's last record is those bytes.
+        self.encoded: dict[tuple[str, str], tuple[int, bytes]] = {}
 
     def record(
         self, writes: list[tuple[str, str]], get: Callable[[str, str], Any], index: int
@@ -83,7 +88,9 @@ class MapUpdate:
         """The keys record ``index`` wrote; those whose value hash changed now carry it."""
         for kind, key in writes:
             kh = statemap.key_hash(kind, key)
-            vh = statemap.value_hash(get(kind, key))
+            raw = encode(get(kind, key))
+            self.encoded[(kind, key)] = (index, raw)
+            vh = hashlib.sha256(raw).digest()  # statemap.value_hash, from the bytes kept
             mine = self.leaves.get(kh)
             old_v: bytes | None
             old_idx: int | None
@@ -234,14 +241,15 @@ def prove(conn: sqlite3.Connection, size: int, kind: str, key: str) -> statemap.
     return proof
 
 
-def stored(conn: sqlite3.Connection) -> tuple[list[Leaf], dict[bytes, bytes]]:
-    """Every stored leaf (in key-hash order) and node, for verify."""
-    leaves = [
-        Leaf(bytes(k), bytes(v), idx)
-        for k, v, idx in conn.execute("SELECT k, v, idx FROM map_leaf ORDER BY k")
-    ]
-    nodes = {bytes(i): bytes(h) for i, h in conn.execute("SELECT id, h FROM map_node")}
-    return leaves, nodes
+def stored_leaves(conn: sqlite3.Connection) -> Iterator[tuple[bytes, bytes, int]]:
+    """Every stored leaf as ``(key hash, value hash, index)``, in key-hash order (verify
+    compares them one by one: nothing is held beyond the row at hand)."""
+    yield from conn.execute("SELECT k, v, idx FROM map_leaf ORDER BY k")
+
+
+def stored_nodes(conn: sqlite3.Connection) -> Iterator[tuple[bytes, bytes]]:
+    """Every stored node as ``(id, hash)``, in id order."""
+    yield from conn.execute("SELECT id, h FROM map_node ORDER BY id")
 
 
 def roots(conn: sqlite3.Connection) -> dict[int, bytes]:

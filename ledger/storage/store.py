@@ -610,7 +610,9 @@ class Store:
                 conn.executemany(
                     "INSERT INTO findings (idx, rule, message) VALUES (?, ?, ?)", warned
                 )
-            written = self._write_state(conn, state.take_changes(), backing.loaded)
+            last = size + len(records) - 1
+            final_raw = {k: raw for k, (i, raw) in map_update.encoded.items() if i == last}
+            written = self._write_state(conn, state.take_changes(), backing.loaded, final_raw)
             new_size = size + len(records)
             map_root = map_update.write(new_size)
             tiles_written = self._write_tiles(
@@ -655,17 +657,21 @@ class Store:
         conn: sqlite3.Connection,
         changes: Mapping[tuple[str, str], Any],
         loaded: Mapping[tuple[str, str], bytes | None] | None = None,
+        encoded: Mapping[tuple[str, str], bytes] | None = None,
     ) -> dict[tuple[str, str], bytes]:
         """Write the changed state values; returns each key's canonical bytes.
 
         A value whose bytes equal the row it was ``loaded`` from is not rewritten. Rows go
-        in key order, so neighbours share B-tree pages.
+        in key order, so neighbours share B-tree pages. ``encoded`` holds the canonical
+        bytes of final values encoded already (by the state map's update).
         """
         written: dict[tuple[str, str], bytes] = {}
         rows: list[tuple[str, str, bytes, str]] = []
         for k in sorted(changes):
             value = changes[k]
-            raw = encode(value)
+            raw = encoded.get(k) if encoded is not None else None
+            if raw is None:
+                raw = encode(value)
             written[k] = raw
             if loaded is not None and loaded.get(k) == raw:
                 continue
@@ -715,10 +721,16 @@ class Store:
         with self.snapshot():
             return map_tables.prove(self.conn, size, kind, key)
 
-    @guard("read")
-    def map_tables(self) -> tuple[list[statemap.Leaf], dict[bytes, bytes]]:
-        """Every stored state-map leaf (in key-hash order) and node (verify compares them)."""
-        return map_tables.stored(self.conn)
+    def map_leaves(self) -> Iterator[tuple[bytes, bytes, int]]:
+        """Every stored state-map leaf ``(key hash, value hash, index)`` in key-hash order,
+        one row at a time (verify compares them with the replay's)."""
+        with guarded(self.path):
+            yield from map_tables.stored_leaves(self.conn)
+
+    def map_nodes(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every stored state-map node ``(id, hash)``, one row at a time."""
+        with guarded(self.path):
+            yield from map_tables.stored_nodes(self.conn)
 
     @guard("write")
     def add_checkpoint(self, size: int, note: str) -> None:
