@@ -45,24 +45,13 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')} load {load:.2f}] {message}", file=sys.stderr, flush=True)
 
 
-#: The modules that decide what a simulated ledger holds and whether it verifies.
-CORE_MODULES = (
-    "__init__",
-    "errors",
-    "encoding",
-    "ed25519",
-    "model",
-    "keys",
-    "merkle",
-    "tiles",
-    "note",
-    "policy",
-    "rules",
-    "replay",
-    "proofs",
-    "store",
-    "ledger",
-    "simulate",
+#: The sources that decide what a simulated ledger holds and whether it verifies.
+CORE_SOURCES = (
+    "ledger/errors.py",
+    "ledger/core",
+    "ledger/sim",
+    "ledger/storage",
+    "ledger/ledger.py",
 )
 
 
@@ -70,10 +59,11 @@ def code_hash() -> str:
     """Short hash of the core library sources: a cached ledger is reused only by the same
     code (other modules, such as new commands, do not invalidate it)."""
     h = hashlib.sha256()
-    for name in CORE_MODULES:
-        path = ROOT / "ledger" / f"{name}.py"
-        if path.exists():
-            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in CORE_SOURCES:
+        base = ROOT / name
+        for path in sorted(base.rglob("*.py")) if base.is_dir() else [base]:
+            rel = path.relative_to(ROOT).as_posix()
+            h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:10]
 
 

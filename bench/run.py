@@ -13,6 +13,8 @@ Sections (``--only`` picks some, comma-separated):
              the same genesis (full validation), against the raw verify rate.
 ``append``   durable single appends (one transaction each, synchronous=FULL) against raw
              SQLite commit-per-row (WAL, synchronous=FULL) in the same directory.
+``map``      the state map's costs: durable single appends and ``Ledger.verify()`` with and
+             without the map (interleaved, medians), map proof bytes at 1M keys.
 ``merkle``   tiles (``append_to_tiles``, ``inclusion_proof`` over ``TileHashReader`` with a
              shared ``TileCache``) against pymerkle's ``InmemoryTree``.
 ``proofs``   ``prove`` + ``verify_bundle`` of a stone 10 hops deep in a small and a large ledger.
@@ -32,6 +34,7 @@ directory) for the proof, memory and size figures. Ledgers live in the system te
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import hashlib
 import json
@@ -59,14 +62,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bench import ledgers
 from bench.ledgers import log
-from ledger.core import merkle, proofs, rules, tiles
+from ledger import verify as verify_mod
+from ledger.core import merkle, proofs, rules, statemap, tiles
+from ledger.core.encoding import encode
 from ledger.core.model import ENTRY_SIG_CONTEXT, Record, SignedEntry, entry_to_json, signing_message
 from ledger.errors import LedgerError
 from ledger.ledger import Ledger
+from ledger.storage import map_tables
 from ledger.storage.store import Store
 from tools import browser_speed
 
-SECTIONS = ("verify", "import", "append", "merkle", "proofs", "rss", "size", "browser")
+SECTIONS = ("verify", "import", "append", "map", "merkle", "proofs", "rss", "size", "browser")
 HOUR_MS = 3_600_000
 #: Longest stretch of synthetic time one import transaction covers.
 IMPORT_WINDOW_MS = 24 * HOUR_MS
@@ -627,6 +633,187 @@ def section_append(res: Results, data: LedgerData, count: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# The state map's costs (issue 16): the same operations with and without the map
+
+
+class _NoMapUpdate:
+    """Stands in for ``map_tables.MapUpdate``: the append without the state map."""
+
+    def __init__(self, *_: Any) -> None:
+        self.nodes_written: dict[bytes, bytes] = {}
+        self.leaves: dict[bytes, tuple[str, str, bytes, int]] = {}
+        self.encoded: dict[tuple[str, str], tuple[int, bytes]] = {}
+
+    def record(self, *_: Any) -> None:
+        pass
+
+    def write(self, size: int) -> bytes:
+        return statemap.EMPTY
+
+
+@contextlib.contextmanager
+def without_map() -> Iterator[None]:
+    """Appends and verify with the state map's work taken out (nothing else changes): no
+    map update or table rows on append; no replayed map, root or table comparison on
+    verify. Only for measuring what the map costs."""
+    saved = (
+        map_tables.MapUpdate,
+        verify_mod.check_map_root,
+        verify_mod.check_map_tables,
+        statemap.MemoryMap.record,
+        statemap.MemoryMap.root,
+    )
+    map_tables.MapUpdate = _NoMapUpdate  # type: ignore[assignment,misc]
+    verify_mod.check_map_root = lambda *_: None
+    verify_mod.check_map_tables = lambda *_: None
+    statemap.MemoryMap.record = lambda *_: None  # type: ignore[assignment,method-assign]
+    statemap.MemoryMap.root = lambda _: statemap.EMPTY  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        (
+            map_tables.MapUpdate,
+            verify_mod.check_map_root,
+            verify_mod.check_map_tables,
+            statemap.MemoryMap.record,
+            statemap.MemoryMap.root,
+        ) = saved  # type: ignore[method-assign]
+
+
+def _single_appends(
+    work: Path, records: list[Record], entries: list[SignedEntry]
+) -> tuple[float, float, float]:
+    """Durable single appends of ``entries`` into a fresh ledger: wall seconds, CPU
+    seconds, WAL bytes per commit (checkpoints off)."""
+    path = work / "map-append.db"
+    led = _fresh_ledger(path, records[0])
+    try:
+        led.store.conn.execute("PRAGMA wal_autocheckpoint=0")
+        before = _wal_size(path)
+        cpu = time.process_time()
+        seconds, _ = timed(
+            lambda: [led.append([e], now=r.time) for r, e in zip(records[1:], entries, strict=True)]
+        )
+        cpu = time.process_time() - cpu
+        wal = (_wal_size(path) - before) / len(entries)
+    finally:
+        led.close()
+        ledgers.remove_db(path)
+    return seconds, cpu, wal
+
+
+def _verify_seconds(path: Path) -> float:
+    led = Ledger.open(str(path))
+    try:
+        seconds, _ = timed(led.verify)
+    finally:
+        led.close()
+    return seconds
+
+
+def map_proof_sizes(keys: int, n_proofs: int) -> tuple[list[int], float]:
+    """Encoded bytes of ``n_proofs`` present-key proofs in a map of ``keys`` keys (as
+    ``prove`` puts them in a bundle), and the seconds building the map took."""
+    m = statemap.MemoryMap()
+    names = [("stone", f"ST-{i:08d}") for i in range(keys)]
+    hashes = sorted((statemap.key_hash(k, n), k, n) for k, n in names)
+
+    def build() -> None:
+        for i, (kh, _, _) in enumerate(hashes):
+            m.set(kh, hashlib.sha256(kh).digest(), i)  # in key-hash order: appends
+        m.root()
+
+    seconds, _ = timed(build)
+    rng = random.Random(16)  # noqa: S311 - benchmark sampling
+    sizes = []
+    for kind, name in rng.sample(names, n_proofs):
+        proof = m.prove(kind, name)
+        statemap.verify_proof(proof, m.root())
+        sizes.append(len(encode(proof.to_wire())))
+    return sizes, seconds
+
+
+def section_map(
+    res: Results, data: LedgerData, verify_path: Path, count: int, keys: int, repeat: int
+) -> None:
+    records = [Record.from_wire(raw) for raw in data.raws[: count + 1]]
+    entries = [SignedEntry.from_wire(r.entry_bytes) for r in records[1:]]
+    work = ledgers.workdir()
+    runs: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
+    for _ in range(repeat):  # interleaved: the machine's load hits both alike
+        runs[True].append(_single_appends(work, records, entries))
+        with without_map():
+            runs[False].append(_single_appends(work, records, entries))
+    med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in runs.items()}
+    res.add(
+        "map",
+        "durable single appends without the state map",
+        count / med[False][0],
+        "entry/s",
+        note=f"{count:,} entries, median of {repeat}, interleaved with the next row",
+    )
+    res.add(
+        "map",
+        "durable single append time with the map / without",
+        med[True][0] / med[False][0],
+        "x",
+        ratio=med[True][0] / med[False][0],
+        target=("<=", 1.15),
+        note=f"{med[True][0] * 1000 / count:.2f} ms vs {med[False][0] * 1000 / count:.2f} ms "
+        "per append",
+    )
+    res.add(
+        "map",
+        "CPU time per single append with the map / without (diagnostic)",
+        med[True][1] / med[False][1],
+        "x",
+        ratio=med[True][1] / med[False][1],
+        note=f"{med[True][1] * 1e6 / count:.0f} us vs {med[False][1] * 1e6 / count:.0f} us",
+    )
+    res.add(
+        "map",
+        "WAL bytes per durable commit with the map / without (diagnostic)",
+        med[True][2] / med[False][2],
+        "x",
+        ratio=med[True][2] / med[False][2],
+        note=f"{med[True][2] / 1024:.1f} KiB vs {med[False][2] / 1024:.1f} KiB, checkpoints off",
+    )
+    with_map: list[float] = []
+    no_map: list[float] = []
+    for _ in range(repeat):
+        with_map.append(_verify_seconds(verify_path))
+        with without_map():
+            no_map.append(_verify_seconds(verify_path))
+    size = Store.open(str(verify_path))
+    try:
+        n = size.size()
+    finally:
+        size.close()
+    a, b = statistics.median(with_map), statistics.median(no_map)
+    res.add(
+        "map",
+        f"Ledger.verify() {_k(n)} entries, time with the map / without",
+        a / b,
+        "x",
+        ratio=a / b,
+        target=("<=", 1.2),
+        note=f"{a:.2f} s vs {b:.2f} s, median of {repeat}, interleaved",
+    )
+    sizes, build_s = map_proof_sizes(keys, 200)
+    label = f"{keys / 1e6:g}M" if keys >= 1_000_000 else f"{keys / 1000:g}k"
+    res.add(
+        "map",
+        f"state-map proof bytes at {label} keys (largest of 200)",
+        max(sizes),
+        "B",
+        ratio=max(sizes) / 1024,
+        target=("<=", 1.0),
+        note=f"median {statistics.median(sizes):.0f} B; ratio: KiB; map built in memory in "
+        f"{build_s:.0f} s",
+    )
+
+
+# ---------------------------------------------------------------------------------------
 # Merkle tiles against pymerkle
 
 
@@ -638,6 +825,20 @@ class _DictTiles:
 
     def read_tiles(self, keys: Any) -> dict[tuple[int, int], bytes]:
         return {k: self.tiles[k] for k in keys if k in self.tiles}
+
+
+def raw_sha256_tree(data: list[bytes]) -> bytes:
+    """The RFC 6962 root of ``data`` with bare hashlib: every leaf hash, then every node
+    hash level by level (an odd last hash is carried up), nothing stored: the raw cost of
+    the hashes ``append_to_tiles`` computes."""
+    sha = hashlib.sha256
+    level = [sha(b"\x00" + d).digest() for d in data]
+    while len(level) > 1:
+        nxt = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0] if level else sha(b"").digest()
 
 
 def section_merkle(res: Results, leaves: int, n_proofs: int, batch: int) -> None:
@@ -660,8 +861,19 @@ def section_merkle(res: Results, leaves: int, n_proofs: int, batch: int) -> None
             size += len(hashes)
 
     append_s, _ = timed(ours_append)
+    raw_s, raw_root = timed(lambda: raw_sha256_tree(data))
     cache = tiles.TileCache()
     root = merkle.tree_root(leaves, tiles.TileHashReader(store, leaves, cache=cache))
+    raw_rate = leaves / raw_s
+    res.add(
+        "merkle",
+        f"raw SHA-256 of the same leaf and node hashes, {size_label} leaves",
+        raw_rate,
+        "leaf/s",
+        note="hashlib, one loop: every leaf hash and every node hash of the tree, no storage",
+    )
+    if raw_root != root:
+        raise RuntimeError("the raw SHA-256 tree and the tiles disagree on the root")
 
     single_n = min(leaves, 200_000)
     single = _DictTiles()
@@ -673,6 +885,26 @@ def section_merkle(res: Results, leaves: int, n_proofs: int, batch: int) -> None
 
     single_s, _ = timed(ours_single)
     single.tiles.clear()
+    res.add(
+        "merkle",
+        f"tiles append_to_tiles, {size_label} leaves (ceiling: raw SHA-256)",
+        leaves / append_s,
+        "leaf/s",
+        ceiling=raw_rate,
+        ceiling_unit="leaf/s",
+        target=(">=", 0.8),
+        note=f"batches of {batch}, leaf hashing included",
+    )
+    res.add(
+        "merkle",
+        "tiles append_to_tiles, one leaf per call (ceiling: raw SHA-256)",
+        single_n / single_s,
+        "leaf/s",
+        ceiling=raw_rate,
+        ceiling_unit="leaf/s",
+        target=(">=", 0.5),
+        note=f"{single_n:,} leaves",
+    )
 
     def ours_proofs(cache: tiles.TileCache) -> list[list[bytes]]:
         return [
@@ -738,8 +970,7 @@ def section_merkle(res: Results, leaves: int, n_proofs: int, batch: int) -> None
         "leaf/s",
         ceiling=pm_append,
         ceiling_unit="leaf/s",
-        target=(">=", 5),
-        note=f"batches of {batch}, leaf hashing included",
+        note=f"peer row; batches of {batch}, leaf hashing included",
     )
     res.add(
         "merkle",
@@ -769,12 +1000,14 @@ def section_merkle(res: Results, leaves: int, n_proofs: int, batch: int) -> None
     )
     res.add(
         "merkle",
-        "tiles inclusion_proof, cold TileCache (diagnostic)",
+        "tiles inclusion_proof, cold TileCache",
         n_proofs / cold_s,
         "proof/s",
         ceiling=pm_proofs,
         ceiling_unit="proof/s",
-        note="empty cache: every tile read and its 254 inner hashes computed on first use",
+        target=(">=", 8),
+        note="empty cache, as a freshly started process: every tile read and its 254 inner "
+        "hashes computed on first use",
     )
     res.add(
         "merkle",
@@ -1230,7 +1463,7 @@ def main(argv: list[str] | None = None) -> int:
     built = {"main": main_meta, "small": small_meta, "mid": mid_meta, "big": big_meta}
     res.extra["ledgers"] = {k: v for k, v in built.items() if v}
 
-    data = load_ledger(main_path) if {"verify", "import", "append"} & only else None
+    data = load_ledger(main_path) if {"verify", "import", "append", "map"} & only else None
     ceiling = 0.0
     if data is not None:
         if "verify" in only or "import" in only:
@@ -1243,6 +1476,15 @@ def main(argv: list[str] | None = None) -> int:
             section_import(res, data, ceiling, max_batch=1000)
         if "append" in only:
             section_append(res, data, count=500 if quick else 2000)
+        if "map" in only:
+            section_map(
+                res,
+                data,
+                small_path,
+                count=500 if quick else 1000,
+                keys=100_000 if quick else 1_000_000,
+                repeat=3,
+            )
         del data
     if "merkle" in only:
         section_merkle(
@@ -1268,9 +1510,11 @@ def main(argv: list[str] | None = None) -> int:
         section_browser(res)
 
     load_end = os.getloadavg()
+    commit = git_commit()
     header = (
-        f"kpledger bench, {mode} mode, {started}; load average {_load(load_start)} at the "
-        f"start, {_load(load_end)} at the end; {os.cpu_count()} CPUs, Python "
+        f"kpledger bench at commit {commit}, {mode} mode, {started}; load average "
+        f"{_load(load_start)} at the start, {_load(load_end)} at the end; "
+        f"{os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, PyNaCl {nacl.__version__}, cryptography "
         f"{cryptography_version}, SQLite {sqlite3.sqlite_version}"
     )
@@ -1282,6 +1526,7 @@ def main(argv: list[str] | None = None) -> int:
         "header": header,
         "started": started,
         "mode": mode,
+        "commit": commit,
         "command": "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:]),
         "loadavg_start": load_start,
         "loadavg_end": load_end,
@@ -1301,6 +1546,11 @@ def main(argv: list[str] | None = None) -> int:
 def render(path: Path, readme: Path | None) -> int:
     """Print the table of a results file; with ``readme``, write it into its block."""
     document = json.loads(path.read_text())
+    if readme is not None and document.get("commit") != git_commit():
+        raise SystemExit(
+            f"{path} was measured at commit {document.get('commit')}, not at the current "
+            f"{git_commit()}: run the benchmark again rather than render old figures"
+        )
     res = Results(document["mode"])
     res.rows = [Row(**row) for row in document["rows"]]
     text = table(res)
@@ -1318,6 +1568,29 @@ def render(path: Path, readme: Path | None) -> int:
         block = "results-quick" if document["mode"].startswith("quick") else "results"
         replace_block(readme, block, f"{header}\n\n{text}\n\n`{document['command']}`")
     return 0
+
+
+def git_commit() -> str:
+    """The commit the benchmarked code is (``+dirty`` with uncommitted library changes)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],  # noqa: S607
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "ledger", "cli", "bench/*.py"],  # noqa: S607
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def _load(values: tuple[float, float, float]) -> str:

@@ -245,19 +245,31 @@ def check_map_tables(store: Store, state_map: statemap.MemoryMap, size: int) -> 
     Raises:
         ProofError: (R-SM-1) the first difference.
     """
-    leaves, nodes = store.map_tables()
-    replayed = list(state_map.items())
-    if leaves != replayed:
-        bad = next(
-            (a.kh.hex()[:16] for a, b in zip(leaves, replayed, strict=False) if a != b),
-            "(count)",
-        )
+    replayed = iter(state_map.items())
+    count = 0
+    bad: str | None = None
+    for k, v, idx in store.map_leaves():  # one row at a time: the tables are as long as the map
+        count += 1
+        if bad is not None:
+            continue  # counting the rest, for the message
+        mine = next(replayed, None)
+        if mine is None:
+            bad = "(count)"
+        elif (mine.kh, mine.vh, mine.index) != (k, v, idx):
+            bad = k.hex()[:16] if type(k) is bytes else repr(k)[:16]
+    if bad is not None or next(replayed, None) is not None:
         raise ProofError(
-            f"stored state-map leaves ({len(leaves)}) differ from the replay's "
-            f"({len(replayed)}), first at key hash {bad}",
+            f"stored state-map leaves ({count}) differ from the replay's "
+            f"({len(state_map)}), first at key hash {bad or '(count)'}",
             rule="R-SM-1",
         )
-    if nodes != state_map.nodes():
+    nodes = state_map.nodes()
+    count = 0
+    same = True
+    for nid, h in store.map_nodes():  # read to the end: no statement left open
+        count += 1
+        same = same and nodes.get(nid) == h
+    if not same or count != len(nodes):
         raise ProofError("stored state-map nodes differ from the replay's", rule="R-SM-1")
     try:
         stored_root = store.map_root(size)

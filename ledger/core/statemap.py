@@ -87,7 +87,7 @@ def sibling(kh: bytes, depth: int) -> bytes:
     return n.to_bytes(32, "big")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Leaf:
     """One key of the map: its key hash, value hash and last-change record index."""
 
@@ -170,6 +170,90 @@ def _rebuild(
     h = node_hash(left, right)
     put_node(node_id(kh, depth), h)
     return h
+
+
+def update_paths(
+    reader: Reader,
+    changed: dict[bytes, Leaf],
+    shared: Callable[[bytes], int],
+    put_node: Callable[[bytes, bytes], None],
+) -> bytes:
+    """:func:`update` with fewer reads: the same root and nodes, for a reader that already
+    shows the ``changed`` leaves and whose nodes are those of the previous version.
+
+    ``shared(kh)`` is the most leading bits another key of the new version shares with
+    ``kh`` (-1 if it is the only key): the key sharing the most is ``kh``'s neighbour below
+    or above it, so the subtrees on ``kh``'s path hold other keys exactly down to that
+    depth, and below it hash to ``kh``'s leaf. Every sibling met on the way holds no
+    changed key, so it is unchanged: its node if it has two or more leaves, else its one
+    leaf or nothing.
+    """
+    if not changed:
+        return root(reader)
+    keys = [int.from_bytes(k, "big") for k in sorted(changed)]
+    return _PathUpdate(reader, changed, shared, put_node).rebuild(keys, 0)
+
+
+#: Bit position of the top bit of a key hash read as an integer.
+_TOP = DEPTH - 1
+
+
+class _PathUpdate:
+    def __init__(
+        self,
+        reader: Reader,
+        changed: dict[bytes, Leaf],
+        shared: Callable[[bytes], int],
+        put: Callable[[bytes, bytes], None],
+    ) -> None:
+        self.reader = reader
+        self.changed = changed
+        self.shared = shared
+        self.put = put
+
+    def rebuild(self, keys: list[int], depth: int) -> bytes:
+        """The hash of the subtree at ``depth`` holding the changed keys ``keys``."""
+        if len(keys) == 1:
+            return self.path(keys[0], depth)
+        shift = _TOP - depth
+        cut = bisect.bisect_left(keys, ((keys[0] >> shift) | 1) << shift)
+        left, right = keys[:cut], keys[cut:]
+        lh = self.rebuild(left, depth + 1) if left else self.sibling(right[0], depth)
+        rh = self.rebuild(right, depth + 1) if right else self.sibling(left[0], depth)
+        h = node_hash(lh, rh)
+        self.put(_nid(keys[0], depth), h)
+        return h
+
+    def path(self, n: int, depth: int) -> bytes:
+        """The hash of the subtree at ``depth`` whose only changed key is ``n``."""
+        kh = n.to_bytes(32, "big")
+        acc = self.changed[kh].hash
+        for d in range(self.shared(kh), depth - 1, -1):
+            sib = self.sibling(n, d)
+            acc = node_hash(sib, acc) if (n >> (_TOP - d)) & 1 else node_hash(acc, sib)
+            self.put(_nid(n, d), acc)
+        return acc
+
+    def sibling(self, n: int, depth: int) -> bytes:
+        """The hash of the sibling, at ``depth + 1``, of the subtree on ``n``'s path."""
+        shift = _TOP - depth
+        lo = ((n >> shift) ^ 1) << shift
+        lo_b = lo.to_bytes(32, "big")
+        h = self.reader.node(bytes([depth + 1]) + lo_b)
+        if h is not None:
+            return h
+        found = self.reader.leaves(lo_b, (lo | ((1 << shift) - 1)).to_bytes(32, "big"), 2)
+        if not found:
+            return EMPTY
+        if len(found) == 1:
+            return found[0].hash
+        return subtree_hash(self.reader, lo_b, depth + 1)  # no node stored: compute it
+
+
+def _nid(n: int, depth: int) -> bytes:
+    """:func:`node_id` of the subtree at ``depth`` on the path of key hash ``n``."""
+    shift = DEPTH - depth
+    return bytes([depth]) + ((n >> shift) << shift).to_bytes(32, "big")
 
 
 # ---------------------------------------------------------------------------
@@ -374,9 +458,21 @@ class MemoryMap:
 
     def root(self) -> bytes:
         if self._pending:
-            self._root = update(self, self._pending, self._nodes.__setitem__)
+            leaves = self._leaves
+            changed = {kh: leaves[kh] for kh in self._pending}
+            self._root = update_paths(self, changed, self._shared, self._nodes.__setitem__)
             self._pending = set()
         return self._root
+
+    def _shared(self, kh: bytes) -> int:
+        keys = self._keys
+        i = bisect.bisect_left(keys, kh)
+        best = -1
+        if i > 0:
+            best = common_prefix(kh, keys[i - 1])
+        if i + 1 < len(keys):
+            best = max(best, common_prefix(kh, keys[i + 1]))
+        return best
 
     def prove(self, kind: str, key: str) -> MapProof:
         self.root()

@@ -25,6 +25,9 @@ __all__ = ["Recent", "SqlBacking", "SqlTiles"]
 #: the simulated workload 8192 rows serve as many reads as 32768 would.
 _RECENT_STATE = 1 << 13
 
+#: State-map nodes and leaves kept between appends (~0.1 KiB each, so at most ~13 MiB): the
+#: nodes near the root are on every append's paths, the rest on those of recent keys.
+_RECENT_MAP = 1 << 16
 _StateKey = tuple[str, str]
 
 
@@ -37,13 +40,16 @@ class Recent:
     transactions changes the second. Anything unexpected forgets everything.
     """
 
-    __slots__ = ("edge", "head", "poisoned", "state", "token")
+    __slots__ = ("edge", "head", "map_leaves", "map_nodes", "poisoned", "state", "token")
 
     def __init__(self) -> None:
         self.token: tuple[int, int] | None = None
         self.state: dict[_StateKey, bytes | None] = {}
         self.head: tuple[int, bytes, int] | None = None  # (size, last hash, last time)
         self.edge: dict[int, tuple[int, bytes]] = {}  # level -> (tile index, tile bytes)
+        #: State-map rows: node id -> hash, key hash -> (value hash, index).
+        self.map_nodes: dict[bytes, bytes] = {}
+        self.map_leaves: dict[bytes, tuple[bytes, int]] = {}
         self.poisoned = False
 
     def reset(self) -> None:
@@ -51,6 +57,8 @@ class Recent:
         self.state = {}
         self.head = None
         self.edge = {}
+        self.map_nodes = {}
+        self.map_leaves = {}
         self.poisoned = False
 
     def remember(
@@ -58,6 +66,8 @@ class Recent:
         written: Mapping[_StateKey, bytes],
         head: tuple[int, bytes, int],
         tiles_written: Mapping[tuple[int, int], bytes],
+        map_nodes: Mapping[bytes, bytes] | None = None,
+        map_leaves: Mapping[bytes, tuple[str, str, bytes, int]] | None = None,
     ) -> None:
         state = self.state
         for k, raw in written.items():
@@ -72,6 +82,23 @@ class Recent:
             have = edge.get(level)
             if have is None or have[0] <= idx:
                 edge[level] = (idx, blob)
+        if map_nodes is not None:
+            nodes = self.map_nodes
+            nodes.update(map_nodes)
+            if len(nodes) > _RECENT_MAP:
+                _forget_oldest(nodes, len(nodes) - _RECENT_MAP // 2)
+        if map_leaves is not None:
+            leaves = self.map_leaves
+            for kh, (_, _, vh, index) in map_leaves.items():
+                leaves.pop(kh, None)
+                leaves[kh] = (vh, index)
+            if len(leaves) > _RECENT_MAP:
+                _forget_oldest(leaves, len(leaves) - _RECENT_MAP // 2)
+
+
+def _forget_oldest(rows: dict[Any, Any], count: int) -> None:
+    for k in list(islice(rows, count)):
+        del rows[k]
 
 
 class SqlBacking:

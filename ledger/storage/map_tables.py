@@ -11,11 +11,13 @@ at an earlier size. ``verify`` recomputes everything and compares (``ledger/veri
 from __future__ import annotations
 
 import bisect
+import hashlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ledger.core import statemap
+from ledger.core.encoding import encode
 from ledger.core.statemap import Leaf
 from ledger.errors import ProofError
 
@@ -56,12 +58,29 @@ class SqlMap:
 
 
 class MapUpdate:
-    """One append's changes to the map, folded in by :meth:`write` (same transaction)."""
+    """One append's changes to the map, folded in by :meth:`write` (same transaction).
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    ``nodes`` and ``leaves`` are rows known from earlier committed appends of this
+    connection (``Recent``): read before SQLite, never written to here. What this update
+    writes is in :attr:`nodes_written` and :attr:`leaves` for the caller to remember once
+    the transaction commits.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        nodes: dict[bytes, bytes] | None = None,
+        leaves: dict[bytes, tuple[bytes, int]] | None = None,
+    ) -> None:
         self.sql = SqlMap(conn)
+        self.known_nodes = nodes if nodes is not None else {}
+        self.known_leaves = leaves if leaves is not None else {}
         self.leaves: dict[bytes, tuple[str, str, bytes, int]] = {}
         self.changes: list[tuple[int, bytes, bytes | None, int | None]] = []
+        self.nodes_written: dict[bytes, bytes] = {}
+        #: Each written key's canonical bytes as its last writer (record index) left them:
+        #: the state row of a key last written by the append's last record is those bytes.
+        self.encoded: dict[tuple[str, str], tuple[int, bytes]] = {}
 
     def record(
         self, writes: list[tuple[str, str]], get: Callable[[str, str], Any], index: int
@@ -69,15 +88,21 @@ class MapUpdate:
         """The keys record ``index`` wrote; those whose value hash changed now carry it."""
         for kind, key in writes:
             kh = statemap.key_hash(kind, key)
-            vh = statemap.value_hash(get(kind, key))
+            raw = encode(get(kind, key))
+            self.encoded[(kind, key)] = (index, raw)
+            vh = hashlib.sha256(raw).digest()  # statemap.value_hash, from the bytes kept
             mine = self.leaves.get(kh)
             old_v: bytes | None
             old_idx: int | None
             if mine is not None:
                 old_v, old_idx = mine[2], mine[3]
             else:
-                stored = self.sql.leaf(kh)
-                old_v, old_idx = (None, None) if stored is None else (stored.vh, stored.index)
+                known = self.known_leaves.get(kh)
+                if known is not None:
+                    old_v, old_idx = known
+                else:
+                    stored = self.sql.leaf(kh)
+                    old_v, old_idx = (None, None) if stored is None else (stored.vh, stored.index)
             if old_v == vh:
                 continue
             self.leaves[kh] = (kind, key, vh, index)
@@ -96,8 +121,10 @@ class MapUpdate:
                 "INSERT INTO map_change (idx, k, old_v, old_idx) VALUES (?, ?, ?, ?)",
                 self.changes,
             )
-        nodes: dict[bytes, bytes] = {}
-        root = statemap.update(self.sql, self.leaves, nodes.__setitem__)
+        nodes = self.nodes_written
+        changed = {kh: Leaf(kh, vh, index) for kh, (_, _, vh, index) in self.leaves.items()}
+        reader = _KnownNodes(self.sql, self.known_nodes)
+        root = statemap.update_paths(reader, changed, self._shared, nodes.__setitem__)
         if nodes:
             conn.executemany(
                 "INSERT INTO map_node (id, h) VALUES (?, ?)"
@@ -106,6 +133,39 @@ class MapUpdate:
             )
         conn.execute("INSERT OR REPLACE INTO map_root (size, root) VALUES (?, ?)", (size, root))
         return root
+
+    def _shared(self, kh: bytes) -> int:
+        """The most leading bits another key shares with ``kh`` (-1: the only key)."""
+        conn = self.sql.conn
+        below = conn.execute(
+            "SELECT k FROM map_leaf WHERE k < ? ORDER BY k DESC LIMIT 1", (kh,)
+        ).fetchone()
+        above = conn.execute(
+            "SELECT k FROM map_leaf WHERE k > ? ORDER BY k LIMIT 1", (kh,)
+        ).fetchone()
+        return max(
+            -1 if below is None else statemap.common_prefix(kh, bytes(below[0])),
+            -1 if above is None else statemap.common_prefix(kh, bytes(above[0])),
+        )
+
+
+class _KnownNodes:
+    """The current tables, with the nodes remembered from earlier appends read first."""
+
+    def __init__(self, sql: SqlMap, known: dict[bytes, bytes]) -> None:
+        self.sql = sql
+        self.known = known
+
+    def leaves(self, lo: bytes, hi: bytes, limit: int) -> list[Leaf]:
+        return self.sql.leaves(lo, hi, limit)
+
+    def node(self, nid: bytes) -> bytes | None:
+        h = self.known.get(nid)
+        if h is None:
+            h = self.sql.node(nid)
+            if h is not None:
+                self.known[nid] = h
+        return h
 
 
 class VersionReader:
@@ -181,14 +241,15 @@ def prove(conn: sqlite3.Connection, size: int, kind: str, key: str) -> statemap.
     return proof
 
 
-def stored(conn: sqlite3.Connection) -> tuple[list[Leaf], dict[bytes, bytes]]:
-    """Every stored leaf (in key-hash order) and node, for verify."""
-    leaves = [
-        Leaf(bytes(k), bytes(v), idx)
-        for k, v, idx in conn.execute("SELECT k, v, idx FROM map_leaf ORDER BY k")
-    ]
-    nodes = {bytes(i): bytes(h) for i, h in conn.execute("SELECT id, h FROM map_node")}
-    return leaves, nodes
+def stored_leaves(conn: sqlite3.Connection) -> Iterator[tuple[bytes, bytes, int]]:
+    """Every stored leaf as ``(key hash, value hash, index)``, in key-hash order (verify
+    compares them one by one: nothing is held beyond the row at hand)."""
+    yield from conn.execute("SELECT k, v, idx FROM map_leaf ORDER BY k")
+
+
+def stored_nodes(conn: sqlite3.Connection) -> Iterator[tuple[bytes, bytes]]:
+    """Every stored node as ``(id, hash)``, in id order."""
+    yield from conn.execute("SELECT id, h FROM map_node ORDER BY id")
 
 
 def roots(conn: sqlite3.Connection) -> dict[int, bytes]:

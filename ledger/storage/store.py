@@ -365,14 +365,15 @@ class Store:
     def registered_keys(self) -> dict[bytes, bytes]:
         """``key id -> public key`` for every key a registry record names.
 
-        Read from the records themselves (genesis, participant.add, participant.rotate),
+        Read from the records themselves (genesis, participant.add, participant.rotate,
+        governance.set: operators, participants and governors),
         not from the derived state; a key id is the hash of its key, so nothing here
         needs trusting.
         """
         out: dict[bytes, bytes] = {}
         rows = self.conn.execute(
             "SELECT record FROM records WHERE type IN "
-            "('genesis', 'participant.add', 'participant.rotate') ORDER BY idx"
+            "('genesis', 'participant.add', 'participant.rotate', 'governance.set') ORDER BY idx"
         )
         for (raw,) in rows:
             if not isinstance(raw, bytes):
@@ -384,6 +385,11 @@ class Store:
             public = fields.get("operator", fields.get("pub"))
             if isinstance(public, bytes):
                 out[key_id(public)] = public
+            governors = fields.get("governors")
+            for governor in governors if isinstance(governors, list) else ():
+                public = governor.get("pub") if isinstance(governor, dict) else None
+                if isinstance(public, bytes):
+                    out[key_id(public)] = public
         return out
 
     @guard("read")
@@ -565,7 +571,7 @@ class Store:
             backing = SqlBacking(conn, recent.state)
             state = rules.State(backing)
             state.writes = []
-            map_update = map_tables.MapUpdate(conn)
+            map_update = map_tables.MapUpdate(conn, recent.map_nodes, recent.map_leaves)
             known = self._stored_ids(conn, [e.id for e in entries])
             done: list[Appended] = []
             records: list[Record] = []
@@ -627,7 +633,9 @@ class Store:
                 conn.executemany(
                     "INSERT INTO findings (idx, rule, message) VALUES (?, ?, ?)", warned
                 )
-            written = self._write_state(conn, state.take_changes(), backing.loaded)
+            last = size + len(records) - 1
+            final_raw = {k: raw for k, (i, raw) in map_update.encoded.items() if i == last}
+            written = self._write_state(conn, state.take_changes(), backing.loaded, final_raw)
             new_size = size + len(records)
             map_root = map_update.write(new_size)
             tiles_written = self._write_tiles(
@@ -646,7 +654,13 @@ class Store:
                     (new_size, note_text),
                 )
             # Kept only if the COMMIT succeeds (_write forgets everything otherwise).
-            recent.remember(written, (new_size, prev, now), tiles_written)
+            recent.remember(
+                written,
+                (new_size, prev, now),
+                tiles_written,
+                map_update.nodes_written,
+                map_update.leaves,
+            )
         self._tile_cache.absorb(completed)  # committed: full tiles never change again
         return done
 
@@ -666,17 +680,21 @@ class Store:
         conn: sqlite3.Connection,
         changes: Mapping[tuple[str, str], Any],
         loaded: Mapping[tuple[str, str], bytes | None] | None = None,
+        encoded: Mapping[tuple[str, str], bytes] | None = None,
     ) -> dict[tuple[str, str], bytes]:
         """Write the changed state values; returns each key's canonical bytes.
 
         A value whose bytes equal the row it was ``loaded`` from is not rewritten. Rows go
-        in key order, so neighbours share B-tree pages.
+        in key order, so neighbours share B-tree pages. ``encoded`` holds the canonical
+        bytes of final values encoded already (by the state map's update).
         """
         written: dict[tuple[str, str], bytes] = {}
         rows: list[tuple[str, str, bytes, str]] = []
         for k in sorted(changes):
             value = changes[k]
-            raw = encode(value)
+            raw = encoded.get(k) if encoded is not None else None
+            if raw is None:
+                raw = encode(value)
             written[k] = raw
             if loaded is not None and loaded.get(k) == raw:
                 continue
@@ -726,10 +744,16 @@ class Store:
         with self.snapshot():
             return map_tables.prove(self.conn, size, kind, key)
 
-    @guard("read")
-    def map_tables(self) -> tuple[list[statemap.Leaf], dict[bytes, bytes]]:
-        """Every stored state-map leaf (in key-hash order) and node (verify compares them)."""
-        return map_tables.stored(self.conn)
+    def map_leaves(self) -> Iterator[tuple[bytes, bytes, int]]:
+        """Every stored state-map leaf ``(key hash, value hash, index)`` in key-hash order,
+        one row at a time (verify compares them with the replay's)."""
+        with guarded(self.path):
+            yield from map_tables.stored_leaves(self.conn)
+
+    def map_nodes(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every stored state-map node ``(id, hash)``, one row at a time."""
+        with guarded(self.path):
+            yield from map_tables.stored_nodes(self.conn)
 
     @guard("write")
     def add_checkpoint(self, size: int, note: str) -> None:

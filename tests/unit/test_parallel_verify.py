@@ -122,3 +122,28 @@ def test_parallel_verify_reports_what_serial_reports(
         parallel = _file_verdict(path, jobs=2, chunk=2)
     assert serial[0] != "valid"
     assert parallel == serial
+
+
+def test_registered_keys_name_every_signer_governors_included(tmp_path: Path) -> None:
+    """A parallel verify's workers check the signatures of the keys registered_keys names
+    (the main process skips them): a governor's key, named by the genesis or a
+    governance.set rather than a participant entry, must be among them."""
+    from ledger.core.model import Record
+    from ledger.sim import simulate
+    from ledger.storage.store import Store
+
+    path = tmp_path / "gov.db"
+    assert simulate(str(path), parcels=3, seed=5).ok
+    store = Store.open(str(path))
+    try:
+        keys = store.registered_keys()
+        genesis = Record.from_wire(next(iter(store.iter_rows()))[1]).entry()
+        governors = genesis.fields.get("governors") or []
+        assert governors, "the simulated genesis names governors"
+        for g in governors:
+            assert g["pub"] in keys.values()
+        for _, raw in store.iter_rows():
+            for sig in Record.from_wire(raw).entry().sigs:
+                assert sig.kid in keys
+    finally:
+        store.close()
