@@ -89,6 +89,9 @@ class Store:
         self._tile_cache = tiles.TileCache()
         # What the last write transaction committed, for the next append (see Recent).
         self._recent = Recent()
+        # A context file's mark, read once: a file is a context file from its export on,
+        # and a ledger never becomes one (the export writes a new file).
+        self._context: tuple[dict[str, Any] | None] | None = None
 
     # -- opening --------------------------------------------------------------
 
@@ -399,7 +402,9 @@ class Store:
     @guard("read")
     def context(self) -> dict[str, Any] | None:
         """What a context file's mark says (``ledger.storage.context``); None for a ledger."""
-        return context.context_of(self.conn)
+        if self._context is None:
+            self._context = (context.context_of(self.conn),)
+        return self._context[0]
 
     @guard("read")
     def keys_with_prefix(self, kind: str, prefix: str, limit: int = 200) -> list[str]:
