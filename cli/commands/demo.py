@@ -72,6 +72,9 @@ CONFIRMS = {
     "BE-2026-118020": "kp-ae",
     "BE-2026-118044": "kp-in",
     "AE-2026-552301": "kp-in",
+    "BW-2026-000131": "kp-ru",
+    "RU-2026-031990": "kp-ae",
+    "AE-2026-552377": "kp-in",
 }
 
 
@@ -322,81 +325,11 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     )
 
     s.heading("5. Exports under KP certificates, accepted by the importers")
-    shipments = [
-        (
-            "kp-bw",
-            "BW-2026-000117",
-            "JW-2026-0001",
-            "jwaneng",
-            "Jwaneng Mine",
-            "Antwerp Rough",
-            "antwerp",
-            "163750",
-        ),
-        (
-            "kp-ca",
-            "CA-2026-004410",
-            "DV-2026-0001",
-            "diavik",
-            "Diavik Mine",
-            "Antwerp Rough",
-            "antwerp",
-            "79540",
-        ),
-        (
-            "kp-ru",
-            "RU-2026-031877",
-            "MIR-2026-0001",
-            "mir",
-            "Mir Mine",
-            "Dubai Hub",
-            "dubai",
-            "62080",
-        ),
-    ]
     s.say("Each importing authority confirms receipt to the exporting one (KPCS Annex I).")
-    first_confirmation = True
-    for auth, number, parcel, sender, exporter, importer, receiver, value in shipments:
-        s.run(
-            "certificate",
-            "issue",
-            "--key",
-            s.key(auth),
-            "--number",
-            number,
-            "--parcels",
-            parcel,
-            "--exporter",
-            exporter,
-            "--importer",
-            importer,
-            "--value-usd",
-            value,
-            "--expires",
-            expires,
-        )
-        tid = s.run(
-            "transfer",
-            "--key",
-            s.key(sender),
-            "--parcels",
-            parcel,
-            "--to",
-            importer,
-            "--certificate",
-            number,
-            "--warranty",
-        )
-        s.run("accept", "--key", s.key(receiver), tid[:12])
-        s.run(
-            "certificate",
-            "confirm",
-            number,
-            "--key",
-            s.key(CONFIRMS[number]),
-            show=first_confirmation,
-        )
-        first_confirmation = False
+    ship(s, "kp-bw", "BW-2026-000117", "JW-2026-0001", "jwaneng", "antwerp", "163750",
+         show_confirm=True)  # fmt: skip
+    ship(s, "kp-ca", "CA-2026-004410", "DV-2026-0001", "diavik", "antwerp", "79540")
+    ship(s, "kp-ru", "RU-2026-031877", "MIR-2026-0001", "mir", "dubai", "62080")
 
     s.heading("6. Sorting in Antwerp: splits with mass balance")
     s.run(
@@ -467,42 +400,8 @@ def demo(directory: str, fresh: bool, use_node: bool) -> None:
     s.run("trace", "DXB-MIX-7")
 
     s.heading("8. Export to the cutter in Surat")
-    for auth, number, parcel, sender, exporter, value in [
-        ("kp-be", "BE-2026-118044", "ANT-MIX-1", "antwerp", "Antwerp Rough", "80500"),
-        ("kp-ae", "AE-2026-552301", "DXB-MIX-7", "dubai", "Dubai Hub", "112500"),
-    ]:
-        s.run(
-            "certificate",
-            "issue",
-            "--key",
-            s.key(auth),
-            "--number",
-            number,
-            "--parcels",
-            parcel,
-            "--exporter",
-            exporter,
-            "--importer",
-            "Surat Cutting",
-            "--value-usd",
-            value,
-            "--expires",
-            expires,
-        )
-        tid = s.run(
-            "transfer",
-            "--key",
-            s.key(sender),
-            "--parcels",
-            parcel,
-            "--to",
-            "Surat Cutting",
-            "--certificate",
-            number,
-            "--warranty",
-        )
-        s.run("accept", "--key", s.key("surat"), tid[:12])
-        s.run("certificate", "confirm", number, "--key", s.key(CONFIRMS[number]), show=False)
+    ship(s, "kp-be", "BE-2026-118044", "ANT-MIX-1", "antwerp", "surat", "80500")
+    ship(s, "kp-ae", "AE-2026-552301", "DXB-MIX-7", "dubai", "surat", "112500")
 
     s.heading("9. Cutting: rough becomes polished stones (yields about 40-50%)")
     s.run(
@@ -924,13 +823,21 @@ def write_g7_policy(s: Story) -> str:
 
 
 def ship(
-    s: Story, cert: tuple[str, str, str, str], sender: str, receiver: str, *, show: bool
+    s: Story,
+    auth: str,
+    number: str,
+    parcel: str,
+    sender: str,
+    receiver: str,
+    value: str,
+    *,
+    show: bool = True,
+    show_confirm: bool = False,
 ) -> None:
-    """Move ``parcel`` across a border: certificate, offer, acceptance, confirmation.
-
-    ``cert`` is (issuing authority key, certificate number, parcel, importing authority key).
-    """
-    auth, number, parcel, confirmer = cert
+    """Move ``parcel`` across a border from ``sender`` to ``receiver`` (keys of PARTIES):
+    the exporting authority ``auth`` issues KP certificate ``number`` declaring ``value``
+    dollars, the sender offers, the receiver accepts, and the importing authority
+    (CONFIRMS) confirms receipt."""
     exporter, importer = (next(p[1] for p in PARTIES if p[0] == k) for k in (sender, receiver))
     s.run(
         "certificate",
@@ -946,7 +853,7 @@ def ship(
         "--importer",
         importer,
         "--value-usd",
-        "410",
+        value,
         "--expires",
         (dt.date.today() + dt.timedelta(days=45)).isoformat(),
         show=show,
@@ -965,7 +872,7 @@ def ship(
         show=show,
     )
     s.run("accept", "--key", s.key(receiver), tid[:12], show=show)
-    s.run("certificate", "confirm", number, "--key", s.key(confirmer), show=False)
+    s.run("certificate", "confirm", number, "--key", s.key(CONFIRMS[number]), show=show_confirm)
 
 
 def g7_story(s: Story, g7_policy: str) -> None:
@@ -986,9 +893,9 @@ def g7_story(s: Story, g7_policy: str) -> None:
         "--mine",
         "Jwaneng pit 3",
     )
-    ship(s, ("kp-bw", "BW-2026-000131", "JW-2026-0002", "kp-ru"), "jwaneng", "moscow", show=True)
-    ship(s, ("kp-ru", "RU-2026-031990", "JW-2026-0002", "kp-ae"), "moscow", "dubai", show=False)
-    ship(s, ("kp-ae", "AE-2026-552377", "JW-2026-0002", "kp-in"), "dubai", "surat", show=False)
+    ship(s, "kp-bw", "BW-2026-000131", "JW-2026-0002", "jwaneng", "moscow", "410")
+    ship(s, "kp-ru", "RU-2026-031990", "JW-2026-0002", "moscow", "dubai", "410", show=False)
+    ship(s, "kp-ae", "AE-2026-552377", "JW-2026-0002", "dubai", "surat", "410", show=False)
     s.say("   (two more crossings, Moscow -> Dubai -> Surat, each certified and confirmed)")
     s.run("cut", "--key", s.key("surat"), "--parcels", "JW-2026-0002", "--into", "ST-0003:1.10")
     s.run("checkpoint", "--key", s.key("operator"), show=False)
