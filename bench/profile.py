@@ -391,9 +391,9 @@ def _phase_table(title: str, total: float, n: int, slots: dict[str, list[float]]
 
 
 def do_phases(path: Path, what: str) -> str:
-    from ledger import ledger as ledger_mod
-    from ledger.core import ed25519, model, replay, rules
-    from ledger.storage import statecheck, store
+    from ledger import verify as verify_mod
+    from ledger.core import ed25519, model, replay, rules, statemap
+    from ledger.storage import cache, statecheck, store
 
     if what == "verify":
         targets = [
@@ -409,8 +409,13 @@ def do_phases(path: Path, what: str) -> str:
             ),
             (
                 "check_row_cache: re-render the entry as JSON, compare the cached columns",
-                ledger_mod,
+                verify_mod,
                 "check_row_cache",
+            ),
+            (
+                "MemoryMap.record: key and value hashes of the written state",
+                statemap.MemoryMap,
+                "record",
             ),
             ("rules.apply (signatures included)", rules, "apply"),
             (
@@ -448,9 +453,9 @@ def do_phases(path: Path, what: str) -> str:
         ("Store.append (one transaction per batch)", store.Store, "append"),
         ("  rules.apply (signatures and state reads included)", rules, "apply"),
         ("    SignedEntry.verify_signature", model.SignedEntry, "verify_signature"),
-        ("    _SqlBacking.load: state read from SQLite and decoded", store._SqlBacking, "load"),
+        ("    SqlBacking.load: state read from SQLite and decoded", cache.SqlBacking, "load"),
         ("  Record.build: encode the record, leaf hash", model.Record, "build"),
-        ("  _entry_json: the readable json column", store, "_entry_json"),
+        ("  entry_json: the readable json column", store, "entry_json"),
         (
             "  Store._write_state: encode + json of every changed value, INSERT",
             store.Store,

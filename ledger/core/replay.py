@@ -162,7 +162,7 @@ def replay(
             locate(exc, index, entry_id)
             raise
         if state_map is not None:
-            state_map.record(state.take_writes(), state.get, index)
+            state_map.record(state.take_writes(), state.get, index, state.encoded)
         for w in outcome.warnings:
             result.warnings[w.rule] += 1
             result.findings.append((index, w.rule, w.message))

@@ -418,6 +418,7 @@ class MemoryMap:
         self._leaves: dict[bytes, Leaf] = {}
         self._nodes: dict[bytes, bytes] = {}
         self._pending: set[bytes] = set()
+        self._new: list[bytes] = []  # keys set but not yet in _keys (sorted in by _sorted)
         self._root = EMPTY
 
     def __len__(self) -> int:
@@ -428,26 +429,38 @@ class MemoryMap:
 
     def set(self, kh: bytes, vh: bytes, index: int) -> None:
         if kh not in self._leaves:
-            bisect.insort(self._keys, kh)
+            # Sorted in when next needed: one insort per new key would move the whole
+            # list each time (quadratic over a long replay).
+            self._new.append(kh)
         self._leaves[kh] = Leaf(kh, vh, index)
         self._pending.add(kh)
 
     def record(
-        self, writes: Iterable[tuple[str, str]], get: Callable[[str, str], Any], index: int
+        self,
+        writes: Iterable[tuple[str, str]],
+        get: Callable[[str, str], Any],
+        index: int,
+        encoded: Callable[[str, str, bytes], None] | None = None,
     ) -> None:
         """Fold in the keys record ``index`` wrote: those whose value hash changed now
-        carry ``index`` (specs/state-map.md §3)."""
+        carry ``index`` (specs/state-map.md §3). ``encoded(kind, key, raw)`` receives each
+        written value's canonical bytes, so that a caller comparing values does not encode
+        them again."""
+        leaves = self._leaves
         for kind, key in writes:
-            kh = key_hash(kind, key)
-            vh = value_hash(get(kind, key))
-            leaf = self._leaves.get(kh)
+            kh = _sha(kind.encode() + b"\x00" + key.encode()).digest()  # key_hash
+            raw = encode(get(kind, key))
+            if encoded is not None:
+                encoded(kind, key, raw)
+            vh = _sha(raw).digest()  # value_hash
+            leaf = leaves.get(kh)
             if leaf is None or leaf.vh != vh:
                 self.set(kh, vh, index)
 
     def leaves(self, lo: bytes, hi: bytes, limit: int) -> list[Leaf]:
-        i = bisect.bisect_left(self._keys, lo)
+        keys = self._sorted()
+        i = bisect.bisect_left(keys, lo)
         out: list[Leaf] = []
-        keys = self._keys
         while i < len(keys) and len(out) < limit and keys[i] <= hi:
             out.append(self._leaves[keys[i]])
             i += 1
@@ -458,11 +471,26 @@ class MemoryMap:
 
     def root(self) -> bytes:
         if self._pending:
+            self._sorted()
             leaves = self._leaves
             changed = {kh: leaves[kh] for kh in self._pending}
             self._root = update_paths(self, changed, self._shared, self._nodes.__setitem__)
             self._pending = set()
         return self._root
+
+    def _sorted(self) -> list[bytes]:
+        """The key hashes in order, with the keys set since the last call sorted in."""
+        new = self._new
+        if new:
+            keys = self._keys
+            if len(new) <= 8:
+                for kh in new:
+                    bisect.insort(keys, kh)
+            else:
+                keys.extend(new)
+                keys.sort()  # a sorted run and a short unsorted one: about a merge
+            self._new = []
+        return self._keys
 
     def _shared(self, kh: bytes) -> int:
         keys = self._keys
@@ -479,7 +507,7 @@ class MemoryMap:
         return prove(self, kind, key)
 
     def items(self) -> Iterable[Leaf]:
-        return (self._leaves[k] for k in self._keys)
+        return (self._leaves[k] for k in self._sorted())
 
     def nodes(self) -> dict[bytes, bytes]:
         self.root()

@@ -578,6 +578,35 @@ class TileHashReader:
 # --------------------------------------------------------------------------------------------
 
 
+#: Position of the last hash of a tile: appending there completes the tile.
+_LAST = TILE_WIDTH - 1
+
+
+def _append_one(old_size: int, leaf: bytes, reader: TileReader) -> dict[tuple[int, int], bytes]:
+    """:func:`append_to_tiles` of one leaf that does not complete its level-0 tile: only
+    that tile changes (nothing is hashed, no level above is touched)."""
+    if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
+        if not isinstance(leaf, bytes | bytearray) or len(leaf) != HASH_SIZE:
+            raise ValueError(f"leaf hash 0 is not a {HASH_SIZE}-byte hash")
+        leaf = bytes(leaf)
+    first = old_size >> TILE_HEIGHT
+    have = old_size & _LAST
+    if not have:
+        return {(0, first): leaf}
+    key = (0, first)
+    data = reader.read_tiles((key,)).get(key)
+    need = have * HASH_SIZE
+    if data is None or len(data) < need or len(data) % HASH_SIZE:
+        got = "missing" if data is None else f"{len(data)} bytes"
+        raise ProofError(
+            f"tile {tile_path(0, first, have)}: expected {need} bytes for tree "
+            f"size {old_size}, got {got}"
+        )
+    if len(data) != need or type(data) is not bytes:
+        data = bytes(data[:need])
+    return {key: data + leaf}
+
+
 def append_to_tiles(
     old_size: int,
     leaf_hashes: Sequence[bytes],
@@ -611,6 +640,8 @@ def append_to_tiles(
         raise TypeError(f"old_size must be an int, not {type(old_size).__name__}")
     if old_size < 0:
         raise ValueError(f"old_size must be >= 0, got {old_size}")
+    if len(leaf_hashes) == 1 and (old_size & _LAST) != _LAST:
+        return _append_one(old_size, leaf_hashes[0], reader)
     for i, h in enumerate(leaf_hashes):
         if not isinstance(h, bytes | bytearray) or len(h) != HASH_SIZE:
             raise ValueError(f"leaf hash {i} is not a {HASH_SIZE}-byte hash")

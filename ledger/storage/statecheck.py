@@ -31,6 +31,7 @@ from typing import Any
 from ledger.core import rules
 from ledger.core.encoding import decode, encode
 from ledger.errors import ChainError
+from ledger.storage.columns import decode_trusted
 
 #: Entries a value must stay unwritten before it is compared and, if equal, dropped.
 IDLE = 4096
@@ -64,6 +65,7 @@ class CheckedState(rules.State):
         self._written: dict[_Key, int] = {}  # pending keys -> entry count at their last write
         self._parked: dict[_Key, bytes] = {}  # compared, differed, not written since
         self._loaded: set[_Key] = set()  # read back into _data, not written since
+        self._raw: dict[_Key, bytes] = {}  # pending keys -> canonical bytes of their value
         self._entries = 0
         self._next_sweep = SWEEP
         self._idle = IDLE
@@ -100,6 +102,11 @@ class CheckedState(rules.State):
         self._written[k] = self._entries
         self._parked.pop(k, None)
         self._loaded.discard(k)
+        self._raw.pop(k, None)
+
+    def encoded(self, kind: str, key: str, raw: bytes) -> None:
+        # The state map encoded the value after its record: compare those bytes.
+        self._raw[(kind, key)] = raw
 
     def commit(self) -> None:
         super().commit()
@@ -137,18 +144,19 @@ class CheckedState(rules.State):
         return out
 
     def _compare_many(
-        self, items: Iterable[tuple[_Key, Any]]
+        self, items: Iterable[tuple[_Key, Any, bytes | None]]
     ) -> list[tuple[_Key, bytes, str | None]]:
         """Each key, its value's canonical bytes, and None if its stored row is equal or
-        else what differs ("missing", "value" or "json")."""
+        else what differs ("missing", "value" or "json"). Each item is a key, its value
+        and the value's canonical bytes when they are known already (else None)."""
         from ledger.storage.store import state_json
 
         items = list(items)
         self.compared += len(items)
-        rows = self._stored_many([k for k, _ in items])
+        rows = self._stored_many([k for k, _, _ in items])
         out: list[tuple[_Key, bytes, str | None]] = []
-        for k, value in items:
-            raw = encode(value)
+        for k, value, known in items:
+            raw = encode(value) if known is None else known
             row = rows.get(k)
             if row is None:
                 out.append((k, raw, "missing"))
@@ -172,7 +180,8 @@ class CheckedState(rules.State):
         for k in self._loaded:  # read back and not written since: parked or matched
             del data[k]
         self._loaded = set()
-        idle = [(k, data[k]) for k, at in written.items() if at < before]
+        pop_raw = self._raw.pop
+        idle = [(k, data[k], pop_raw(k, None)) for k, at in written.items() if at < before]
         matched: list[_Key] = []
         for k, raw, why in self._compare_many(idle):
             del written[k]
@@ -199,8 +208,9 @@ class CheckedState(rules.State):
         self._conn.execute(f"DROP TABLE IF EXISTS {_MATCHED}")
 
     def _finish(self) -> None:
-        left = [(k, self._data[k]) for k in self._written]
-        left += [(k, decode(raw)) for k, raw in self._parked.items()]
+        pop_raw = self._raw.pop
+        left = [(k, self._data[k], pop_raw(k, None)) for k in self._written]
+        left += [(k, decode_trusted(raw), raw) for k, raw in self._parked.items()]
         problems: list[tuple[_Key, str]] = []
         matched: list[_Key] = []
         for k, _, why in self._compare_many(left):
@@ -211,6 +221,7 @@ class CheckedState(rules.State):
         self._mark(matched)
         self._written.clear()
         self._parked.clear()
+        self._raw.clear()
         if not problems:
             (stored,) = self._conn.execute("SELECT count(*) FROM main.state").fetchone()
             if stored == self._matched:

@@ -330,6 +330,25 @@ def test_append_errors() -> None:
         tiles.append_to_tiles(300, leaves[:1], DictTiles())
     with pytest.raises(ProofError, match="expected 1408 bytes"):
         tiles.append_to_tiles(300, leaves[:1], DictTiles({(0, 1): store[(0, 1)][:64]}))
+    # One leaf at a time takes a shorter path (only the level-0 edge tile changes, unless
+    # the leaf completes it): the same checks, and a bytearray leaf is stored as bytes.
+    with pytest.raises(ValueError, match="leaf hash 0"):
+        tiles.append_to_tiles(300, [b"short"], store)
+    with pytest.raises(ValueError, match="leaf hash 0"):
+        tiles.append_to_tiles(300, [leaves[0].hex()], store)  # type: ignore[list-item]
+    out = tiles.append_to_tiles(300, [bytearray(leaves[0])], store)
+    assert out == {(0, 1): store[(0, 1)] + leaves[0]}
+    assert type(out[(0, 1)]) is bytes
+
+
+def test_one_leaf_per_call_equals_one_batch() -> None:
+    leaves = _leaves(1100)
+    one = _build(leaves, [1] * len(leaves))
+    assert one == _build(leaves, [len(leaves)])
+    # A stored edge tile longer than the size needs (it grew since) is cut to the size.
+    grown = DictTiles(one)
+    out = tiles.append_to_tiles(1090, [leaves[0]], grown)
+    assert out == {(0, 4): one[(0, 4)][: 66 * 32] + leaves[0]}
 
 
 def test_tiles_imports() -> None:

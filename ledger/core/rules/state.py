@@ -243,6 +243,10 @@ class State:
         self.writes = []
         return out
 
+    def encoded(self, kind: str, key: str, raw: bytes) -> None:
+        """``raw`` is the canonical encoding of the current value of ``(kind, key)``, as the
+        state map computed it after a record (a state that compares values keeps it)."""
+
     def take_changes(self) -> dict[tuple[str, str], Any]:
         changes = {k: self._data[k] for k in self._dirty}
         self._dirty = set()
