@@ -7,13 +7,20 @@ trusted clock, specs/rules.md §2). A date-dependent rule holds on the date of e
 from __future__ import annotations
 
 import datetime as _dt
+from functools import lru_cache
 
 DAY_MS = 24 * 3600 * 1000
 
 
 def date_of(ms: int) -> str:
     """UTC calendar date ``YYYY-MM-DD`` of a time in milliseconds."""
-    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC).date().isoformat()
+    return _date_of_day(ms // DAY_MS)  # UTC days start at whole multiples of DAY_MS
+
+
+@lru_cache(maxsize=4096)
+def _date_of_day(day: int) -> str:
+    """The date of day ``day`` since 1970-01-01 (the rules ask for the same few days)."""
+    return (_dt.date(1970, 1, 1) + _dt.timedelta(days=day)).isoformat()
 
 
 def iso_time(ms: int) -> str:
