@@ -216,3 +216,26 @@ def test_served_tiles_are_the_schema_2_bytes(made: Path, tmp_path: Path) -> None
         assert conn.execute("SELECT COUNT(*) FROM tiles").fetchone()[0] == len(rows) - 1
     finally:
         store.close()
+
+
+def test_the_command(made: Path, tmp_path: Path) -> None:
+    """``kpledger migrate LEDGER``: a line, or JSON, and then the ledger opens."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.app import main
+
+    old = schema_2_file(made, tmp_path / "old.db")
+    runner = CliRunner()
+    refused = runner.invoke(main, ["--ledger", str(old), "verify"])
+    assert refused.exit_code == 1
+    assert f"'kpledger migrate {old}'" in refused.output
+    done = runner.invoke(main, ["migrate", str(old)])
+    assert done.exit_code == 0, done.output
+    assert f"{old}: schema 2 -> 3: " in done.output and "checked" in done.output
+    again = runner.invoke(main, ["--json", "migrate", str(old)])
+    assert again.exit_code == 0, again.output
+    value = json.loads(again.stdout)
+    assert (value["from_schema"], value["to_schema"], value["migrated"]) == (3, 3, False)
+    assert runner.invoke(main, ["--ledger", str(old), "verify"]).exit_code == 0
