@@ -28,6 +28,7 @@ from cli.commands import (
     demo,
     export,
     keys,
+    migrate,
     node,
     proofs,
     queries,
@@ -52,7 +53,13 @@ SECTIONS: tuple[tuple[str, tuple[click.Command, ...]], ...] = (
     ("Nodes, mirrors, witnesses", node.COMMANDS),
     (
         "Interchange and tools",
-        (*export.COMMANDS, *simulate.COMMANDS, *demo.COMMANDS, *complete.COMMANDS),
+        (
+            *export.COMMANDS,
+            *migrate.COMMANDS,
+            *simulate.COMMANDS,
+            *demo.COMMANDS,
+            *complete.COMMANDS,
+        ),
     ),
 )
 

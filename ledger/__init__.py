@@ -103,6 +103,7 @@ if TYPE_CHECKING:
         write_key,
         write_keypair,
     )
+    from ledger.storage.migrate import migrate_ledger
     from ledger.storage.openings import OpeningStore
     from ledger.storage.store import Appended
     from ledger.storage.trustfile import add_pin, normalise_url, read_pins, remove_pin
@@ -134,6 +135,7 @@ _LAZY = {
     "read_pins": "ledger.storage.trustfile",
     "remove_pin": "ledger.storage.trustfile",
     "write_entry_file": "ledger.storage.entryfile",
+    "migrate_ledger": "ledger.storage.migrate",
 }
 
 
@@ -214,6 +216,7 @@ __all__ = [
     "load_private",
     "load_public",
     "load_public_part",
+    "migrate_ledger",
     "named_policy",
     "normalise_url",
     "open_checkpoint",

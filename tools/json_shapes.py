@@ -180,6 +180,7 @@ def _play(s: _Story) -> None:
     s.run("context export", "-o", str(s.folder / "ctx.kpctx"), "--for", "Antwerp")
     s.db = str(s.folder / "sim.db")
     s.run("simulate", "--parcels", "1", "--keys", str(s.folder / "sim-keys"))
+    s.run("migrate", s.db, ledger=False)
 
 
 def json_shapes() -> dict[str, str]:

@@ -134,8 +134,17 @@ class SqlBacking:
         return value
 
 
+#: Hashes in a full tile (C2SP tlog-tiles), and the level-0 tiles' span of records.
+_TILE_WIDTH = 256
+
+
 class SqlTiles:
-    """Tiles from SQLite; with ``edge``, right-edge tiles known from earlier appends."""
+    """Tiles from SQLite; with ``edge``, right-edge tiles known from earlier appends.
+
+    The level-0 tile at the right edge of the log (fewer than 256 hashes) is not stored
+    (schema 3, specs/log.md §5.3): it is the ``hash`` column of the records after the
+    last full level-0 tile, read from ``records``. Every other tile is a ``tiles`` row.
+    """
 
     def __init__(
         self,
@@ -161,13 +170,39 @@ class SqlTiles:
                 row = self.conn.execute(
                     "SELECT hashes FROM tiles WHERE level = ? AND idx = ?", (level, idx)
                 ).fetchone()
+                blob = row[0] if row is not None else None
+                if blob is None and level == 0:
+                    blob = self._partial(idx)
             except DB_ERRORS as exc:  # read outside the store's methods (proofs, the node)
                 raise database_error(self.path, exc) from exc
-            if row is not None:
-                blob = row[0]
+            if blob is not None:
                 if type(blob) is not bytes:
                     blob = stored_blob(blob, f"tile {level}/{idx}")
                 out[(level, idx)] = blob
                 if edge is not None:
                     edge[level] = (idx, blob)
         return out
+
+    def _partial(self, idx: int) -> bytes | None:
+        """Level-0 tile ``idx`` from the records' hashes, if it is the partial tile at the
+        right edge: records ``256 * idx`` onwards, fewer than 256 of them, none missing.
+        A full span without a ``tiles`` row is a missing tile (verify names it)."""
+        first = idx * _TILE_WIDTH
+        if first > (1 << 63) - 1 - _TILE_WIDTH:
+            return None
+        rows = self.conn.execute(
+            "SELECT idx, hash FROM records WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (first, first + _TILE_WIDTH),
+        ).fetchall()
+        if not rows or len(rows) == _TILE_WIDTH or rows[0][0] != first:
+            return None
+        if rows[-1][0] != first + len(rows) - 1:
+            return None
+        hashes = []
+        for i, h in rows:
+            if type(h) is not bytes or len(h) != 32:
+                h = stored_blob(h, f"the hash column of record {i}")
+                if len(h) != 32:
+                    return None
+            hashes.append(h)
+        return b"".join(hashes)

@@ -1,11 +1,13 @@
 """The state map's derived tables (specs/state-map.md §5, specs/log.md §5.3).
 
 ``map_leaf`` holds every key's current leaf, ``map_node`` the hash of every subtree of two
-or more leaves of the current version, ``map_change`` what each change replaced (so that a
-proof at an earlier checkpoint is computed from the current tables and the few changes
-since), and ``map_root`` the root after each append. :class:`MapUpdate` folds one append's
-changes in, inside the append's transaction; :class:`VersionReader` reads the map as it was
-at an earlier size. ``verify`` recomputes everything and compares (``ledger/verify.py``).
+or more leaves of the current version (under a short id that keeps each subtree's nodes
+together in the table's B-tree, :func:`stored_id`), ``map_change`` what each change
+replaced (so that a proof at an earlier checkpoint is computed from the current tables and
+the few changes since), and ``map_root`` the root after each append. :class:`MapUpdate`
+folds one append's changes in, inside the append's transaction; :class:`VersionReader`
+reads the map as it was at an earlier size. ``verify`` recomputes everything and compares
+(``ledger/verify.py``).
 """
 
 from __future__ import annotations
@@ -21,18 +23,39 @@ from ledger.core.encoding import encode
 from ledger.core.statemap import Leaf
 from ledger.errors import ProofError
 
+#: ``map_node``: ``id`` is :func:`stored_id` of the node (schema 3), ``h`` its hash.
+NODE_TABLE = "CREATE TABLE map_node (id BLOB PRIMARY KEY, h BLOB NOT NULL) WITHOUT ROWID"
+
 TABLES = (
     """CREATE TABLE map_leaf (
     k BLOB PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, v BLOB NOT NULL,
     idx INTEGER NOT NULL
 ) WITHOUT ROWID""",
-    "CREATE TABLE map_node (id BLOB PRIMARY KEY, h BLOB NOT NULL) WITHOUT ROWID",
+    NODE_TABLE,
     """CREATE TABLE map_change (
     idx INTEGER NOT NULL, k BLOB NOT NULL, old_v BLOB, old_idx INTEGER,
     PRIMARY KEY (idx, k)
 ) WITHOUT ROWID""",
     "CREATE TABLE map_root (size INTEGER PRIMARY KEY, root BLOB NOT NULL)",
 )
+
+
+def stored_id(nid: bytes) -> bytes:
+    """The ``map_node`` id of the node :func:`statemap.node_id` names (schema 3): the
+    subtree's ``depth``-bit prefix in ``ceil(depth / 8)`` bytes, then ``u8(depth)``.
+
+    Every node below a subtree has an id that begins with bytes in the subtree's range, so
+    a subtree's nodes are neighbours in the B-tree and the nodes on one key's path below
+    the first few levels share a page or two (a depth-first id order would be ``u8(depth)``
+    first, one page per level); the id is also 2-5 bytes instead of 33 at the usual depths.
+    """
+    depth = nid[0]
+    return nid[1 : 1 + ((depth + 7) >> 3)] + nid[:1]
+
+
+def node_id(sid: bytes) -> bytes:
+    """The :func:`statemap.node_id` of a ``map_node`` id (the inverse of :func:`stored_id`)."""
+    return sid[-1:] + sid[:-1] + bytes(33 - len(sid))
 
 
 class SqlMap:
@@ -49,7 +72,7 @@ class SqlMap:
         return [Leaf(bytes(k), bytes(v), idx) for k, v, idx in rows]
 
     def node(self, nid: bytes) -> bytes | None:
-        row = self.conn.execute("SELECT h FROM map_node WHERE id = ?", (nid,)).fetchone()
+        row = self.conn.execute("SELECT h FROM map_node WHERE id = ?", (stored_id(nid),)).fetchone()
         return None if row is None else bytes(row[0])
 
     def leaf(self, kh: bytes) -> Leaf | None:
@@ -129,7 +152,7 @@ class MapUpdate:
             conn.executemany(
                 "INSERT INTO map_node (id, h) VALUES (?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET h = excluded.h",
-                sorted(nodes.items()),
+                sorted((stored_id(nid), h) for nid, h in nodes.items()),
             )
         conn.execute("INSERT OR REPLACE INTO map_root (size, root) VALUES (?, ?)", (size, root))
         return root
@@ -248,8 +271,14 @@ def stored_leaves(conn: sqlite3.Connection) -> Iterator[tuple[bytes, bytes, int]
 
 
 def stored_nodes(conn: sqlite3.Connection) -> Iterator[tuple[bytes, bytes]]:
-    """Every stored node as ``(id, hash)``, in id order."""
-    yield from conn.execute("SELECT id, h FROM map_node ORDER BY id")
+    """Every stored node as ``(node id, hash)`` (:func:`statemap.node_id`), in stored order.
+    An id that is not one :func:`stored_id` writes is yielded as stored (verify then finds
+    no such node in the replay)."""
+    for sid, h in conn.execute("SELECT id, h FROM map_node ORDER BY id"):
+        if type(sid) is bytes and 1 <= len(sid) <= 33 and len(sid) == 1 + ((sid[-1] + 7) >> 3):
+            yield node_id(sid), h
+        else:
+            yield sid, h
 
 
 def roots(conn: sqlite3.Connection) -> dict[int, bytes]:

@@ -38,7 +38,10 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 #: ``meta.schema`` of the files this code reads and writes (specs/log.md §5.3).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+#: Older schema versions ``kpledger migrate`` converts (``ledger.storage.migrate``).
+MIGRATABLE = ("2",)
 
 #: The append-only triggers of ``records`` (specs/log.md §5.4, R-ST-1).
 TRIGGERS = ("records_no_update", "records_no_delete")
@@ -76,7 +79,7 @@ PRIMARY_KEYS: Mapping[str, tuple[str, ...]] = {
     "meta": ("key",),
     "records": ("idx",),
     "tiles": ("level", "idx"),
-    "state": ("kind", "key"),
+    "state": ("rowid",),
     "touches": ("item", "idx"),
     "findings": ("rowid",),
     "checkpoints": ("size",),
@@ -117,12 +120,21 @@ _WITHOUT_ROWID = (
     level INTEGER NOT NULL, idx INTEGER NOT NULL, hashes BLOB NOT NULL,
     PRIMARY KEY (level, idx)
 ) WITHOUT ROWID""",
-    """CREATE TABLE state (
-    kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, json TEXT NOT NULL,
-    PRIMARY KEY (kind, key)
-) WITHOUT ROWID""",
     """CREATE TABLE touches (item TEXT NOT NULL, idx INTEGER NOT NULL,
     PRIMARY KEY (item, idx)) WITHOUT ROWID""",
+)
+
+# ``state`` (schema 3): a rowid table and a unique index on (kind, key). In a WITHOUT
+# ROWID table the whole row lives in the key's B-tree, whose cells spill to overflow pages
+# beyond ~1 KiB, and a state value with its JSON often is larger: an append rewrote those
+# overflow pages too. A rowid table keeps up to ~4 KiB of a row on its leaf page, and an
+# update of an existing key leaves the index alone. sqlite-utils could create both, but
+# one statement each here keeps the file's two B-trees next to the reason for them.
+STATE_TABLE = (
+    """CREATE TABLE state (
+    kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, json TEXT NOT NULL
+)""",
+    "CREATE UNIQUE INDEX state_key ON state (kind, key)",
 )
 
 # The mirror's evidence table (specs/node.md §5): WITHOUT ROWID as well.
@@ -156,6 +168,11 @@ _VIEW_SQL: Mapping[str, str] = {
            json_extract(json, '$.may') AS may_contain
     FROM state WHERE kind = 'parcel'""",
 }
+
+
+def view_statement(name: str) -> str:
+    """The ``CREATE VIEW`` statement of one readable view (as :func:`create` makes it)."""
+    return f'CREATE VIEW "{name}" AS {_VIEW_SQL[name]}'
 
 
 def _database(conn: sqlite3.Connection) -> Database:
@@ -205,6 +222,8 @@ def _create_tables(db: Database, conn: sqlite3.Connection) -> None:
         conn.execute(trigger)
     for table in _WITHOUT_ROWID:
         conn.execute(table)
+    for statement in STATE_TABLE:
+        conn.execute(statement)
     for table in map_tables.TABLES:  # the state map (specs/state-map.md §5)
         conn.execute(table)
     findings = db.create_table(
@@ -242,6 +261,10 @@ def _check(db: Database) -> list[str]:
             problems.append(f"no trigger {name} on records")
     views = set(db.view_names())
     problems.extend(f"no view {name}" for name in VIEWS if name not in views)
+    if "state" in tables:
+        keys = {(ix.name, bool(ix.unique), tuple(ix.columns)) for ix in db.table("state").indexes}
+        if ("state_key", True, ("kind", "key")) not in keys:
+            problems.append("no unique index state_key on state (kind, key)")
     return problems
 
 
@@ -289,6 +312,12 @@ def check_version(conn: sqlite3.Connection, path: str) -> None:
         return
     if found is None:
         raise StoreError(f"{path} is not a kpledger ledger (no schema version in its meta table)")
+    if found in MIGRATABLE:
+        raise StoreError(
+            f"{path} is a kpledger ledger of schema {found}; this kpledger reads schema "
+            f"{SCHEMA_VERSION}: convert it with 'kpledger migrate {path}' (one transaction; "
+            "the file is left as it is if anything fails)"
+        )
     if isinstance(found, str) and found.isdigit() and int(found) > SCHEMA_VERSION:
         raise StoreError(
             f"{path} is a kpledger ledger of schema {found}, newer than this kpledger reads "

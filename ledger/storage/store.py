@@ -611,6 +611,11 @@ class Store:
                 warned.extend((index, w.rule, w.message) for w in warnings)
             if dry_run:
                 raise _DryRun(done)
+            # The tiles first: the right-edge level-0 tile is read from records.hash
+            # (SqlTiles), so it is read before this append's records are in the table.
+            tiles_written = self._write_tiles(
+                conn, size, [r.hash for r in records], recent.edge, completed
+            )
             try:
                 conn.executemany(
                     "INSERT INTO records (idx, id, hash, time, type, record, json)"
@@ -643,9 +648,6 @@ class Store:
             written = self._write_state(conn, state.take_changes(), backing.loaded, final_raw)
             new_size = size + len(records)
             map_root = map_update.write(new_size)
-            tiles_written = self._write_tiles(
-                conn, size, [r.hash for r in records], recent.edge, completed
-            )
             if checkpoint is not None:
                 # Signed inside the same transaction: one fsync for entries and tree head.
                 reader = tiles.TileHashReader(SqlTiles(conn), new_size)
@@ -726,12 +728,19 @@ class Store:
         """Write the tiles that ``hashes`` change; returns them. The levels of the tiles
         this completes go to ``completed``."""
         updated = tiles.append_to_tiles(old_size, hashes, SqlTiles(conn, edge), cache=completed)
-        # INSERT OR REPLACE (not an upsert, unlike the state rows): deleting the old tile
-        # first frees its overflow pages for the new one, ~1 WAL page less per commit.
-        conn.executemany(
-            "INSERT OR REPLACE INTO tiles (level, idx, hashes) VALUES (?, ?, ?)",
-            [(lvl, idx, blob) for (lvl, idx), blob in updated.items()],
-        )
+        # The partial level-0 tile is not stored: SqlTiles reads it from records.hash
+        # (schema 3), so an append writes a tile row only when it completes a level-0
+        # tile. INSERT OR REPLACE (not an upsert, unlike the state rows): deleting the
+        # old tile first frees its overflow pages for the new one.
+        rows = [
+            (lvl, idx, blob)
+            for (lvl, idx), blob in updated.items()
+            if lvl or len(blob) == tiles.TILE_WIDTH * merkle.HASH_SIZE
+        ]
+        if rows:
+            conn.executemany(
+                "INSERT OR REPLACE INTO tiles (level, idx, hashes) VALUES (?, ?, ?)", rows
+            )
         return updated
 
     @guard("read")

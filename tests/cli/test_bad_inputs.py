@@ -121,6 +121,7 @@ CASES: list[tuple[str, int, str, list[str]]] = [
     ),
     ("participant-show-unknown", 1, "no participant", ["participant", "show", "Nobody"]),
     ("show-not-hex", 2, "hex", ["show", "xyz"]),
+    ("migrate-garbage", 1, "not a kpledger ledger", ["migrate", "{tmp}/garbage"]),
     ("show-index-beyond", 1, "no record 999", ["show", "999"]),
     ("completion-unknown-shell", 2, "tcsh", ["completion", "tcsh"]),
     (

@@ -6,7 +6,9 @@ existing ledger has it: ``SCHEMA_1`` below is the statement list that created le
 files before, kept verbatim as a fixture. A file it creates and a file ``Store.create``
 makes must have the same ``sqlite_master`` (normalised: quoting, whitespace and case),
 the same columns, types, primary keys, ``WITHOUT ROWID`` tables and indexes; and a
-schema-1 file must open, take appends and verify as before.
+file made by hand must open, take appends and verify as before. The statements grew with
+the schema: ``SCHEMA_2`` added the state map, ``SCHEMA_3`` (the current one) made
+``state`` a rowid table with a unique index; the ``*_schema_1`` test names are historic.
 """
 
 from __future__ import annotations
@@ -100,13 +102,33 @@ CREATE TABLE IF NOT EXISTS map_root (size INTEGER PRIMARY KEY, root BLOB NOT NUL
 )
 
 
-def create_schema_1(path: Path) -> None:
-    """A new, empty ledger file of schema 2 as written by hand: SCHEMA_1 plus the map."""
+#: Schema 3 (specs/log.md §5.3): ``state`` a rowid table with a unique index; the same
+#: tables otherwise (what changed in ``tiles`` and ``map_node`` is which rows they hold).
+SCHEMA_3 = SCHEMA_2.replace(
+    """CREATE TABLE IF NOT EXISTS state (
+    kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, json TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;""",
+    """CREATE TABLE IF NOT EXISTS state (
+    kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, json TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS state_key ON state (kind, key);""",
+)
+
+
+def create_schema(path: Path, version: int = 3) -> None:
+    """A new, empty ledger file of schema 2 or 3 as written by hand from SCHEMA_2/SCHEMA_3."""
+    ddl = {2: SCHEMA_2, 3: SCHEMA_3}[version]
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(SCHEMA_2.replace("CREATE TABLE IF NOT EXISTS map", "CREATE TABLE map"))
-    conn.execute("INSERT INTO meta (key, value) VALUES ('schema', '2')")
+    conn.executescript(ddl.replace("CREATE TABLE IF NOT EXISTS map", "CREATE TABLE map"))
+    conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(version),))
     conn.close()
+
+
+def create_schema_1(path: Path) -> None:
+    """A new, empty ledger file of schema 3 as written by hand."""
+    create_schema(path, 3)
 
 
 def _normal_sql(sql: str | None) -> str | None:
@@ -183,6 +205,7 @@ def test_created_sqlite_master_is_schema_1(files: tuple[Path, Path]) -> None:
     }
     assert {n for t, n, _, _ in rows if t == "index"} == {
         "findings_idx",
+        "state_key",  # schema 3: state is a rowid table
         "sqlite_autoindex_meta_1",
         "sqlite_autoindex_records_1",  # records.id UNIQUE
     }  # the key of a WITHOUT ROWID table is the table's own B-tree, not an index
@@ -199,7 +222,6 @@ def test_created_columns_keys_and_rowid_are_schema_1(files: tuple[Path, Path]) -
     tables = structure(new)
     assert {n for n, t in tables.items() if t["without_rowid"]} == {
         "tiles",
-        "state",
         "touches",
         "map_leaf",
         "map_node",
@@ -232,7 +254,7 @@ def test_introspection_check_agrees_on_both_files(files: tuple[Path, Path]) -> N
 def test_a_failed_check_leaves_no_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(schema, "_check", lambda db: ["table records has columns {}"])
     path = tmp_path / "bad.db"
-    with pytest.raises(StoreError, match=r"is not schema 2 \(table records has columns"):
+    with pytest.raises(StoreError, match=r"is not schema 3 \(table records has columns"):
         Store.create(str(path))
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
@@ -279,9 +301,14 @@ def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("3", "is a kpledger ledger of schema 3, newer than this kpledger reads (schema 2)"),
-        ("1", "is not a kpledger ledger of schema 2 (its meta table names schema '1')"),
-        ("0", "is not a kpledger ledger of schema 2 (its meta table names schema '0')"),
+        ("4", "is a kpledger ledger of schema 4, newer than this kpledger reads (schema 3)"),
+        (
+            "2",
+            "is a kpledger ledger of schema 2; this kpledger reads schema 3: convert it with "
+            "'kpledger migrate ",
+        ),
+        ("1", "is not a kpledger ledger of schema 3 (its meta table names schema '1')"),
+        ("0", "is not a kpledger ledger of schema 3 (its meta table names schema '0')"),
         (None, "is not a kpledger ledger (no schema version in its meta table)"),
     ],
 )
