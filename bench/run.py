@@ -1511,8 +1511,12 @@ def main(argv: list[str] | None = None) -> int:
 
     load_end = os.getloadavg()
     commit = git_commit()
+    import ledger
+
+    build = getattr(ledger, "build", lambda: "pure")()
     header = (
-        f"kpledger bench at commit {commit}, {mode} mode, {started}; load average "
+        f"kpledger bench at commit {commit} ({build} build), {mode} mode, {started}; "
+        "load average "
         f"{_load(load_start)} at the start, {_load(load_end)} at the end; "
         f"{os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, PyNaCl {nacl.__version__}, cryptography "
