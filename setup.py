@@ -31,6 +31,9 @@ from setuptools.command.build_ext import build_ext
 
 #: The compiled modules: the pure core (no I/O), where a ledger's checks spend their time.
 #: ``tests/unit/test_build.py`` checks that these, and only these, load as extensions.
+#: merkle.py and tiles.py stay pure: their public functions refuse a bool where an int is
+#: due (``inclusion_proof(True, 8)`` is a TypeError), and compiled code cannot, as mypyc
+#: turns a bool argument into the int it declares before the function body runs.
 COMPILED = [
     "ledger/core/disclosure.py",
     "ledger/core/ed25519.py",
@@ -38,7 +41,6 @@ COMPILED = [
     "ledger/core/epcis.py",
     "ledger/core/journey.py",
     "ledger/core/keys.py",
-    "ledger/core/merkle.py",
     "ledger/core/model.py",
     "ledger/core/note.py",
     "ledger/core/policy.py",
@@ -60,7 +62,6 @@ COMPILED = [
     "ledger/core/rules/transform.py",
     "ledger/core/sanctions.py",
     "ledger/core/statemap.py",
-    "ledger/core/tiles.py",
     "ledger/core/wire.py",
 ]
 
@@ -104,14 +105,18 @@ def _compiler_works() -> bool:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _remove_built() -> None:
-    """Remove extensions an earlier in-place build left: they would shadow the sources."""
+def _remove_built(keep: frozenset[str] = frozenset()) -> None:
+    """Remove extensions an earlier in-place build left (but those of ``keep``, sources
+    about to be rebuilt): they would shadow the sources."""
     root = Path(__file__).resolve().parent
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    for source in COMPILED:
-        root.joinpath(source[: -len(".py")] + suffix).unlink(missing_ok=True)
-    for lib in root.glob(f"{GROUP}__mypyc*{suffix}"):
-        lib.unlink()
+    for path in root.joinpath("ledger").rglob("*" + suffix):
+        source = path.relative_to(root).as_posix()[: -len(suffix)] + ".py"
+        if source not in keep:
+            path.unlink()
+    if not keep:
+        for lib in root.glob(f"{GROUP}__mypyc*{suffix}"):
+            lib.unlink()
 
 
 def extensions() -> list[Any]:
@@ -119,8 +124,7 @@ def extensions() -> list[Any]:
     if not BUILD_COMMANDS.intersection(sys.argv[1:]):
         return []
     found = _compiled()
-    if not found:
-        _remove_built()
+    _remove_built(frozenset(COMPILED) if found else frozenset())
     return found
 
 

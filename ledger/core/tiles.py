@@ -249,6 +249,9 @@ class TileReader(Protocol):
         ...
 
 
+#: ``prev[_PAIRS[i]]`` is the ``i``-th pair of adjacent hashes of a tile row.
+_PAIRS = [slice(i, i + 2 * HASH_SIZE) for i in range(0, _FULL_TILE_BYTES, 2 * HASH_SIZE)]
+
 #: ``_SIBLINGS[x][r]`` slices, out of height ``r`` of a tile, the sibling of the height-``r``
 #: ancestor of the hash at position ``x`` (the audit-path node at that height).
 _SIBLINGS = [
@@ -270,13 +273,14 @@ def _next_level(prev: bytes) -> bytes:
 
     An unpaired last hash is dropped: it is not a complete node at the next height.
     """
-    step = 2 * HASH_SIZE
+    if len(prev) <= _FULL_TILE_BYTES:
+        pairs = _PAIRS[: len(prev) // (2 * HASH_SIZE)]
+    else:  # not a tile row; kept general
+        step = 2 * HASH_SIZE
+        pairs = [slice(i, i + step) for i in range(0, len(prev) - step + 1, step)]
     sha256, prefix = _sha256, _NODE_PREFIX
-    # The hot loop of a cold proof: one SHA-256 per node, nothing else per iteration. The
-    # pairs are sliced by integer offsets (not prebuilt slice objects), which mypyc compiles.
-    return b"".join(
-        [sha256(prefix + prev[i : i + step]).digest() for i in range(0, len(prev) - step + 1, step)]
-    )
+    # The hot loop of a cold proof: one SHA-256 per node, nothing else per iteration.
+    return b"".join([sha256(prefix + prev[p]).digest() for p in pairs])
 
 
 def _tile_levels(data: bytes) -> list[bytes]:
