@@ -4,14 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-deps verify-page lint typecheck layers pytest fuzz fuzz-atheris soak bench clean
+.PHONY: demo test test-pure test-deps verify-page lint typecheck layers pytest fuzz fuzz-atheris soak bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The install compiles the pure core with mypyc where a C compiler works (setup.py), so it is
+# redone when a compiled module changes; `kpledger --version` says which build is installed.
+CORE   := $(wildcard ledger/core/*.py ledger/core/rules/*.py)
+
+$(STAMP): pyproject.toml setup.py $(CORE) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/kpledger --version
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -44,6 +49,11 @@ layers: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
+# The same suite against pure Python: KPLEDGER_PURE=1 loads every ledger module from its
+# .py source, compiled extensions or not (ledger/_build.py).
+test-pure: $(STAMP) test-deps
+	KPLEDGER_PURE=1 $(BIN)/pytest -q
+
 # Long fuzz runs (hypothesis; about 10 minutes at 10,000 examples per decoder). Set
 # KPLEDGER_FUZZ_EXAMPLES=100000 for the 100k-per-decoder run (about 90 minutes).
 FUZZ_EXAMPLES ?= 10000
@@ -65,4 +75,5 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache build
+	rm -f kpledger_core__mypyc.*.so ledger/core/*.so ledger/core/rules/*.so

@@ -656,28 +656,15 @@ def without_map() -> Iterator[None]:
     """Appends and verify with the state map's work taken out (nothing else changes): no
     map update or table rows on append; no replayed map, root or table comparison on
     verify. Only for measuring what the map costs."""
-    saved = (
-        map_tables.MapUpdate,
-        verify_mod.check_map_root,
-        verify_mod.check_map_tables,
-        statemap.MemoryMap.record,
-        statemap.MemoryMap.root,
-    )
+    saved = map_tables.MapUpdate
+    # verify's flag, not stubbed MemoryMap methods: the compiled core calls those directly.
     map_tables.MapUpdate = _NoMapUpdate  # type: ignore[assignment,misc]
-    verify_mod.check_map_root = lambda *_: None
-    verify_mod.check_map_tables = lambda *_: None
-    statemap.MemoryMap.record = lambda *_: None  # type: ignore[assignment,method-assign]
-    statemap.MemoryMap.root = lambda _: statemap.EMPTY  # type: ignore[method-assign]
+    verify_mod.CHECK_STATE_MAP = False
     try:
         yield
     finally:
-        (
-            map_tables.MapUpdate,
-            verify_mod.check_map_root,
-            verify_mod.check_map_tables,
-            statemap.MemoryMap.record,
-            statemap.MemoryMap.root,
-        ) = saved  # type: ignore[method-assign]
+        map_tables.MapUpdate = saved  # type: ignore[misc]
+        verify_mod.CHECK_STATE_MAP = True
 
 
 def _single_appends(

@@ -178,6 +178,18 @@ class KpGroup(click.Group):
             ctx.exit(130)
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--version``: the version and which build runs (``KPLEDGER_PURE=1`` selects pure)."""
+    if not value or ctx.resilient_parsing:
+        return
+    if lg.build() == "compiled":
+        built = f"compiled: {len(lg.compiled_modules())} core modules"
+    else:
+        built = "pure Python"
+    click.echo(f"kpledger {lg.__version__} ({built})")
+    ctx.exit()
+
+
 @click.group(cls=KpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--ledger",
@@ -224,7 +236,14 @@ class KpGroup(click.Group):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No diagnostics on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-@click.version_option(lg.__version__, prog_name="kpledger")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and the build (compiled core or pure Python) and exit.",
+)
 @click.pass_context
 def main(
     ctx: click.Context,

@@ -14,6 +14,10 @@ import-linter contracts in ``pyproject.toml`` enforce it):
 * ``ledger.net`` (node, client, mirror, witness; its own façade) and ``ledger.sim`` (the
   simulator), which use the façade.
 
+The core may run compiled by mypyc (``setup.py``) or as pure Python, with identical results:
+``build()`` says which, ``compiled_modules()`` lists the compiled modules, and
+``KPLEDGER_PURE=1`` selects pure Python at run time (``ledger._build``).
+
 Names from the I/O layers are imported on first use (PEP 562), so that importing the pure
 core (a buyer's offline verifier) never loads SQLite tooling.
 """
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# First of the ledger modules: with KPLEDGER_PURE=1 it makes the others load from source.
+from ledger._build import build, compiled_modules
 from ledger.core.disclosure import Disclosed, Opening, fields_named
 from ledger.core.disclosure import commitments as entry_commitments
 from ledger.core.journey import Step
@@ -199,9 +205,11 @@ __all__ = [
     "add_note_signature",
     "add_pin",
     "append_entries",
+    "build",
     "bundle_commitments",
     "bundle_digest",
     "check_date",
+    "compiled_modules",
     "date_of",
     "entries_from_epcis",
     "entry_commitments",

@@ -125,7 +125,7 @@ def encode_general(value: Any) -> bytes:
     return packed
 
 
-def decode(data: bytes, *, max_size: int = MAX_ENCODED_SIZE) -> Any:
+def decode(data: bytes | bytearray | memoryview, *, max_size: int = MAX_ENCODED_SIZE) -> Any:
     """Decode canonical bytes, rejecting every other encoding of the same value.
 
     Raises:

@@ -274,6 +274,14 @@ def _governors(value: Any, path: str) -> list[dict[str, Any]]:
     return items
 
 
+def _role(value: Any, path: str) -> str:
+    return _one_of(value, path, ROLES)
+
+
+def _hs_code(value: Any, path: str) -> str:
+    return _one_of(value, path, HS_CODES)
+
+
 FieldCheck = Callable[[Any, str], Any]
 
 #: Entry types, their required and optional fields (specs/entries.md §5).
@@ -290,7 +298,7 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
         {
             "name": _name,
             "pub": lambda v, p: _bin(v, p, 32),
-            "roles": lambda v, p: _unique(_list(v, p, lambda r, q: _one_of(r, q, ROLES)), p),
+            "roles": lambda v, p: _unique(_list(v, p, _role), p),
             "country": _country,
         },
         {},
@@ -352,7 +360,7 @@ ENTRY_TYPES: dict[str, tuple[dict[str, FieldCheck], dict[str, FieldCheck]]] = {
             "expires": check_date,
             "carats": lambda v, p: _uint(v, p, positive=True),
             "count": lambda v, p: _uint(v, p, positive=True),
-            "hs": lambda v, p: _list(v, p, lambda h, q: _one_of(h, q, HS_CODES)),
+            "hs": lambda v, p: _list(v, p, _hs_code),
             "origins": lambda v, p: _list(v, p, _country),
         },
         {},

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, Protocol, TypedDict, cast
 
+from mypy_extensions import mypyc_attr
+
 from ledger.errors import RuleError
 
 # ---------------------------------------------------------------------------
@@ -168,6 +170,9 @@ class Backing(Protocol):
     def load(self, kind: str, key: str) -> Any | None: ...
 
 
+# Compiled by mypyc (setup.py), a class admits no Python subclass unless it says so here:
+# the storage layer's CheckedState subclasses it. Pure Python ignores the decorator.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class State:
     """A journaled view of the ledger state, keyed by ``(kind, key)``.
 
@@ -219,7 +224,7 @@ class State:
     def rollback(self) -> None:
         if self._journal is None:
             return
-        for k, old, present, dirty in reversed(self._journal):
+        for k, old, present, dirty in self._journal[::-1]:
             if present:
                 self._data[k] = old
             else:
