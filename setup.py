@@ -31,9 +31,6 @@ from setuptools.command.build_ext import build_ext
 
 #: The compiled modules: the pure core (no I/O), where a ledger's checks spend their time.
 #: ``tests/unit/test_build.py`` checks that these, and only these, load as extensions.
-#: merkle.py and tiles.py stay pure: their public functions refuse a bool where an int is
-#: due (``inclusion_proof(True, 8)`` is a TypeError), and compiled code cannot, as mypyc
-#: turns a bool argument into the int it declares before the function body runs.
 COMPILED = [
     "ledger/core/disclosure.py",
     "ledger/core/ed25519.py",
@@ -41,6 +38,7 @@ COMPILED = [
     "ledger/core/epcis.py",
     "ledger/core/journey.py",
     "ledger/core/keys.py",
+    "ledger/core/merkle.py",
     "ledger/core/model.py",
     "ledger/core/note.py",
     "ledger/core/policy.py",
@@ -62,6 +60,7 @@ COMPILED = [
     "ledger/core/rules/transform.py",
     "ledger/core/sanctions.py",
     "ledger/core/statemap.py",
+    "ledger/core/tiles.py",
     "ledger/core/wire.py",
 ]
 

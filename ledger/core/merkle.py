@@ -201,7 +201,7 @@ class ListHashReader:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_size(name: str, value: int) -> None:
+def _check_size(name: str, value: int | bool) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < 0:
@@ -231,7 +231,7 @@ def _range_hash(start: int, end: int, reader: HashReader) -> bytes:
     return h
 
 
-def tree_root(size: int, reader: HashReader) -> bytes:
+def tree_root(size: int | bool, reader: HashReader) -> bytes:
     """Return the root hash of the tree of the first ``size`` leaves.
 
     Args:
@@ -251,7 +251,7 @@ def tree_root(size: int, reader: HashReader) -> bytes:
     return _range_hash(0, size, reader)
 
 
-def inclusion_proof(index: int, size: int, reader: HashReader) -> list[bytes]:
+def inclusion_proof(index: int | bool, size: int | bool, reader: HashReader) -> list[bytes]:
     """Return the RFC 9162 §2.1.3.1 inclusion proof (audit path) of leaf ``index``.
 
     The path is ordered from the leaf's sibling up to the child of the root. It is built
@@ -299,7 +299,7 @@ def inclusion_proof(index: int, size: int, reader: HashReader) -> list[bytes]:
     return proof
 
 
-def consistency_proof(old: int, new: int, reader: HashReader) -> list[bytes]:
+def consistency_proof(old: int | bool, new: int | bool, reader: HashReader) -> list[bytes]:
     """Return the RFC 9162 §2.1.4.1 consistency proof between sizes ``old`` and ``new``.
 
     By the kpledger rules (specs/merkle.md §3.3) the proof is empty when ``old == 0`` or
@@ -365,7 +365,7 @@ def _check_proof(proof: Sequence[bytes]) -> list[bytes]:
     return [bytes(p) for p in items]
 
 
-def _check_int(name: str, value: int) -> None:
+def _check_int(name: str, value: int | bool) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < 0:
@@ -432,7 +432,7 @@ def root_from_inclusion_proof(
 
 
 def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    leaf_hash: bytes, index: int | bool, size: int | bool, proof: Sequence[bytes], root: bytes
 ) -> None:
     """Verify that ``leaf_hash`` is leaf ``index`` of the tree of ``size`` with ``root``.
 
@@ -460,7 +460,7 @@ def verify_inclusion(
 
 
 def verify_consistency(
-    old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+    old: int | bool, new: int | bool, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> None:
     """Verify that the tree ``(new, new_root)`` extends the tree ``(old, old_root)``.
 

@@ -71,14 +71,14 @@ _MAX_PATH_LEN = 128
 # --------------------------------------------------------------------------------------------
 
 
-def _check_index(index: int) -> None:
+def _check_index(index: int | bool) -> None:
     if isinstance(index, bool) or not isinstance(index, int):
         raise TypeError(f"tile index must be an int, not {type(index).__name__}")
     if not 0 <= index < _INDEX_LIMIT:
         raise ValueError(f"tile index must be in [0, 2**64), got {index}")
 
 
-def _check_width(width: int) -> None:
+def _check_width(width: int | bool) -> None:
     if isinstance(width, bool) or not isinstance(width, int):
         raise TypeError(f"tile width must be an int, not {type(width).__name__}")
     if not 1 <= width <= TILE_WIDTH:
@@ -97,7 +97,7 @@ def _format_n(index: int, width: int) -> str:
     return path
 
 
-def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
+def tile_path(level: int | bool, index: int | bool, width: int | bool = TILE_WIDTH) -> str:
     """Return the C2SP path of a hash tile, e.g. ``tile/0/x001/234.p/5``.
 
     Args:
@@ -196,7 +196,7 @@ def _tile_width(size: int, level: int, index: int) -> int:
     return 0
 
 
-def tiles_for_size(size: int) -> list[tuple[int, int, int]]:
+def tiles_for_size(size: int | bool) -> list[tuple[int, int, int]]:
     """Return every tile that exists for a tree of ``size`` leaves.
 
     At level ``l`` the row holds ``size >> 8l`` hashes: that many // 256 full tiles and,
@@ -249,9 +249,6 @@ class TileReader(Protocol):
         ...
 
 
-#: ``prev[_PAIRS[i]]`` is the ``i``-th pair of adjacent hashes of a tile row.
-_PAIRS = [slice(i, i + 2 * HASH_SIZE) for i in range(0, _FULL_TILE_BYTES, 2 * HASH_SIZE)]
-
 #: ``_SIBLINGS[x][r]`` slices, out of height ``r`` of a tile, the sibling of the height-``r``
 #: ancestor of the hash at position ``x`` (the audit-path node at that height).
 _SIBLINGS = [
@@ -273,14 +270,13 @@ def _next_level(prev: bytes) -> bytes:
 
     An unpaired last hash is dropped: it is not a complete node at the next height.
     """
-    if len(prev) <= _FULL_TILE_BYTES:
-        pairs = _PAIRS[: len(prev) // (2 * HASH_SIZE)]
-    else:  # not a tile row; kept general
-        step = 2 * HASH_SIZE
-        pairs = [slice(i, i + step) for i in range(0, len(prev) - step + 1, step)]
+    step = 2 * HASH_SIZE
+    end = len(prev) - len(prev) % step
     sha256, prefix = _sha256, _NODE_PREFIX
     # The hot loop of a cold proof: one SHA-256 per node, nothing else per iteration.
-    return b"".join([sha256(prefix + prev[p]).digest() for p in pairs])
+    # (Integer offsets, not prebuilt slice objects: compiled by mypyc, bytes[slice] of a
+    # slice object held in a list is taken for an index.)
+    return b"".join([sha256(prefix + prev[i : i + step]).digest() for i in range(0, end, step)])
 
 
 def _tile_levels(data: bytes) -> list[bytes]:
@@ -391,7 +387,9 @@ class TileHashReader:
     cache lookup and a few slices per tile level) instead of one subtree at a time.
     """
 
-    def __init__(self, reader: TileReader, size: int, *, cache: TileCache | None = None) -> None:
+    def __init__(
+        self, reader: TileReader, size: int | bool, *, cache: TileCache | None = None
+    ) -> None:
         """Create a reader for the tree of ``size`` leaves.
 
         Args:
@@ -582,17 +580,18 @@ class TileHashReader:
 _LAST = TILE_WIDTH - 1
 
 
-def _append_one(old_size: int, leaf: bytes, reader: TileReader) -> dict[tuple[int, int], bytes]:
+def _append_one(
+    old_size: int, leaf: bytes | bytearray, reader: TileReader
+) -> dict[tuple[int, int], bytes]:
     """:func:`append_to_tiles` of one leaf that does not complete its level-0 tile: only
     that tile changes (nothing is hashed, no level above is touched)."""
-    if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
-        if not isinstance(leaf, bytes | bytearray) or len(leaf) != HASH_SIZE:
-            raise ValueError(f"leaf hash 0 is not a {HASH_SIZE}-byte hash")
-        leaf = bytes(leaf)
+    if not isinstance(leaf, bytes | bytearray) or len(leaf) != HASH_SIZE:
+        raise ValueError(f"leaf hash 0 is not a {HASH_SIZE}-byte hash")
+    h = leaf if type(leaf) is bytes else bytes(leaf)
     first = old_size >> TILE_HEIGHT
     have = old_size & _LAST
     if not have:
-        return {(0, first): leaf}
+        return {(0, first): h}
     key = (0, first)
     data = reader.read_tiles((key,)).get(key)
     need = have * HASH_SIZE
@@ -604,12 +603,12 @@ def _append_one(old_size: int, leaf: bytes, reader: TileReader) -> dict[tuple[in
         )
     if len(data) != need or type(data) is not bytes:
         data = bytes(data[:need])
-    return {key: data + leaf}
+    return {key: data + h}
 
 
 def append_to_tiles(
-    old_size: int,
-    leaf_hashes: Sequence[bytes],
+    old_size: int | bool,
+    leaf_hashes: Sequence[bytes | bytearray],
     reader: TileReader,
     *,
     cache: TileCache | None = None,
