@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--what: choose from {', '.join(STEPS)}")
     import ledger
 
-    build = getattr(ledger, "BUILD", "pure")
+    build = ledger.build()
     path = ledgers.build(args.entries, reuse=args.reuse_ledgers)[0]
     parts = []
     for what in whats:
