@@ -344,8 +344,10 @@ class Store:
     @guard_iter
     def iter_rows(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         """``(idx, record bytes)`` in index order, exactly as stored."""
-        # idx is the INTEGER PRIMARY KEY: always an int.
+        # idx is the INTEGER PRIMARY KEY, an int, unless the schema itself was altered.
         for idx, raw in self._rows("idx, record", start, end):
+            if type(idx) is not int:
+                idx = stored_int(idx, "the idx column of a records row")
             yield idx, raw if type(raw) is bytes else stored_blob(raw, f"record {idx}", log=True)
 
     @guard_iter
@@ -359,10 +361,12 @@ class Store:
         read them. ``verify`` compares each with the record it has decoded anyway.
         """
         for row in self._rows("idx, record, id, hash, time, type, json", start, end):
-            raw = row[1]
+            idx, raw = row[0], row[1]
+            if type(idx) is not int:  # only if the schema itself was altered
+                idx = stored_int(idx, "the idx column of a records row")
             if type(raw) is not bytes:
-                raw = stored_blob(raw, f"record {row[0]}", log=True)
-            yield row[0], raw, row[2:]
+                raw = stored_blob(raw, f"record {idx}", log=True)
+            yield idx, raw, row[2:]
 
     @guard("read")
     def registered_keys(self) -> dict[bytes, bytes]:

@@ -18,6 +18,7 @@ import os
 import random
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,35 @@ def run_flips(pristine: bytes, tmp: Path, seeds: range) -> Counter[str]:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     return tally
+
+
+def test_flips_found_by_the_long_run(pristine: bytes, tmp_path: Path) -> None:
+    """Seeds ``make fuzz`` once failed on: 11597 altered the schema so that a records row's
+    ``idx`` came back as bytes, which the compiled replay refused with a TypeError."""
+    tally = run_flips(pristine, tmp_path, range(11597, 11598))
+    assert sum(tally.values()) == 1
+
+
+def test_a_records_row_whose_idx_is_not_an_integer_is_named(
+    pristine: bytes, tmp_path: Path
+) -> None:
+    path = tmp_path / "idx.kpl"
+    path.write_bytes(pristine)
+    led = Ledger.open(str(path))
+    try:
+        store = led.store
+
+        def rows(columns: str, *_: object) -> Iterator[tuple[object, ...]]:
+            # An idx stored as a blob, then the record and the other columns asked for.
+            yield (b"\xff", b"\x80", *([None] * (columns.count(",") - 1)))
+
+        store._rows = rows  # type: ignore[method-assign,assignment]
+        for read in (store.iter_rows, store.iter_rows_cached):
+            with pytest.raises(LedgerError, match="idx column of a records row") as caught:
+                list(read())
+            assert caught.value.rule == "R-ST-2"
+    finally:
+        led.close()
 
 
 def test_byte_flips_in_the_whole_file(pristine: bytes, tmp_path: Path) -> None:
