@@ -448,7 +448,7 @@ class MemoryMap:
         them again."""
         leaves = self._leaves
         for kind, key in writes:
-            kh = _sha(kind.encode() + b"\x00" + key.encode()).digest()  # key_hash
+            kh = key_hash(kind, key)
             raw = encode(get(kind, key))
             if encoded is not None:
                 encoded(kind, key, raw)
@@ -480,15 +480,9 @@ class MemoryMap:
 
     def _sorted(self) -> list[bytes]:
         """The key hashes in order, with the keys set since the last call sorted in."""
-        new = self._new
-        if new:
-            keys = self._keys
-            if len(new) <= 8:
-                for kh in new:
-                    bisect.insort(keys, kh)
-            else:
-                keys.extend(new)
-                keys.sort()  # a sorted run and a short unsorted one: about a merge
+        if self._new:
+            self._keys.extend(self._new)
+            self._keys.sort()  # a sorted run and a shorter one: about one merge
             self._new = []
         return self._keys
 

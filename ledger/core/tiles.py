@@ -593,17 +593,24 @@ def _append_one(
     if not have:
         return {(0, first): h}
     key = (0, first)
-    data = reader.read_tiles((key,)).get(key)
+    return {key: _edge(reader.read_tiles((key,)).get(key), 0, first, have, old_size) + h}
+
+
+def _edge(data: bytes | None, level: int, first: int, have: int, old_size: int) -> bytes:
+    """The ``have`` hashes a stored right-edge tile holds for a tree of ``old_size``
+    (a stored partial tile may be longer: it grew since).
+
+    Raises:
+        ProofError: the tile is missing, shorter than that, or not whole hashes.
+    """
     need = have * HASH_SIZE
     if data is None or len(data) < need or len(data) % HASH_SIZE:
         got = "missing" if data is None else f"{len(data)} bytes"
         raise ProofError(
-            f"tile {tile_path(0, first, have)}: expected {need} bytes for tree "
+            f"tile {tile_path(level, first, have)}: expected {need} bytes for tree "
             f"size {old_size}, got {got}"
         )
-    if len(data) != need or type(data) is not bytes:
-        data = bytes(data[:need])
-    return {key: data + h}
+    return data if len(data) == need and type(data) is bytes else bytes(data[:need])
 
 
 def append_to_tiles(
@@ -665,15 +672,7 @@ def append_to_tiles(
         row = old_size >> (TILE_HEIGHT * level)
         first, have = row >> TILE_HEIGHT, row & (TILE_WIDTH - 1)
         if have:
-            data = stored.get((level, first))
-            need = have * HASH_SIZE
-            if data is None or len(data) < need or len(data) % HASH_SIZE:
-                got = "missing" if data is None else f"{len(data)} bytes"
-                raise ProofError(
-                    f"tile {tile_path(level, first, have)}: expected {need} bytes for tree "
-                    f"size {old_size}, got {got}"
-                )
-            new_row = bytes(data[:need]) + new_row
+            new_row = _edge(stored.get((level, first)), level, first, have, old_size) + new_row
         parents: list[bytes] = []
         for off in range(0, len(new_row), _FULL_TILE_BYTES):
             tile = new_row[off : off + _FULL_TILE_BYTES]

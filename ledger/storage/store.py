@@ -59,6 +59,12 @@ _MAX_SQL_INT = (1 << 63) - 1
 _UNDECODABLE = "Could not decode to UTF-8"
 
 
+def _stored_idx(value: Any) -> int:
+    """A records row's ``idx``: the INTEGER PRIMARY KEY, so an int unless the schema
+    itself was altered (R-ST-2 then, before any replay sees the row)."""
+    return value if type(value) is int else stored_int(value, "the idx column of a records row")
+
+
 class _DryRun(Exception):  # noqa: N818 - control flow, never seen outside Store.append
     """Rolls a dry-run append back, carrying what it would have appended."""
 
@@ -344,10 +350,8 @@ class Store:
     @guard_iter
     def iter_rows(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         """``(idx, record bytes)`` in index order, exactly as stored."""
-        # idx is the INTEGER PRIMARY KEY, an int, unless the schema itself was altered.
         for idx, raw in self._rows("idx, record", start, end):
-            if type(idx) is not int:
-                idx = stored_int(idx, "the idx column of a records row")
+            idx = _stored_idx(idx)
             yield idx, raw if type(raw) is bytes else stored_blob(raw, f"record {idx}", log=True)
 
     @guard_iter
@@ -361,9 +365,7 @@ class Store:
         read them. ``verify`` compares each with the record it has decoded anyway.
         """
         for row in self._rows("idx, record, id, hash, time, type, json", start, end):
-            idx, raw = row[0], row[1]
-            if type(idx) is not int:  # only if the schema itself was altered
-                idx = stored_int(idx, "the idx column of a records row")
+            idx, raw = _stored_idx(row[0]), row[1]
             if type(raw) is not bytes:
                 raw = stored_blob(raw, f"record {idx}", log=True)
             yield idx, raw, row[2:]
