@@ -74,3 +74,31 @@ def test_native_tables_count_each_sample_once_per_area_and_per_step() -> None:
     assert "| rules.apply (the rules, signatures included) | 3 | 75% |" in text
     assert "| MemoryMap.record (state-map key and value hashes) | 1 | 25% |" in text
     assert "| encoding.encode (all canonical encodes) | 1 | 25% |" in text
+
+
+def test_find_stone_matches_the_bundle_shape(tmp_path: Path) -> None:
+    """The proof-cost ratio compares stones of one shape: a plain chain of the same depth
+    whose bundle carries the same number of records."""
+    from bench import ledgers
+    from ledger import Ledger
+    from ledger.core import proofs
+    from ledger.sim import simulate
+
+    path = tmp_path / "sim.db"
+    assert simulate(str(path), parcels=20, seed=1).ok
+    ledgers.ensure_checkpoint(path)
+
+    def records(stone: str) -> int:
+        led = Ledger.open(str(path))
+        try:
+            return len(proofs.Bundle.decode(led.prove(stone)).records)
+        finally:
+            led.close()
+
+    first, dag, count = run.find_stone(path, 11)
+    assert dag == 12 and count == records(first)
+    other = 26 if count != 26 else 25
+    stone, dag, count = run.find_stone(path, 11, records=other)
+    assert (dag, count) == (12, other) and records(stone) == other and stone != first
+    with pytest.raises(RuntimeError, match=r"11 hops deep \(plain chain, 99 bundle records\)"):
+        run.find_stone(path, 11, records=99)
