@@ -121,6 +121,9 @@ class Node:
         self.operator = self.ledger.verifier()
         self.proposals = ProposalPool(self.ledger)
         if key is not None:
+            restored = self.proposals.restore(_now_ms())
+            if restored:
+                log.info("%d pending proposal(s) taken up from %s", restored, path)
             latest = self.ledger.store.latest_checkpoint()
             if latest is None or latest[0] < self.ledger.size():
                 self.ledger.checkpoint(key)

@@ -7,26 +7,30 @@ proposal id is the SHA-256 of the body bytes) and, once k governors in force hav
 appends the entry through the rules engine like any other. Every signature is checked
 when it arrives: by a governor in force (or, for a key rotation, the rotated key), valid,
 not already on the proposal; a proposal past its expiry (PROPOSAL_TTL_MS after its
-claimed time, R-GV-4) or already applied (R-GV-5) is refused. Proposals live in the node's
-memory: a restart forgets them (their signatures are in the signers' hands and can be
-posted again).
+claimed time, R-GV-4) or already applied (R-GV-5) is refused. Each pending proposal is
+kept in the node's ledger file as well (``ledger.storage.pending``, outside the log), so a
+node that restarts gathers on where it stopped (:meth:`ProposalPool.restore`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.api import proposal_status
 from ledger.core import rules
 from ledger.core.model import MAX_SIGNATURES, SignedEntry
-from ledger.errors import RuleError, SignatureError, UsageError
+from ledger.errors import LedgerError, RuleError, SignatureError, UsageError
 from ledger.ledger import Ledger
+from ledger.storage import pending as kept
 
 __all__ = ["MAX_PENDING", "ProposalPool"]
 
 #: Most proposals a node keeps pending at once.
 MAX_PENDING = 256
+
+log = logging.getLogger("kpledger.node")
 
 
 @dataclass
@@ -50,10 +54,54 @@ class ProposalPool:
         out["envelope"] = entry.raw
         return out
 
+    def restore(self, now: int) -> int:
+        """Take up the proposals kept in the ledger file (a restarted node); returns how
+        many. A kept proposal that expired, was applied meanwhile, or does not read as a
+        pending registry change of this ledger is dropped from the file, with a warning
+        in the node's log for the last; its signatures are checked again, by the rules
+        engine, when it is appended.
+
+        Raises:
+            StoreError: the file's table cannot be read or changed.
+        """
+        led = self.ledger
+        gone: list[bytes] = []
+        for pid, envelope in kept.load(led.store):
+            why = None
+            try:
+                if not isinstance(envelope, bytes):
+                    raise UsageError("the envelope is not a blob")
+                entry = SignedEntry.from_wire(envelope)
+                if rules.proposal_id(entry) != pid:
+                    raise UsageError("the envelope is not the proposal of this id")
+                if entry.type not in rules.REGISTRY_TYPES or entry.body.ledger != led.origin:
+                    raise UsageError("not a registry change of this ledger")
+            except LedgerError as exc:
+                why = exc.message
+            if why is not None:
+                log.warning("dropping unreadable pending proposal %s: %s", pid.hex()[:16], why)
+                gone.append(pid)
+            elif (
+                now > entry.body.time + rules.PROPOSAL_TTL_MS
+                or led.store.state_value("proposal", pid.hex()) is not None
+                or len(self._pending) >= self.limit
+            ):
+                gone.append(pid)
+            else:
+                self._pending[pid] = _Pending(entry)
+        kept.drop(led.store, gone)
+        return len(self._pending)
+
     def prune(self, now: int) -> None:
         """Forget expired proposals."""
-        for pid, p in list(self._pending.items()):
-            if now > p.entry.body.time + rules.PROPOSAL_TTL_MS:
+        expired = [
+            pid
+            for pid, p in self._pending.items()
+            if now > p.entry.body.time + rules.PROPOSAL_TTL_MS
+        ]
+        if expired:
+            kept.drop(self.ledger.store, expired)
+            for pid in expired:
                 del self._pending[pid]
 
     def pending(self, now: int) -> list[dict[str, Any]]:
@@ -148,6 +196,7 @@ class ProposalPool:
                 f"a proposal carries at most {MAX_SIGNATURES} signatures", rule="R-GV-2"
             )
         merged = SignedEntry.build(entry.body_bytes, sigs)
+        kept.keep(led.store, pid, merged.raw, entry.body.time)  # first: a failure keeps nothing
         self._pending[pid] = _Pending(merged)
         return merged
 
@@ -160,4 +209,6 @@ class ProposalPool:
 
     def done(self, entry: SignedEntry) -> None:
         """Forget a proposal (appended, or refused by the rules when appended)."""
-        self._pending.pop(rules.proposal_id(entry), None)
+        pid = rules.proposal_id(entry)
+        self._pending.pop(pid, None)
+        kept.drop(self.ledger.store, [pid])

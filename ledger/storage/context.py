@@ -31,7 +31,15 @@ CONTEXT_KEY = "context"
 #: Tables a context file keeps no rows of (the last record is kept, see the module); the
 #: openings of committed prices and values above all (specs/disclosure.md): a file handed
 #: to one signer carries nobody's.
-_EMPTIED = ("tiles", "touches", "findings", "checkpoints", "mirror_checkpoints", "openings")
+_EMPTIED = (
+    "tiles",
+    "touches",
+    "findings",
+    "checkpoints",
+    "mirror_checkpoints",
+    "openings",
+    "pending_proposals",
+)
 
 
 def export_context(
