@@ -93,23 +93,54 @@ def measure(page: Page, bundle: bytes, vkey: str, runs: int = 15) -> dict[str, A
     }
 
 
-def run(exe: str, page_file: Path = PAGE, runs: int = 15) -> dict[str, Any]:
-    """Open the page from disk, network off, and measure the 10-hop bundle."""
+def _open(browser: Chromium, page_file: Path) -> Page:
+    page = Page(browser)
+    page.call(
+        "Network.emulateNetworkConditions",
+        {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    page.open(page_file.resolve().as_uri(), 1000)
+    return page
+
+
+def run(exe: str, page_file: Path = PAGE, runs: int = 15, fresh: int = 1) -> dict[str, Any]:
+    """Open the page from disk, network off, and measure the 10-hop bundle: the first run
+    and the median of ``runs`` more in one page; with ``fresh`` > 1, the first run also in
+    ``fresh - 1`` more browsers, each started with an empty profile (a buyer's first
+    verification: no compiled code, no Ed25519 tables), and ``first_ms`` is the median of
+    the ``fresh`` first runs (``first_all`` lists them)."""
     bundle, vkey, item = ten_hop_bundle()
-    with tempfile.TemporaryDirectory() as profile:
-        browser = Chromium(exe, Path(profile))
-        try:
-            page = Page(browser)
-            page.call(
-                "Network.emulateNetworkConditions",
-                {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
-            )
-            page.open(page_file.resolve().as_uri(), 1000)
-            out = measure(page, bundle, vkey, runs)
-        finally:
-            browser.close()
-    out.update(item=item, hops=depth(bundle), bundle_bytes=len(bundle), target_ms=TARGET_MS)
+    firsts: list[float] = []
+    out: dict[str, Any] = {}
+    for n in range(max(1, fresh)):
+        with tempfile.TemporaryDirectory() as profile:
+            browser = Chromium(exe, Path(profile))
+            try:
+                page = _open(browser, page_file)
+                got = measure(page, bundle, vkey, runs if n == 0 else 1)
+            finally:
+                browser.close()
+        if got["verdict"] != "valid":
+            return {**got, "item": item}
+        firsts.append(got["first_ms"])
+        if n == 0:
+            out = got
+    out.update(
+        first_ms=statistics.median(firsts),
+        first_all=firsts,
+        item=item,
+        hops=depth(bundle),
+        bundle_bytes=len(bundle),
+        target_ms=TARGET_MS,
+    )
     return out
+
+
+def _spread(r: dict[str, Any]) -> str:
+    firsts = r.get("first_all", [])
+    if len(firsts) < 2:
+        return ""
+    return f", median of {len(firsts)} browsers, {min(firsts):.1f} to {max(firsts):.1f} ms"
 
 
 def report(r: dict[str, Any]) -> str:
@@ -121,7 +152,8 @@ def report(r: dict[str, Any]) -> str:
     return (
         f"browser verify, {r['hops']}-hop bundle ({r['bundle_bytes']} B), {r['verdict']}: "
         f"{r['median_ms']:.1f} ms median of {r['runs']} ({met(r['median_ms'])}); first run in "
-        f"a fresh page {r['first_ms']:.1f} ms ({met(r['first_ms'])}); target < {TARGET_MS:.0f} ms"
+        f"a fresh browser {r['first_ms']:.1f} ms ({met(r['first_ms'])}"
+        f"{_spread(r)}); target < {TARGET_MS:.0f} ms"
     )
 
 
@@ -131,7 +163,7 @@ def main() -> int:
         print("chromium is not installed: no browser figure")
         return 0
     subprocess.run(["node", str(ROOT / "web" / "build.mjs")], check=True, capture_output=True)
-    r = run(exe)
+    r = run(exe, fresh=5)
     print(report(r))
     return 0
 
