@@ -65,10 +65,12 @@ class ProposalPool:
             StoreError: the file's table cannot be read or changed.
         """
         led = self.ledger
-        gone: list[bytes] = []
+        gone: list[object] = []
         for pid, envelope in kept.load(led.store):
             why = None
             try:
+                if not isinstance(pid, bytes):
+                    raise UsageError("the id is not a blob")
                 if not isinstance(envelope, bytes):
                     raise UsageError("the envelope is not a blob")
                 entry = SignedEntry.from_wire(envelope)
@@ -78,8 +80,9 @@ class ProposalPool:
                     raise UsageError("not a registry change of this ledger")
             except LedgerError as exc:
                 why = exc.message
-            if why is not None:
-                log.warning("dropping unreadable pending proposal %s: %s", pid.hex()[:16], why)
+            if why is not None or not isinstance(pid, bytes):
+                shown = pid.hex()[:16] if isinstance(pid, bytes) else repr(pid)[:16]
+                log.warning("dropping unreadable pending proposal %s: %s", shown, why)
                 gone.append(pid)
             elif (
                 now > entry.body.time + rules.PROPOSAL_TTL_MS

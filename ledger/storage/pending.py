@@ -40,9 +40,10 @@ def _exists(store: Store) -> bool:
     return row is not None
 
 
-def load(store: Store) -> list[tuple[bytes, object]]:
-    """Every kept proposal as ``(id, envelope)``, oldest claimed time first. The envelope
-    is as stored (bytes unless the file was altered): the caller decodes and checks it.
+def load(store: Store) -> list[tuple[object, object]]:
+    """Every kept proposal as ``(id, envelope)``, oldest claimed time first, both as
+    stored (bytes unless the file was altered): the caller decodes and checks them, and
+    drops a row by the id it read.
 
     Raises:
         StoreError: the table cannot be read.
@@ -53,7 +54,7 @@ def load(store: Store) -> list[tuple[bytes, object]]:
         rows = store.conn.execute(
             "SELECT id, envelope FROM pending_proposals ORDER BY time, id"
         ).fetchall()
-    return [(bytes(pid) if isinstance(pid, bytes) else b"", env) for pid, env in rows]
+    return [(pid, env) for pid, env in rows]
 
 
 def keep(store: Store, pid: bytes, envelope: bytes, time: int) -> None:
@@ -73,7 +74,7 @@ def keep(store: Store, pid: bytes, envelope: bytes, time: int) -> None:
         raise StoreError(f"cannot keep a pending proposal in {store.path}: {exc}") from exc
 
 
-def drop(store: Store, pids: Iterable[bytes]) -> None:
+def drop(store: Store, pids: Iterable[object]) -> None:
     """Forget the proposals ``pids`` (appended, refused, expired or unreadable).
 
     Raises:

@@ -196,12 +196,19 @@ def test_restore_drops_what_cannot_be_a_pending_proposal(tmp_path: Path, caplog:
         pending.keep(led.store, b"\x01" * 32, good.raw, now)  # not the id of its body
         pending.keep(led.store, b"\x02" * 32, b"\x81\xa1v\x01", now)  # no entry
         pending.keep(led.store, b"\x03" * 32, good.raw[:-1], now)  # truncated
+        led.store.conn.execute(  # an altered file: an id that is no blob
+            "INSERT INTO pending_proposals (id, envelope, time) VALUES ('text', ?, ?)",
+            (good.raw, now + 1),
+        )
         restarted = ProposalPool(led)
         with caplog.at_level("WARNING", logger="kpledger.node"):
             assert restarted.restore(now) == 1
         assert [r.getMessage().split(":")[0] for r in caplog.records] == [
-            f"dropping unreadable pending proposal {(bytes([i]) * 32).hex()[:16]}"
-            for i in (1, 2, 3)
+            *(
+                f"dropping unreadable pending proposal {(bytes([i]) * 32).hex()[:16]}"
+                for i in (1, 2, 3)
+            ),
+            "dropping unreadable pending proposal 'text'",
         ]
         assert [p[0] for p in pending.load(led.store)] == [pid]
         [status] = restarted.pending(now)
