@@ -5,9 +5,12 @@ bash``); this module adds what it cannot know, in one place for every command:
 
 * options and arguments that name a file (``--key``, ``--pub``, ``--trust``, ``--policy``,
   ``--ledger``, ``-o`` ...) complete file names;
-* options and arguments that name a parcel or stone (``--parcel``, ``--parcels``,
-  ``--stone``, ``ITEM``) complete the ids in the ``--ledger`` file, after the last comma
-  of a list;
+* arguments that name a parcel or stone (``ITEM``: trace, prove, report ...) complete
+  every id in the ``--ledger`` file; options that name parcels or stones a command acts
+  on (``--parcel``, ``--parcels``, ``--stone``: transfer, split, merge, cut, grade, sell
+  ...) complete the live ones (not consumed, sold or offered), after the last comma of
+  a list and leaving out those already in it; a new parcel's id (``origin``, ``grow``)
+  and a number (``simulate --parcels``) are not completed;
 * options that name a participant (``--to``, ``--exporter``, ``--importer``, ``NAME``)
   complete participant names.
 
@@ -44,6 +47,8 @@ FILE_PARAMS = {
 }
 #: Parameter names that hold parcel or stone ids (a comma-separated list for some).
 ITEM_PARAMS = {"parcel", "parcels", "stone", "item"}
+#: Commands whose ``--parcel`` names a parcel they create.
+NEW_ITEM_COMMANDS = {"origin", "grow"}
 #: Parameter names that hold a participant's name.
 PARTY_PARAMS = {"receiver", "exporter", "importer", "party", "name"}
 
@@ -64,20 +69,21 @@ def _ledger(ctx: click.Context) -> lg.Ledger | None:
         return None
 
 
-def _names(kind: str) -> Completer:
+def _names(kind: str, status: str | None = None) -> Completer:
     def complete(
         ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
         done, _, last = incomplete.rpartition(",")
         prefix = f"{done}," if done else ""
+        listed = set(done.split(",")) if done else set()
         led = _ledger(ctx)
         if led is None:
             return []
         try:
-            names = led.store.keys_with_prefix(kind, last)
+            names = led.store.keys_with_prefix(kind, last, status=status)
         finally:
             led.close()
-        return [CompletionItem(prefix + name) for name in names]
+        return [CompletionItem(prefix + name) for name in names if name not in listed]
 
     return complete
 
@@ -94,7 +100,14 @@ def install(group: click.Group) -> None:
             if param.name in FILE_PARAMS:
                 completer: Completer | None = _files
             elif param.name in ITEM_PARAMS:
-                completer = _names("parcel")
+                if not isinstance(param.type, click.types.StringParamType):
+                    completer = None  # simulate --parcels: a number
+                elif isinstance(param, click.Argument):
+                    completer = _names("parcel")
+                elif command.name in NEW_ITEM_COMMANDS:
+                    completer = None
+                else:
+                    completer = _names("parcel", status="live")
             elif param.name in PARTY_PARAMS:
                 completer = _names("party")
             else:

@@ -413,10 +413,18 @@ class Store:
         return self._context[0]
 
     @guard("read")
-    def keys_with_prefix(self, kind: str, prefix: str, limit: int = 200) -> list[str]:
-        """Keys of ``kind`` that start with ``prefix``, in order (at most ``limit``)."""
-        sql = "SELECT key FROM state WHERE kind = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"
-        rows = self.conn.execute(sql, (kind, prefix, prefix + "\U0010ffff", limit))
+    def keys_with_prefix(
+        self, kind: str, prefix: str, limit: int = 200, *, status: str | None = None
+    ) -> list[str]:
+        """Keys of ``kind`` that start with ``prefix``, in order (at most ``limit``); with
+        ``status``, only those whose value's ``status`` is it (read from the readable
+        ``json`` column: for hints such as shell completion, not for rules)."""
+        sql = "SELECT key FROM state WHERE kind = ? AND key >= ? AND key < ?"
+        args: list[Any] = [kind, prefix, prefix + "\U0010ffff"]
+        if status is not None:
+            sql += " AND json_valid(json) AND json_extract(json, '$.status') = ?"
+            args.append(status)
+        rows = self.conn.execute(sql + " ORDER BY key LIMIT ?", (*args, limit))
         return [str(r[0]) for r in rows]
 
     @guard("read")

@@ -196,12 +196,13 @@ def complete(cli: Cli, words: str) -> list[tuple[str, str]]:
 def test_completion_of_names_and_files(cli: Cli) -> None:
     ship(cli)
     cli("split", "--key", cli.key("ant"), "--parcel", "P1", "--into", "PA:50:150,PB:49.5")
+    # Queries name any item; the commands that act on parcels are offered the live ones
+    # (P1 was consumed by the split) not yet in the list; a new id is not completed.
     assert complete(cli, "kpledger trace P") == [("plain", "P1"), ("plain", "PA"), ("plain", "PB")]
-    assert complete(cli, "kpledger merge --parcels PA,P") == [
-        ("plain", "PA,P1"),
-        ("plain", "PA,PA"),
-        ("plain", "PA,PB"),
-    ]
+    assert complete(cli, "kpledger merge --parcels PA,P") == [("plain", "PA,PB")]
+    assert complete(cli, "kpledger split --parcel P") == [("plain", "PA"), ("plain", "PB")]
+    assert complete(cli, "kpledger origin --parcel P") == []
+    assert complete(cli, "kpledger simulate --parcels 1") == []
     assert complete(cli, "kpledger transfer --to Ant") == [
         ("plain", "Antwerp"),
         ("plain", "Antwerp Two"),
