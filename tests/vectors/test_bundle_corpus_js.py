@@ -213,9 +213,10 @@ def test_a_ten_hop_bundle_is_timed_in_chromium(
     if exe is None:
         pytest.skip("chromium is not installed (tools/install-test-deps.sh installs it)")
     subprocess.run([node, "web/build.mjs"], cwd=ROOT, check=True, capture_output=True)
-    r = browser_speed.run(exe, runs=5)
+    r = browser_speed.run(exe, runs=5, fresh=2)  # the first run in two fresh browsers
     assert (r["verdict"], r["hops"]) == ("valid", 10), r
-    assert r["median_ms"] > 0 and r["first_ms"] > 0
+    assert r["median_ms"] > 0 and len(r["first_all"]) == 2 and all(r["first_all"])
+    assert min(r["first_all"]) <= r["first_ms"] <= max(r["first_all"])
     record_property("browser_verify_ms", r["median_ms"])
     record_property("browser_verify_first_ms", r["first_ms"])
     with capsys.disabled():
