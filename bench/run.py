@@ -1035,6 +1035,10 @@ def _dag_size(led: Ledger, head: bytes) -> int:
     return len(seen)
 
 
+def _bundle_records(led: Ledger, stone: str) -> int:
+    return len(proofs.Bundle.decode(led.prove(stone)).records)
+
+
 def find_stone(
     path: Path, hops: int, records: int | None = None, scan: int = 4000
 ) -> tuple[str, int, int]:
@@ -1057,7 +1061,7 @@ def find_stone(
                 continue
             dag = _dag_size(led, p["head"])
             if records is not None:
-                if dag == hops + 1 and len(proofs.Bundle.decode(led.prove(pid)).records) == records:
+                if dag == hops + 1 and _bundle_records(led, pid) == records:
                     return pid, dag, records
                 continue
             if best is None or dag < best[0]:
@@ -1069,7 +1073,7 @@ def find_stone(
             raise RuntimeError(
                 f"no stone {hops} hops deep{wanted} among {scan} stones of {path.name}"
             )
-        found = len(proofs.Bundle.decode(led.prove(best[1])).records)
+        found = _bundle_records(led, best[1])
     finally:
         led.close()
     return best[1], best[0], found

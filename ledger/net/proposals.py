@@ -33,6 +33,11 @@ MAX_PENDING = 256
 log = logging.getLogger("kpledger.node")
 
 
+def _expired(entry: SignedEntry, now: int) -> bool:
+    """Past the proposal's expiry: PROPOSAL_TTL_MS after its claimed time (R-GV-4)."""
+    return now > entry.body.time + rules.PROPOSAL_TTL_MS
+
+
 @dataclass
 class _Pending:
     entry: SignedEntry
@@ -67,41 +72,50 @@ class ProposalPool:
         led = self.ledger
         gone: list[object] = []
         for pid, envelope in kept.load(led.store):
-            why = None
             try:
-                if not isinstance(pid, bytes):
-                    raise UsageError("the id is not a blob")
-                if not isinstance(envelope, bytes):
-                    raise UsageError("the envelope is not a blob")
-                entry = SignedEntry.from_wire(envelope)
-                if rules.proposal_id(entry) != pid:
-                    raise UsageError("the envelope is not the proposal of this id")
-                if entry.type not in rules.REGISTRY_TYPES or entry.body.ledger != led.origin:
-                    raise UsageError("not a registry change of this ledger")
+                entry = self._readable(pid, envelope)
             except LedgerError as exc:
-                why = exc.message
-            if why is not None or not isinstance(pid, bytes):
                 shown = pid.hex()[:16] if isinstance(pid, bytes) else repr(pid)[:16]
-                log.warning("dropping unreadable pending proposal %s: %s", shown, why)
+                log.warning("dropping unreadable pending proposal %s: %s", shown, exc.message)
                 gone.append(pid)
-            elif (
-                now > entry.body.time + rules.PROPOSAL_TTL_MS
-                or led.store.state_value("proposal", pid.hex()) is not None
+                continue
+            proposal = rules.proposal_id(entry)  # the row's id, as bytes
+            if (
+                _expired(entry, now)
+                or self._applied(proposal) is not None
                 or len(self._pending) >= self.limit
             ):
                 gone.append(pid)
             else:
-                self._pending[pid] = _Pending(entry)
+                self._pending[proposal] = _Pending(entry)
         kept.drop(led.store, gone)
         return len(self._pending)
 
+    def _readable(self, pid: object, envelope: object) -> SignedEntry:
+        """The kept ``envelope`` of proposal ``pid``, if it is this ledger's registry change
+        with that id.
+
+        Raises:
+            LedgerError: why it is not (an undecodable envelope included).
+        """
+        if not isinstance(pid, bytes):
+            raise UsageError("the id is not a blob")
+        if not isinstance(envelope, bytes):
+            raise UsageError("the envelope is not a blob")
+        entry = SignedEntry.from_wire(envelope)
+        if rules.proposal_id(entry) != pid:
+            raise UsageError("the envelope is not the proposal of this id")
+        if entry.type not in rules.REGISTRY_TYPES or entry.body.ledger != self.ledger.origin:
+            raise UsageError("not a registry change of this ledger")
+        return entry
+
+    def _applied(self, pid: bytes) -> Any:
+        """The record that applied proposal ``pid``, or None."""
+        return self.ledger.store.state_value("proposal", pid.hex())
+
     def prune(self, now: int) -> None:
         """Forget expired proposals."""
-        expired = [
-            pid
-            for pid, p in self._pending.items()
-            if now > p.entry.body.time + rules.PROPOSAL_TTL_MS
-        ]
+        expired = [pid for pid, p in self._pending.items() if _expired(p.entry, now)]
         if expired:
             kept.drop(self.ledger.store, expired)
             for pid in expired:
@@ -142,13 +156,13 @@ class ProposalPool:
             )
         self.prune(now)
         pid = rules.proposal_id(entry)
-        if now > entry.body.time + rules.PROPOSAL_TTL_MS:
+        if _expired(entry, now):
             raise RuleError(
                 f"the proposal expired: it was signed at {rules.iso_time(entry.body.time)}, "
                 "more than 7 days ago",
                 rule="R-GV-4",
             )
-        seen = led.store.state_value("proposal", pid.hex())
+        seen = self._applied(pid)
         if seen is not None:
             raise RuleError(
                 f"this proposal (body {pid.hex()[:16]}) was already applied at record {seen}",
